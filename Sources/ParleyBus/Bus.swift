@@ -1,0 +1,32 @@
+import NIOCore
+import ServiceLifecycle
+
+/// One message off the bus: the channel it was published on, and its payload as published.
+public struct BusMessage: Sendable, Hashable {
+    public var channel: String
+    public var payload: ByteBuffer
+
+    public init(channel: String, payload: ByteBuffer) {
+        self.channel = channel
+        self.payload = payload
+    }
+}
+
+/// The socket-adapter bus: pub/sub between the nodes of a cluster (Redis), or inside one process (local).
+///
+/// A node holds one subscription and changes its channels as its connections come and go, so that it receives
+/// only what its own connections need. See DESIGN.md, "The bus".
+public protocol Bus: Service {
+    /// Publishes `payload` to everyone subscribed to `channel`, on any node.
+    func publish(_ payload: ByteBuffer, to channel: String) async throws
+
+    /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws.
+    func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R
+}
+
+/// A set of channels whose messages arrive, in publish order per channel, on one stream.
+public protocol BusSubscription: Sendable {
+    func subscribe(_ channels: [String]) async throws
+    func unsubscribe(_ channels: [String]) async throws
+    var messages: AsyncStream<BusMessage> { get }
+}

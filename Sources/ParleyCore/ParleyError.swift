@@ -1,0 +1,45 @@
+/// An error a user of Parley can act on: a stable machine-readable `code` and a human-readable `message`.
+///
+/// Every boundary speaks it: REST answers `{"error": {"code", "message"}}` with the status that fits the code,
+/// and the WebSocket gateway sends it in an `error` frame or a reply.
+public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable error code, documented in `docs/protocol.md`.
+    public struct Code: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The request is malformed: bad JSON, a missing field, a bad query parameter.
+        public static let badRequest = Code(rawValue: "bad_request")
+        /// A field is present but out of its limits; the message names the field.
+        public static let invalidField = Code(rawValue: "invalid_field")
+        /// No valid credentials: a missing, expired or wrongly signed token, or a wrong password.
+        public static let unauthorized = Code(rawValue: "unauthorized")
+        /// The caller is known but their role does not allow this.
+        public static let forbidden = Code(rawValue: "forbidden")
+        /// No such thing, or nothing the caller may see.
+        public static let notFound = Code(rawValue: "not_found")
+        /// The request conflicts with what exists, such as a taken username.
+        public static let conflict = Code(rawValue: "conflict")
+        /// A request body over the size limit.
+        public static let tooLarge = Code(rawValue: "too_large")
+        /// Something failed on the server; the details are in the server log, never in the answer.
+        public static let `internal` = Code(rawValue: "internal")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    public static func notFound(_ what: String) -> ParleyError { ParleyError(.notFound, "\(what) not found") }
+    public static func forbidden(_ message: String) -> ParleyError { ParleyError(.forbidden, message) }
+    public static func invalid(_ field: String, _ rule: String) -> ParleyError {
+        ParleyError(.invalidField, "\(field) \(rule)")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Checks of user input against `Limits`. Each returns the normalised value or throws `invalid_field`.
+public enum Validate {
+    private static let usernameCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+    public static func username(_ raw: String) throws -> String {
+        let value = raw.lowercased()
+        guard Limits.username.contains(value.count) else {
+            throw ParleyError.invalid("username", "must be \(Limits.username.lowerBound) to \(Limits.username.upperBound) characters")
+        }
+        guard value.allSatisfy(usernameCharacters.contains) else {
+            throw ParleyError.invalid("username", "may hold only a-z, 0-9, '.', '_' and '-'")
+        }
+        return value
+    }
+
+    public static func password(_ value: String) throws -> String {
+        guard value.count >= Limits.passwordCharacters else {
+            throw ParleyError.invalid("password", "must be at least \(Limits.passwordCharacters) characters")
+        }
+        guard value.utf8.count <= Limits.passwordBytes else {
+            throw ParleyError.invalid("password", "must be at most \(Limits.passwordBytes) bytes")
+        }
+        return value
+    }
+
+    /// A display name or a group name: trimmed, non-empty, no control characters.
+    public static func name(_ raw: String, field: String = "name") throws -> String {
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard Limits.name.contains(value.count) else {
+            throw ParleyError.invalid(field, "must be \(Limits.name.lowerBound) to \(Limits.name.upperBound) characters")
+        }
+        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw ParleyError.invalid(field, "may not hold control characters")
+        }
+        return value
+    }
+
+    /// Message text keeps its inner whitespace, but may not be blank.
+    public static func text(_ value: String) throws -> String {
+        guard Limits.text.contains(value.count) else {
+            throw ParleyError.invalid("text", "must be \(Limits.text.lowerBound) to \(Limits.text.upperBound) characters")
+        }
+        guard !value.allSatisfy(\.isWhitespace) else {
+            throw ParleyError.invalid("text", "may not be blank")
+        }
+        return value
+    }
+
+    /// A message's idempotency key, a UUID; normalised to lowercase so that a retry matches whatever its case.
+    public static func clientId(_ value: String) throws -> String {
+        guard let uuid = UUID(uuidString: value) else {
+            throw ParleyError.invalid("clientId", "must be a UUID")
+        }
+        return uuid.uuidString.lowercased()
+    }
+
+    public static func pageSize(_ value: Int?) throws -> Int {
+        guard let value else { return Limits.defaultPageSize }
+        guard Limits.pageSize.contains(value) else {
+            throw ParleyError.invalid("limit", "must be \(Limits.pageSize.lowerBound) to \(Limits.pageSize.upperBound)")
+        }
+        return value
+    }
+
+    public static func seq(_ value: Int64?, field: String) throws -> Int64? {
+        guard let value else { return nil }
+        guard value >= 0 else { throw ParleyError.invalid(field, "must not be negative") }
+        return value
+    }
+
+    public static func query(_ raw: String) throws -> String {
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard Limits.query.contains(value.count) else {
+            throw ParleyError.invalid("q", "must be \(Limits.query.lowerBound) to \(Limits.query.upperBound) characters")
+        }
+        return value
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import Logging
+import ParleyBus
+import ParleyCore
+import ParleyStore
+import Prometheus
+
+/// The composition root: picks the store and the bus from `configuration`, wires the controllers, and returns the
+/// application ready to run. Nothing else in Parley reads configuration.
+public func buildApplication(
+    _ configuration: Configuration,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    logger: Logger = Logger(label: "parley")
+) async throws -> some ApplicationProtocol {
+    var nodeLogger = logger
+    nodeLogger[metadataKey: "node"] = "\(configuration.nodeId)"
+    let logger = nodeLogger
+
+    let store = try await makeStore(configuration, logger: logger)
+    let bus = try makeBus(configuration)
+    let tokens = await Tokens(secret: try jwtSecret(configuration))
+    let router = try await buildRouter(configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
+        services: [store, bus],
+        logger: logger)
+    if configuration.migrate {
+        app.beforeServerStarts {
+            let applied = try await store.migrate()
+            logger.info("migrations applied", metadata: ["versions": "\(applied.joined(separator: ", "))"])
+        }
+    }
+    return app
+}
+
+/// The REST routes a node's role serves, behind the error, metrics and authentication middleware.
+func buildRouter(
+    _ configuration: Configuration, store: any Store, bus: any Bus, tokens: Tokens,
+    registry: PrometheusCollectorRegistry, logger: Logger
+) async throws -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    OpsController(store: store, registry: registry, nodeId: configuration.nodeId, role: configuration.role).addRoutes(to: router)
+
+    if configuration.role.servesREST {
+        let passwords = PasswordHasher(cost: configuration.passwordCost)
+        let events = EventPublisher(bus: bus, store: store, logger: logger)
+        let decoyHash = try await passwords.hash(Tokens.newRefreshSecret())
+        AuthController(store: store, tokens: tokens, passwords: passwords, decoyHash: decoyHash)
+            .addRoutes(to: router.group("api/auth"))
+        let api = router.group("api").add(middleware: Authenticator(tokens: tokens))
+        UserController(store: store).addRoutes(to: api)
+        ContactController(store: store).addRoutes(to: api)
+        RoomController(store: store).addRoutes(to: api)
+        MessageController(store: store, events: events).addRoutes(to: api)
+    }
+    if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {
+        router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true, logger: logger))
+    }
+    return router
+}
+
+/// Postgres when `DATABASE_URL` is set, else SQLite in a file.
+func makeStore(_ configuration: Configuration, logger: Logger) async throws -> SQLStore {
+    if let url = configuration.databaseURL {
+        return try SQLStore.postgres(url: url, logger: logger)
+    }
+    return try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
+}
+
+func makeBus(_ configuration: Configuration) throws -> any Bus {
+    guard configuration.redisURL == nil else {
+        throw ConfigurationError("REDIS_URL is set, but this build has only the in-process bus; unset it to run one node")
+    }
+    return LocalBus()
+}
+
+/// The configured secret; in embedded mode, one generated on first start and kept beside the SQLite file.
+func jwtSecret(_ configuration: Configuration) throws -> String {
+    if let secret = configuration.jwtSecret { return secret }
+    guard configuration.databaseURL == nil else {
+        throw ConfigurationError("PARLEY_JWT_SECRET is required when DATABASE_URL is set: every node must sign with the same key")
+    }
+    let path = configuration.sqlitePath + ".jwt-secret"
+    if let secret = try? String(contentsOfFile: path, encoding: .utf8), !secret.isEmpty {
+        return secret.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    let secret = Tokens.newRefreshSecret()
+    guard FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw ConfigurationError("cannot write the signing key to \(path); set PARLEY_JWT_SECRET or PARLEY_SQLITE_PATH")
+    }
+    return secret
+}

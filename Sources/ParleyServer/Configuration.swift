@@ -1,0 +1,92 @@
+import Foundation
+import ParleyCore
+
+/// Everything a node is told at start-up. Built from the environment (the variables of DESIGN.md, under the same
+/// names), then adjusted by the flags of `parley serve`.
+public struct Configuration: Sendable {
+    /// Which part of the topology a node plays.
+    public enum Role: String, Sendable, CaseIterable {
+        /// REST and WebSocket: the embedded default.
+        case all
+        /// Stateless REST.
+        case api
+        /// Holds WebSockets.
+        case ws
+
+        var servesREST: Bool { self != .ws }
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var role = Role.all
+    public var nodeId = Identifier.make("n")
+    /// Postgres, or nil for SQLite at `sqlitePath`.
+    public var databaseURL: String?
+    public var sqlitePath = "./parley.sqlite"
+    /// Redis, or nil for the in-process bus.
+    public var redisURL: String?
+    /// The HS256 signing key of access tokens. Embedded nodes generate one and keep it beside the SQLite file.
+    public var jwtSecret: String?
+    /// WebSocket origins allowed besides the node's own.
+    public var allowedOrigins: [String] = []
+    public var turnSecret: String?
+    public var turnURIs: [String] = []
+    public var stunURIs: [String] = []
+    /// Apply migrations at start-up.
+    public var migrate = true
+    /// bcrypt's cost: 2^cost rounds. 12 takes a few hundred milliseconds, as a password KDF should.
+    public var passwordCost = 12
+    /// WebSocket frames per second per connection, with a burst of twice that.
+    public var rateLimit = 20
+
+    public init() {}
+
+    /// Reads the variables that are set and keeps the defaults for the rest.
+    public init(environment: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        func list(_ name: String) -> [String] {
+            value(name)?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
+        }
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = value(name) else { return nil }
+            guard let number = Int(text), range.contains(number) else {
+                throw ConfigurationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+            }
+            return number
+        }
+
+        host = value("PARLEY_HOST") ?? host
+        port = try integer("PARLEY_PORT", 0...65535) ?? port
+        if let text = value("PARLEY_ROLE") {
+            guard let role = Role(rawValue: text) else { throw ConfigurationError("PARLEY_ROLE must be all, api or ws, not '\(text)'") }
+            self.role = role
+        }
+        nodeId = value("PARLEY_NODE_ID") ?? nodeId
+        databaseURL = value("DATABASE_URL")
+        sqlitePath = value("PARLEY_SQLITE_PATH") ?? sqlitePath
+        redisURL = value("REDIS_URL")
+        jwtSecret = value("PARLEY_JWT_SECRET")
+        allowedOrigins = list("PARLEY_ALLOWED_ORIGINS")
+        turnSecret = value("PARLEY_TURN_SECRET")
+        turnURIs = list("PARLEY_TURN_URIS")
+        stunURIs = list("PARLEY_STUN_URIS")
+        if let text = value("PARLEY_MIGRATE") {
+            guard ["0", "1"].contains(text) else { throw ConfigurationError("PARLEY_MIGRATE must be 0 or 1, not '\(text)'") }
+            migrate = text == "1"
+        } else {
+            migrate = databaseURL == nil
+        }
+        // bcrypt accepts 4 to 31; tests and benchmarks lower it.
+        passwordCost = try integer("PARLEY_PASSWORD_COST", 4...31) ?? passwordCost
+        rateLimit = try integer("PARLEY_RATE_LIMIT", 1...1_000_000) ?? rateLimit
+    }
+}
+
+/// A setting that is missing or malformed; the message names the variable.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,85 @@
+import Hummingbird
+import ParleyCore
+import ParleyStore
+
+/// Rooms and their members.
+struct RoomController {
+    let store: any Store
+
+    struct Create: Decodable {
+        let name: String
+        let members: [String]?
+    }
+
+    struct Rename: Decodable {
+        let name: String
+    }
+
+    struct AddMember: Decodable {
+        let userId: String
+        let role: Role?
+    }
+
+    struct ChangeRole: Decodable {
+        let role: Role
+    }
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("rooms", use: list)
+        group.post("rooms", use: create)
+        group.get("rooms/:room", use: show)
+        group.patch("rooms/:room", use: rename)
+        group.delete("rooms/:room", use: delete)
+        group.post("rooms/:room/members", use: addMember)
+        group.patch("rooms/:room/members/:user", use: changeRole)
+        group.delete("rooms/:room/members/:user", use: removeMember)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> JSONBody<[RoomSummary]> {
+        JSONBody(try await store.rooms(of: try context.caller()))
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RoomDetail> {
+        let body = try await request.json(Create.self, context: context)
+        let name = try Validate.name(body.name)
+        let room = try await store.createGroup(owner: try context.caller(), name: name, members: body.members ?? [])
+        return JSONBody(room, status: .created)
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RoomDetail> {
+        JSONBody(try await store.room(try context.parameters.require("room"), viewer: try context.caller()))
+    }
+
+    @Sendable func rename(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RoomDetail> {
+        let body = try await request.json(Rename.self, context: context)
+        let name = try Validate.name(body.name)
+        return JSONBody(try await store.renameRoom(try context.parameters.require("room"), name: name, actor: try context.caller()))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try await store.deleteRoom(try context.parameters.require("room"), actor: try context.caller())
+        return Response(status: .noContent)
+    }
+
+    @Sendable func addMember(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Member> {
+        let body = try await request.json(AddMember.self, context: context)
+        let member = try await store.addMember(
+            room: try context.parameters.require("room"), user: body.userId, role: body.role ?? .member, actor: try context.caller())
+        return JSONBody(member, status: .created)
+    }
+
+    @Sendable func changeRole(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RoomDetail> {
+        let body = try await request.json(ChangeRole.self, context: context)
+        return JSONBody(
+            try await store.changeRole(
+                room: try context.parameters.require("room"), user: try context.parameters.require("user"), role: body.role,
+                actor: try context.caller()))
+    }
+
+    /// Removing yourself is leaving.
+    @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try await store.removeMember(
+            room: try context.parameters.require("room"), user: try context.parameters.require("user"), actor: try context.caller())
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,68 @@
+import Hummingbird
+import Logging
+import ParleyCore
+
+/// Turns every error into `{"error": {"code", "message"}}` with the status that fits it. Unexpected errors are
+/// logged and answered as `internal`, without their details.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as ParleyError {
+            return try Self.response(error, status: error.code.status, request: request, context: context)
+        } catch let error as HTTPError {
+            let code = ParleyError.Code(status: error.status)
+            let message = error.body ?? error.status.reasonPhrase
+            return try Self.response(ParleyError(code, message), status: error.status, request: request, context: context)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "detail": "\(error)"])
+            return try Self.response(
+                ParleyError(.internal, "something went wrong on the server"), status: .internalServerError, request: request,
+                context: context)
+        }
+    }
+
+    private struct Envelope: Encodable {
+        struct Body: Encodable {
+            let code: String
+            let message: String
+        }
+        let error: Body
+    }
+
+    static func response(_ error: ParleyError, status: HTTPResponse.Status, request: Request, context: Context) throws -> Response {
+        try JSONBody(Envelope(error: .init(code: error.code.rawValue, message: error.message)), status: status)
+            .response(from: request, context: context)
+    }
+}
+
+extension ParleyError.Code {
+    /// The HTTP status that answers this code.
+    var status: HTTPResponse.Status {
+        switch self {
+        case .badRequest, .invalidField: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .tooLarge: .contentTooLarge
+        default: .internalServerError
+        }
+    }
+
+    /// The code for an error that Hummingbird raised with only a status, such as an unknown route.
+    init(status: HTTPResponse.Status) {
+        switch status {
+        case .badRequest: self = .badRequest
+        case .unauthorized: self = .unauthorized
+        case .forbidden: self = .forbidden
+        case .notFound: self = .notFound
+        case .conflict: self = .conflict
+        case .contentTooLarge: self = .tooLarge
+        case .methodNotAllowed: self = ParleyError.Code(rawValue: "method_not_allowed")
+        default: self = status.kind == .clientError ? .badRequest : .internal
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Applies the SQL files under `migrations/<dialect>/` in name order, each in its own transaction, and records
+/// each in `schema_migrations` so that it runs once.
+struct Migrator {
+    let database: any SQLDatabase
+
+    /// The migrations shipped with this build, in the order they apply.
+    static func files(for dialect: SQLDialect) throws -> [(version: String, sql: String)] {
+        guard let folder = Bundle.module.url(forResource: "migrations", withExtension: nil) else {
+            throw StoreError.migrationsMissing
+        }
+        let directory = folder.appendingPathComponent(dialect.rawValue)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".sql") }
+            .sorted()
+        return try names.map { name in
+            (String(name.dropLast(4)), try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8))
+        }
+    }
+
+    /// Splits a file into statements at semicolons that end a line. Migrations keep to that shape.
+    static func statements(in sql: String) -> [String] {
+        let lines = sql.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }
+        return lines.joined(separator: "\n")
+            .components(separatedBy: ";\n")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))) }
+            .filter { !$0.isEmpty }
+    }
+
+    /// Applies what is missing and returns the versions it applied.
+    func migrate() async throws -> [String] {
+        try await database.withExecutor { sql in
+            try await sql.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        }
+        var applied: [String] = []
+        for file in try Self.files(for: database.dialect) {
+            let didApply = try await database.withTransaction { sql in
+                if database.dialect == .postgres {
+                    // Nodes that start together migrate one at a time; the others then find the work done.
+                    try await sql.execute("SELECT pg_advisory_xact_lock(72616)")
+                }
+                guard try await sql.first("SELECT 1 FROM schema_migrations WHERE version = ?", [.text(file.version)]) == nil
+                else { return false }
+                for statement in Self.statements(in: file.sql) {
+                    try await sql.execute(statement)
+                }
+                try await sql.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.text(file.version), .int(Int64(Date().timeIntervalSince1970 * 1000))])
+                return true
+            }
+            if didApply { applied.append(file.version) }
+        }
+        return applied
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import ServiceLifecycle
+
+/// Postgres through postgres-nio's pooled `PostgresClient`.
+public final class PostgresDriver: SQLDatabase {
+    public let dialect = SQLDialect.postgres
+    private let client: PostgresClient
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - url: `postgres://user:password@host:port/database`.
+    ///   - searchPath: a schema to use instead of `public`; the tests give each suite its own.
+    public init(url: String, maximumConnections: Int = 20, searchPath: String? = nil, logger: Logger) throws {
+        var configuration = try Self.configuration(url: url)
+        configuration.options.maximumConnections = maximumConnections
+        if let searchPath {
+            configuration.options.additionalStartupParameters = [("search_path", "\(searchPath),public")]
+        }
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await client.run()
+    }
+
+    /// Reads `postgres://user:password@host:port/database?sslmode=disable|prefer|require`. TLS is off unless asked
+    /// for, as the nodes and Postgres usually share a private network.
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
+            let host = components.host, let user = components.user
+        else { throw StoreError(description: "DATABASE_URL must look like postgres://user:password@host:port/database") }
+        let tls: PostgresClient.Configuration.TLS =
+            switch components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+            case "require": .require(.makeClientConfiguration())
+            case "prefer": .prefer(.makeClientConfiguration())
+            default: .disable
+            }
+        let database = components.path.drop(while: { $0 == "/" })
+        return PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password,
+            database: database.isEmpty ? nil : String(database), tls: tls)
+    }
+
+    public func withExecutor<R: Sendable>(_ body: (any SQLExecutor) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in
+            try await body(PostgresExecutor(connection: connection, logger: logger))
+        }
+    }
+
+    public func withTransaction<R: Sendable>(_ body: (any SQLExecutor) async throws -> R) async throws -> R {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(PostgresExecutor(connection: connection, logger: logger))
+            }
+        } catch let error as PostgresTransactionError {
+            // Surface the error of the statement that failed rather than the wrapper, so that callers can act on it.
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+}
+
+struct PostgresExecutor: SQLExecutor {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            switch value {
+            case .int(let int): bindings.append(int)
+            case .text(let text): bindings.append(text)
+            case .null: bindings.appendNull()
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: bindings)
+        do {
+            var rows: [SQLRow] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                rows.append(SQLRow(try row.map(Self.value)))
+            }
+            return rows
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw SQLError(code: .uniqueViolation, detail: error.serverInfo?[.constraintName] ?? "unique")
+        }
+    }
+
+    private static func value(of cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .int(try cell.decode(Int64.self))
+        case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+
+    /// Turns `?` placeholders into Postgres's `$1, $2, …`, leaving quoted literals alone.
+    static func numberPlaceholders(_ sql: String) -> String {
+        var result = ""
+        result.reserveCapacity(sql.count + 16)
+        var number = 0
+        var quoted = false
+        for character in sql {
+            if character == "'" { quoted.toggle() }
+            if character == "?" && !quoted {
+                number += 1
+                result += "$\(number)"
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,52 @@
+import ParleyCore
+
+extension SQLStore {
+    public func insertRefreshToken(_ token: RefreshToken) async throws {
+        try await transaction { sql in
+            try await sql.execute(
+                "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)",
+                [.text(token.hash), .text(token.userId), .text(token.familyId), .int(token.expiresAt.milliseconds)])
+        }
+    }
+
+    public func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> String {
+        let outcome: Result<String, ParleyError> = try await transaction { sql in
+            guard
+                let row = try await sql.first(
+                    "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?"
+                        + dialect.forUpdate,
+                    [.text(presentedHash)])
+            else { return .failure(ParleyError(.unauthorized, "unknown refresh token")) }
+            let (userId, familyId) = (try row.text(0), try row.text(1))
+            if !row.isNull(4) { return .failure(ParleyError(.unauthorized, "refresh token revoked")) }
+            if !row.isNull(3) {
+                // A used token came back: someone holds a copy. Revoke the family so that neither copy works.
+                try await Self.revokeFamily(familyId, now: now, sql)
+                return .failure(ParleyError(.unauthorized, "refresh token reused; its session is revoked"))
+            }
+            if try row.int(2) <= now.milliseconds { return .failure(ParleyError(.unauthorized, "refresh token expired")) }
+            try await sql.execute("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", [.int(now.milliseconds), .text(presentedHash)])
+            try await sql.execute(
+                "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)",
+                [.text(next.hash), .text(userId), .text(familyId), .int(next.expiresAt.milliseconds)])
+            return .success(userId)
+        }
+        // The revocation above must commit, so the error is thrown only after the transaction.
+        return try outcome.get()
+    }
+
+    public func revokeRefreshToken(hash: String, now: Timestamp) async throws -> String? {
+        try await transaction { sql in
+            guard let row = try await sql.first("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = ?", [.text(hash)])
+            else { return nil }
+            try await Self.revokeFamily(try row.text(1), now: now, sql)
+            return try row.text(0)
+        }
+    }
+
+    private static func revokeFamily(_ familyId: String, now: Timestamp, _ sql: any SQLExecutor) async throws {
+        try await sql.execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+            [.int(now.milliseconds), .text(familyId)])
+    }
+}

@@ -1,0 +1,106 @@
+import ParleyCore
+import ServiceLifecycle
+
+/// Parley's durable state. Every operation that changes state is one transaction, and every rule about who may
+/// do what (`RoomPolicy`) is checked inside it. A room the actor is not a member of is `not_found`, so that a
+/// non-member cannot learn that it exists.
+///
+/// It is a `Service`: the node runs it for as long as it serves, and its connections close when it stops.
+public protocol Store: Service {
+    /// Applies the migrations that are missing and returns their versions.
+    func migrate() async throws -> [String]
+    /// Throws unless the database answers.
+    func ping() async throws
+
+    // MARK: Users and credentials
+    func createUser(username: String, name: String, passwordHash: String) async throws -> User
+    /// The user and their password hash, for login.
+    func credentials(username: String) async throws -> (user: User, passwordHash: String)?
+    func user(id: String) async throws -> User?
+    func searchUsers(_ query: String, limit: Int) async throws -> [User]
+
+    func insertRefreshToken(_ token: RefreshToken) async throws
+    /// Uses up `presentedHash` and stores `next` in the same family. A token that is unknown, expired or revoked
+    /// is `unauthorized`. A token that was already used is `unauthorized` too, and revokes its whole family,
+    /// because one of the two holders is a thief.
+    func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> String
+    /// Revokes the family of a token and returns its user, or nil when the token is unknown.
+    func revokeRefreshToken(hash: String, now: Timestamp) async throws -> String?
+
+    // MARK: Contacts
+    /// Makes the two users contacts of each other, with their direct room. Idempotent from either side.
+    func addContact(owner: String, username: String) async throws -> (contact: Contact, created: Bool)
+    func contacts(of user: String) async throws -> [Contact]
+
+    // MARK: Rooms and members
+    func rooms(of user: String) async throws -> [RoomSummary]
+    func room(_ id: String, viewer: String) async throws -> RoomDetail
+    func createGroup(owner: String, name: String, members: [String]) async throws -> RoomDetail
+    func renameRoom(_ id: String, name: String, actor: String) async throws -> RoomDetail
+    /// Deletes a group and returns the ids of the members it had.
+    func deleteRoom(_ id: String, actor: String) async throws -> [String]
+    func addMember(room: String, user: String, role: Role, actor: String) async throws -> Member
+    func changeRole(room: String, user: String, role: Role, actor: String) async throws -> RoomDetail
+    /// Removes a member, or the actor themselves. An owner who leaves hands ownership on; a group left empty is deleted.
+    func removeMember(room: String, user: String, actor: String) async throws -> MemberRemoval
+
+    // MARK: Messages
+    /// Stores a message with the room's next `seq` and an outbox row, in one transaction. A retried `clientId`
+    /// returns the original message with `created == false`.
+    func send(room: String, sender: String, clientId: String, text: String) async throws -> Sent
+    func messages(room: String, viewer: String, page: Page) async throws -> [Message]
+    /// Blanks a message's text, keeping its `seq`, and writes an outbox row.
+    func deleteMessage(room: String, seq: Int64, actor: String) async throws -> Sent
+    /// Moves the reader's read mark forward to `seq` (never back).
+    func markRead(room: String, user: String, seq: Int64) async throws
+
+    // MARK: Outbox
+    /// Removes an outbox row once its event is published.
+    func markPublished(outbox id: Int64) async throws
+    /// Outbox rows older than `olderThan`, for the relay to publish again.
+    func pendingOutbox(olderThan: Timestamp, limit: Int) async throws -> [OutboxEntry]
+}
+
+/// A refresh token as the store keeps it: only the hash of the secret the client holds.
+public struct RefreshToken: Sendable, Hashable {
+    public var hash: String
+    public var userId: String
+    public var familyId: String
+    public var expiresAt: Timestamp
+
+    public init(hash: String, userId: String, familyId: String, expiresAt: Timestamp) {
+        self.hash = hash
+        self.userId = userId
+        self.familyId = familyId
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A stored message and whether this call stored it (false for a retry, or a repeated delete).
+public struct Sent: Sendable, Hashable {
+    public var message: Message
+    public var created: Bool
+    /// The event to publish, committed to the outbox; nil when nothing new was written.
+    public var outbox: OutboxEntry?
+}
+
+/// What removing a member did.
+public struct MemberRemoval: Sendable, Hashable {
+    /// Who owns the group now, when the owner left.
+    public var newOwner: String?
+    /// True when the group had no members left and is gone.
+    public var roomDeleted: Bool
+}
+
+/// An event committed to the outbox, waiting to be published on `channel`.
+public struct OutboxEntry: Sendable, Hashable {
+    public var id: Int64
+    public var channel: String
+    public var payload: String
+}
+
+/// Errors of the store itself, as opposed to the `ParleyError`s it gives users.
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
+    static let migrationsMissing = StoreError(description: "the migrations folder is missing from the bundle")
+}
