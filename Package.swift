@@ -6,6 +6,8 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
 let package = Package(
     name: "parley",
     platforms: [.macOS(.v15)],
@@ -88,6 +90,9 @@ let package = Package(
             dependencies: [
                 "ParleyCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -105,14 +110,19 @@ let package = Package(
         ),
 
         .testTarget(
+            name: "ParleyCoreTests",
+            dependencies: ["ParleyCore"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
             name: "ParleyStoreTests",
-            dependencies: ["ParleyStore", "ParleyCore"],
-            swiftSettings: swiftSettings
+            dependencies: ["ParleyStore", "ParleyCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "ParleyBusTests",
-            dependencies: ["ParleyBus", "ParleyCore"],
-            swiftSettings: swiftSettings
+            dependencies: ["ParleyBus", "ParleyCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "ParleyServerTests",
@@ -120,8 +130,9 @@ let package = Package(
                 "ParleyServer",
                 "ParleyClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: testSettings
         ),
     ]
 )

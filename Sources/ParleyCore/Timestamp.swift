@@ -8,7 +8,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable {
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
 
     public init(_ date: Date = Date()) {
-        self.milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        self.milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
     public static var now: Timestamp { Timestamp() }
@@ -29,8 +29,19 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable {
         self.init(date)
     }
 
+    /// Written from the integer milliseconds rather than through `Date`, whose binary fraction could print one
+    /// millisecond short.
+    public var iso8601: String {
+        let (seconds, millis) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let (wholeSeconds, fraction) = millis < 0 ? (seconds - 1, millis + 1000) : (seconds, millis)
+        let base = Date(timeIntervalSince1970: Double(wholeSeconds)).formatted(Self.secondsStyle)
+        return base.dropLast() + "." + String(String(fraction + 1000).dropFirst()) + "Z"
+    }
+
+    private static let secondsStyle = Date.ISO8601FormatStyle()
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(date.formatted(Self.style))
+        try container.encode(iso8601)
     }
 }

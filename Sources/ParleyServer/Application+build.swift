@@ -17,9 +17,10 @@ public func buildApplication(
     nodeLogger[metadataKey: "node"] = "\(configuration.nodeId)"
     let logger = nodeLogger
 
-    let store = try await makeStore(configuration, logger: logger)
-    let bus = try makeBus(configuration)
+    // Everything that can refuse the configuration comes before the store opens a connection.
     let tokens = await Tokens(secret: try jwtSecret(configuration))
+    let bus = try makeBus(configuration)
+    let store = try await makeStore(configuration, logger: logger)
     let router = try await buildRouter(configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger)
 
     var app = Application(
@@ -81,7 +82,11 @@ func makeBus(_ configuration: Configuration) throws -> any Bus {
 
 /// The configured secret; in embedded mode, one generated on first start and kept beside the SQLite file.
 func jwtSecret(_ configuration: Configuration) throws -> String {
-    if let secret = configuration.jwtSecret { return secret }
+    if let secret = configuration.jwtSecret {
+        // HS256 wants a key at least as long as its hash.
+        guard secret.utf8.count >= 32 else { throw ConfigurationError("PARLEY_JWT_SECRET must be at least 32 bytes long") }
+        return secret
+    }
     guard configuration.databaseURL == nil else {
         throw ConfigurationError("PARLEY_JWT_SECRET is required when DATABASE_URL is set: every node must sign with the same key")
     }

@@ -12,10 +12,11 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as ParleyError {
             return try Self.response(error, status: error.code.status, request: request, context: context)
-        } catch let error as HTTPError {
-            let code = ParleyError.Code(status: error.status)
-            let message = error.body ?? error.status.reasonPhrase
-            return try Self.response(ParleyError(code, message), status: error.status, request: request, context: context)
+        } catch let error as any HTTPResponseError {
+            // Hummingbird's own errors: an unknown route, a body over the size limit, and the like.
+            let message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
+            return try Self.response(
+                ParleyError(ParleyError.Code(status: error.status), message), status: error.status, request: request, context: context)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "detail": "\(error)"])
             return try Self.response(

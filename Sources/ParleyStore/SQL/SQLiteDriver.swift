@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import SQLiteNIO
 import ServiceLifecycle
 
@@ -13,12 +14,16 @@ public final class SQLiteDriver: SQLDatabase {
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteDriver {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let driver = SQLiteDriver(connection: connection)
         let executor = SQLiteExecutor(connection: connection)
-        try await executor.execute("PRAGMA journal_mode = WAL")
-        try await executor.execute("PRAGMA foreign_keys = ON")
-        try await executor.execute("PRAGMA busy_timeout = 5000")
-        return driver
+        do {
+            try await executor.execute("PRAGMA journal_mode = WAL")
+            try await executor.execute("PRAGMA foreign_keys = ON")
+            try await executor.execute("PRAGMA busy_timeout = 5000")
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return SQLiteDriver(connection: connection)
     }
 
     private init(connection: SQLiteConnection) {
@@ -28,7 +33,10 @@ public final class SQLiteDriver: SQLDatabase {
     public func run() async throws {
         // Nothing runs in the background; the connection closes when the node shuts down.
         try? await gracefulShutdown()
-        try await connection.close()
+        // The future-based close, because the async one does nothing once the task is cancelled, and a connection
+        // must be closed before it goes away.
+        let closed: EventLoopFuture<Void> = connection.close()
+        try await closed.get()
     }
 
     public func withExecutor<R: Sendable>(_ body: (any SQLExecutor) async throws -> R) async throws -> R {

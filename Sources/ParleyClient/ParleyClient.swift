@@ -1,0 +1,166 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import ParleyCore
+import Synchronization
+
+/// A client of Parley's REST API. It keeps the session it signs in with and sends its access token.
+///
+/// ```swift
+/// let alice = ParleyClient(baseURL: "http://127.0.0.1:8080")
+/// try await alice.register(username: "alice", password: "correct horse", name: "Alice")
+/// let contact = try await alice.addContact(username: "bob")
+/// try await alice.send(room: contact.room, text: "hi")
+/// ```
+public final class ParleyClient: Sendable {
+    public let baseURL: String
+    private let http: HTTPClient
+    private let session = Mutex<Session?>(nil)
+
+    /// What sign-up, sign-in and refresh answer.
+    public struct Session: Codable, Sendable, Hashable {
+        public var user: User
+        public var accessToken: String
+        public var refreshToken: String
+        public var expiresIn: Int64
+    }
+
+    public init(baseURL: String, http: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+    }
+
+    /// The signed-in session, if any.
+    public var currentSession: Session? { session.withLock { $0 } }
+
+    // MARK: Auth
+
+    @discardableResult
+    public func register(username: String, password: String, name: String) async throws -> Session {
+        try await signIn(try await request(.POST, "/api/auth/register", ["username": username, "password": password, "name": name]))
+    }
+
+    @discardableResult
+    public func login(username: String, password: String) async throws -> Session {
+        try await signIn(try await request(.POST, "/api/auth/login", ["username": username, "password": password]))
+    }
+
+    /// Trades the refresh token for a new pair; the old refresh token is then spent.
+    @discardableResult
+    public func refresh() async throws -> Session {
+        guard let token = currentSession?.refreshToken else { throw ParleyError(.unauthorized, "not signed in") }
+        return try await signIn(try await request(.POST, "/api/auth/refresh", ["refreshToken": token]))
+    }
+
+    public func logout() async throws {
+        guard let token = currentSession?.refreshToken else { return }
+        _ = try await request(.POST, "/api/auth/logout", ["refreshToken": token]) as Empty
+        session.withLock { $0 = nil }
+    }
+
+    private func signIn(_ new: Session) -> Session {
+        session.withLock { $0 = new }
+        return new
+    }
+
+    // MARK: Users, contacts, rooms
+
+    public func me() async throws -> User { try await request(.GET, "/api/me") }
+
+    public func searchUsers(_ query: String) async throws -> [User] {
+        try await request(.GET, "/api/users?q=\(query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? query)")
+    }
+
+    @discardableResult
+    public func addContact(username: String) async throws -> Contact {
+        try await request(.POST, "/api/contacts", ["username": username])
+    }
+
+    public func contacts() async throws -> [Contact] { try await request(.GET, "/api/contacts") }
+
+    public func rooms() async throws -> [RoomSummary] { try await request(.GET, "/api/rooms") }
+
+    public func room(_ id: String) async throws -> RoomDetail { try await request(.GET, "/api/rooms/\(id)") }
+
+    public func createGroup(name: String, members: [String]) async throws -> RoomDetail {
+        struct Body: Encodable {
+            let name: String
+            let members: [String]
+        }
+        return try await request(.POST, "/api/rooms", Body(name: name, members: members))
+    }
+
+    // MARK: Messages
+
+    /// Sends a message. Retrying with the same `clientId` returns the original rather than a copy.
+    @discardableResult
+    public func send(room: String, text: String, clientId: UUID = UUID()) async throws -> Message {
+        try await request(.POST, "/api/rooms/\(room)/messages", ["clientId": clientId.uuidString.lowercased(), "text": text])
+    }
+
+    public func messages(room: String, before: Int64? = nil, after: Int64? = nil, limit: Int? = nil) async throws -> [Message] {
+        let query = [("before", before.map(String.init)), ("after", after.map(String.init)), ("limit", limit.map(String.init))]
+            .compactMap { name, value in value.map { "\(name)=\($0)" } }
+            .joined(separator: "&")
+        return try await request(.GET, "/api/rooms/\(room)/messages" + (query.isEmpty ? "" : "?\(query)"))
+    }
+
+    public func markRead(room: String, seq: Int64) async throws {
+        _ = try await request(.POST, "/api/rooms/\(room)/read", ["seq": seq]) as Empty
+    }
+
+    // MARK: Transport
+
+    private struct Empty: Decodable {}
+
+    private struct ErrorEnvelope: Decodable {
+        let error: ParleyError.Wire
+    }
+
+    private func request<Response: Decodable>(_ method: HTTPMethod, _ path: String) async throws -> Response {
+        try await request(method, path, Optional<[String: String]>.none)
+    }
+
+    private func request<Body: Encodable, Response: Decodable>(
+        _ method: HTTPMethod, _ path: String, _ body: Body?
+    ) async throws -> Response {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let token = currentSession?.accessToken {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let bytes = Data(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
+        guard (200..<300).contains(response.status.code) else {
+            let wire = try? JSONDecoder().decode(ErrorEnvelope.self, from: bytes).error
+            throw ParleyClientError(
+                status: Int(response.status.code),
+                code: wire.map { ParleyError.Code(rawValue: $0.code) } ?? .internal,
+                message: wire?.message ?? "HTTP \(response.status.code)")
+        }
+        if Response.self == Empty.self { return Empty() as! Response }
+        return try JSONDecoder().decode(Response.self, from: bytes)
+    }
+}
+
+/// An error answer from the server: its HTTP status and the `{"error": {"code", "message"}}` it carried.
+public struct ParleyClientError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var code: ParleyError.Code
+    public var message: String
+    public var description: String { "HTTP \(status) \(code): \(message)" }
+}
+
+extension ParleyError {
+    /// The error as it appears on the wire.
+    struct Wire: Decodable {
+        let code: String
+        let message: String
+    }
+}

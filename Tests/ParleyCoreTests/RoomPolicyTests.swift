@@ -1,0 +1,78 @@
+import Foundation
+import ParleyCore
+import Testing
+
+@Suite("Room policy")
+struct RoomPolicyTests {
+    @Test("removing others needs a strictly higher role; anyone may leave")
+    func removal() {
+        #expect(RoomPolicy.canRemove(.owner, target: .admin, isSelf: false))
+        #expect(RoomPolicy.canRemove(.admin, target: .member, isSelf: false))
+        #expect(!RoomPolicy.canRemove(.admin, target: .admin, isSelf: false))
+        #expect(!RoomPolicy.canRemove(.member, target: .member, isSelf: false))
+        #expect(RoomPolicy.canRemove(.owner, target: .owner, isSelf: true))
+    }
+
+    @Test("nobody is added as owner; only the owner adds admins")
+    func adding() {
+        #expect(!RoomPolicy.canAdd(.owner, as: .owner))
+        #expect(RoomPolicy.canAdd(.owner, as: .admin))
+        #expect(!RoomPolicy.canAdd(.admin, as: .admin))
+        #expect(RoomPolicy.canAdd(.admin, as: .member))
+        #expect(!RoomPolicy.canAdd(.member, as: .member))
+    }
+
+    @Test("the next owner is the longest-standing admin, else the longest-standing member")
+    func succession() {
+        #expect(RoomPolicy.nextOwner(among: [("m1", .member), ("a1", .admin), ("a2", .admin)]) == "a1")
+        #expect(RoomPolicy.nextOwner(among: [("m1", .member), ("m2", .member)]) == "m1")
+        #expect(RoomPolicy.nextOwner(among: []) == nil)
+    }
+}
+
+@Suite("Validation")
+struct ValidationTests {
+    @Test("usernames are lowercased and limited to a safe alphabet")
+    func usernames() throws {
+        #expect(try Validate.username("Alice_01") == "alice_01")
+        #expect(throws: ParleyError.self) { try Validate.username("al") }
+        #expect(throws: ParleyError.self) { try Validate.username("alice smith") }
+        #expect(throws: ParleyError.self) { try Validate.username(String(repeating: "a", count: 33)) }
+    }
+
+    @Test("passwords: 8 characters at least, 72 bytes at most (bcrypt reads no further)")
+    func passwords() {
+        #expect(throws: ParleyError.self) { try Validate.password("short") }
+        #expect(throws: ParleyError.self) { try Validate.password(String(repeating: "é", count: 40)) }
+        #expect(throws: Never.self) { try Validate.password("long enough") }
+    }
+
+    @Test("text may not be blank or over the limit; clientId must be a UUID")
+    func messages() throws {
+        #expect(throws: ParleyError.self) { try Validate.text("  \n ") }
+        #expect(throws: ParleyError.self) { try Validate.text(String(repeating: "x", count: Limits.text.upperBound + 1)) }
+        #expect(try Validate.clientId("6F1C3A0E-1111-4A2B-9C3D-000000000001") == "6f1c3a0e-1111-4a2b-9c3d-000000000001")
+        #expect(throws: ParleyError.self) { try Validate.clientId("not-a-uuid") }
+    }
+
+    @Test("events keep their fields flat beside type")
+    func flatEvents() throws {
+        let message = Message(room: "r1", seq: 42, clientId: "c", sender: "u2", text: "hi", sentAt: Timestamp(milliseconds: 0))
+        let json = String(decoding: try JSONEncoder().encode(Event.messageCreated(message)), as: UTF8.self)
+        #expect(json.contains(#""type":"message.created""#) && json.contains(#""seq":42"#) && json.contains(#""sentAt":"1970-01-01T00:00:00.000Z""#))
+        #expect(try JSONDecoder().decode(Event.self, from: Data(json.utf8)) == .messageCreated(message))
+    }
+}
+
+@Suite("Timestamps")
+struct TimestampTests {
+    @Test("every millisecond survives the trip through ISO 8601")
+    func roundTrip() throws {
+        for milliseconds: Int64 in [0, 1, 999, 1_795_511_416_995, 1_795_511_417_060, -1, -1001] {
+            let stamp = Timestamp(milliseconds: milliseconds)
+            let decoded = try JSONDecoder().decode(Timestamp.self, from: try JSONEncoder().encode(stamp))
+            #expect(decoded == stamp, "\(stamp.iso8601)")
+        }
+        #expect(Timestamp(milliseconds: 1_795_511_416_995).iso8601 == "2026-11-24T09:10:16.995Z")
+    }
+}

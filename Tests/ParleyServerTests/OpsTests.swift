@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import ParleyServer
+
+@Suite("Operations")
+struct OpsTests {
+    @Test("healthz, readyz and metrics answer; unknown routes are JSON 404s")
+    func probes() async throws {
+        try await TestApp.run { client in
+            let (health, body) = try await client.call(.get, "/healthz")
+            #expect(health == .ok && body?["status"].string == "ok")
+            let (ready, readyBody) = try await client.call(.get, "/readyz")
+            #expect(ready == .ok && readyBody?["status"].string == "ready")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+            }
+            let (missing, error) = try await client.call(.get, "/api/nothing-here")
+            #expect(missing == .notFound && error?["error"]["code"].string == "not_found")
+        }
+    }
+
+    @Test("the OpenAPI document names exactly the routes the router serves")
+    func openAPIMatchesRoutes() async throws {
+        var configuration = testConfiguration()
+        configuration.migrate = false
+        let store = try await makeStore(configuration, logger: .init(label: "test"))
+        let router = try await withThrowingTaskGroup(of: Void.self) { group in
+            // The store runs so that it closes its connection when the test is done with it.
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            return try await buildRouter(
+                configuration, store: store, bus: try makeBus(configuration), tokens: await Tokens(secret: TestApp.secret),
+                registry: .init(), logger: .init(label: "test"))
+        }
+        let served = Set(
+            router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path.description.replacing(/:(\w+)/) { "{\($0.1)}" })" }
+        )
+        let document = try JSONSerialization.jsonObject(with: try OpenAPIDocument.bytes()) as? [String: Any]
+        let paths = try #require(document?["paths"] as? [String: [String: Any]])
+        let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0) \(path)" } })
+        #expect(served == documented)
+        #expect(served.count > 20)
+    }
+
+    @Test("a ws-role node serves no REST")
+    func roles() async throws {
+        var configuration = testConfiguration()
+        configuration.role = .ws
+        try await TestApp.run(configuration) { client in
+            let (status, _) = try await client.call(.post, "/api/auth/register", json: ["username": "x"])
+            #expect(status == .notFound)
+            let (health, _) = try await client.call(.get, "/healthz")
+            #expect(health == .ok)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import ParleyCore
+import Testing
+
+@testable import ParleyStore
+
+/// The two stores the conformance suite runs against. Postgres comes from `PARLEY_TEST_DATABASE_URL`, which
+/// `scripts/test` sets after starting a throwaway server; each test gets a schema of its own.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case postgres
+
+    static let postgresURL = ProcessInfo.processInfo.environment["PARLEY_TEST_DATABASE_URL"]
+
+    /// SQLite always; Postgres whenever a test server is given, and `scripts/test` always gives one.
+    static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    var testDescription: String { rawValue }
+
+    /// Runs `body` with a migrated, running store of this kind, and stops the store afterwards.
+    func withStore<R: Sendable>(_ body: (SQLStore) async throws -> R) async throws -> R {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let store: SQLStore
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-\(UUID().uuidString).sqlite").path
+            store = try await SQLStore.sqlite(path: path, logger: logger)
+        case .postgres:
+            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            store = try SQLStore.postgres(url: try #require(Self.postgresURL), searchPath: schema, logger: logger)
+            return try await Self.running(store) { store in
+                try await store.database.withExecutor { try await $0.execute("CREATE SCHEMA \(schema)") }
+                _ = try await store.migrate()
+                return try await body(store)
+            }
+        }
+        return try await Self.running(store) { store in
+            _ = try await store.migrate()
+            return try await body(store)
+        }
+    }
+
+    private static func running<R: Sendable>(_ store: SQLStore, _ body: (SQLStore) async throws -> R) async throws -> R {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+}
+
+/// Sign-ups for tests: a user whose username is unique within the store.
+extension SQLStore {
+    func makeUser(_ name: String) async throws -> User {
+        try await createUser(username: name.lowercased(), name: name, passwordHash: "not-a-real-hash")
+    }
+}
+
+/// Expects `body` to throw a `ParleyError` with `code`.
+func expectError<R>(_ code: ParleyError.Code, _ body: () async throws -> R, sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        _ = try await body()
+        Issue.record("expected \(code), but it succeeded", sourceLocation: sourceLocation)
+    } catch let error as ParleyError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+}

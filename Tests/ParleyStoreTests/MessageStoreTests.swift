@@ -1,0 +1,152 @@
+import Foundation
+import ParleyCore
+import Testing
+
+@testable import ParleyStore
+
+@Suite("Messages, on every store")
+struct MessageStoreTests {
+    @Test("50 concurrent sends to one room get seq 1…50, each exactly once", arguments: Backend.available)
+    func concurrentSendsHaveNoGaps(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let bob = try await store.makeUser("Bob")
+            let room = try await store.addContact(owner: alice.id, username: bob.username).contact.room
+
+            let seqs = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for n in 0..<50 {
+                    group.addTask {
+                        let sender = n.isMultiple(of: 2) ? alice.id : bob.id
+                        return try await store.send(room: room, sender: sender, clientId: UUID().uuidString, text: "m\(n)").message.seq
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(seqs.sorted() == Array(1...50))
+            let stored = try await store.messages(room: room, viewer: alice.id, page: Page(limit: 200))
+            #expect(stored.map(\.seq) == Array(1...50))
+            #expect(Set(stored.map(\.text)).count == 50)
+        }
+    }
+
+    @Test("a retried clientId returns the original message, not a copy", arguments: Backend.available)
+    func retryIsIdempotent(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let bob = try await store.makeUser("Bob")
+            let room = try await store.addContact(owner: alice.id, username: bob.username).contact.room
+            let clientId = UUID().uuidString
+
+            let first = try await store.send(room: room, sender: alice.id, clientId: clientId, text: "hello")
+            let retry = try await store.send(room: room, sender: alice.id, clientId: clientId, text: "hello")
+            #expect(first.created && !retry.created)
+            #expect(retry.message == first.message)
+            #expect(first.outbox != nil && retry.outbox == nil)
+            // The same key from another sender is another message.
+            let other = try await store.send(room: room, sender: bob.id, clientId: clientId, text: "hello")
+            #expect(other.created && other.message.seq == 2)
+            #expect(try await store.messages(room: room, viewer: bob.id, page: Page()).count == 2)
+        }
+    }
+
+    @Test("pages run by seq, ascending, before and after", arguments: Backend.available)
+    func paging(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let room = try await store.createGroup(owner: alice.id, name: "Notes", members: []).room.id
+            for n in 1...10 {
+                try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)")
+            }
+            func seqs(_ page: Page) async throws -> [Int64] {
+                try await store.messages(room: room, viewer: alice.id, page: page).map(\.seq)
+            }
+            #expect(try await seqs(Page(limit: 3)) == [8, 9, 10])
+            #expect(try await seqs(Page(before: 8, limit: 3)) == [5, 6, 7])
+            #expect(try await seqs(Page(after: 8, limit: 3)) == [9, 10])
+            #expect(try await seqs(Page(after: 2, limit: 3)) == [3, 4, 5])
+            #expect(try await seqs(Page(before: 6, after: 2, limit: 50)) == [3, 4, 5])
+        }
+    }
+
+    @Test("a deleted message keeps its seq and loses its text; only its sender or an admin deletes it", arguments: Backend.available)
+    func deleting(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let owner = try await store.makeUser("Olive")
+            let member = try await store.makeUser("Max")
+            let other = try await store.makeUser("Nina")
+            let room = try await store.createGroup(owner: owner.id, name: "Team", members: [member.id, other.id]).room.id
+            let mine = try await store.send(room: room, sender: member.id, clientId: UUID().uuidString, text: "secret").message
+            let theirs = try await store.send(room: room, sender: other.id, clientId: UUID().uuidString, text: "other").message
+
+            await expectError(.forbidden) { try await store.deleteMessage(room: room, seq: theirs.seq, actor: member.id) }
+            let deleted = try await store.deleteMessage(room: room, seq: mine.seq, actor: member.id)
+            #expect(deleted.created && deleted.message.text == nil && deleted.message.deletedAt != nil && deleted.outbox != nil)
+            // The owner may delete anyone's.
+            #expect(try await store.deleteMessage(room: room, seq: theirs.seq, actor: owner.id).created)
+            // Deleting again changes nothing.
+            #expect(try await store.deleteMessage(room: room, seq: mine.seq, actor: member.id).created == false)
+            await expectError(.notFound) { try await store.deleteMessage(room: room, seq: 99, actor: owner.id) }
+
+            let history = try await store.messages(room: room, viewer: owner.id, page: Page())
+            #expect(history.map(\.seq) == [1, 2])
+            #expect(history.allSatisfy { $0.text == nil && $0.isDeleted })
+        }
+    }
+
+    @Test("unread counts others' messages after the read mark, which only moves forward", arguments: Backend.available)
+    func unreadAndRead(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let bob = try await store.makeUser("Bob")
+            let room = try await store.addContact(owner: alice.id, username: bob.username).contact.room
+            for n in 1...4 {
+                try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)")
+            }
+            func unread(_ user: String) async throws -> Int64 { try #require(try await store.rooms(of: user).first).unread }
+            #expect(try await unread(bob.id) == 4)
+            #expect(try await unread(alice.id) == 0)
+            try await store.markRead(room: room, user: bob.id, seq: 3)
+            #expect(try await unread(bob.id) == 1)
+            try await store.markRead(room: room, user: bob.id, seq: 1)
+            #expect(try await unread(bob.id) == 1)
+            await expectError(.invalidField) { try await store.markRead(room: room, user: bob.id, seq: 5) }
+            let summary = try #require(try await store.rooms(of: bob.id).first)
+            #expect(summary.lastSeq == 4 && summary.lastMessage?.text == "m4" && summary.peer?.id == alice.id)
+            #expect(summary.name == "Alice")
+        }
+    }
+
+    @Test("every send writes an outbox row in its transaction, cleared once published", arguments: Backend.available)
+    func outbox(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let room = try await store.createGroup(owner: alice.id, name: "Log", members: []).room.id
+            let first = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "one")
+            let second = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "two")
+            let later = Timestamp.now.adding(seconds: 1)
+            let pending = try await store.pendingOutbox(olderThan: later, limit: 10)
+            #expect(pending.map(\.id) == [try #require(first.outbox?.id), try #require(second.outbox?.id)])
+            #expect(pending.allSatisfy { $0.channel == Channel.room(room) })
+            let event = try JSONDecoder().decode(Event.self, from: Data(pending[0].payload.utf8))
+            #expect(event == .messageCreated(first.message))
+
+            try await store.markPublished(outbox: pending[0].id)
+            #expect(try await store.pendingOutbox(olderThan: later, limit: 10).map(\.id) == [pending[1].id])
+        }
+    }
+
+    @Test("a non-member can neither read, send, delete nor mark read", arguments: Backend.available)
+    func nonMembers(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let eve = try await store.makeUser("Eve")
+            let room = try await store.createGroup(owner: alice.id, name: "Private", members: []).room.id
+            try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "hi")
+            await expectError(.notFound) { try await store.messages(room: room, viewer: eve.id, page: Page()) }
+            await expectError(.notFound) { try await store.send(room: room, sender: eve.id, clientId: UUID().uuidString, text: "x") }
+            await expectError(.notFound) { try await store.deleteMessage(room: room, seq: 1, actor: eve.id) }
+            await expectError(.notFound) { try await store.markRead(room: room, user: eve.id, seq: 1) }
+            await expectError(.notFound) { try await store.room(room, viewer: eve.id) }
+        }
+    }
+}
