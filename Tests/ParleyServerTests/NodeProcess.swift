@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// A `parley` node started as a child process, as a user would run it. It listens on a port the kernel picks,
+/// read back from its log.
+final class NodeProcess: @unchecked Sendable {
+    // @unchecked: `process` and `log` are set once in init and only read afterwards.
+    let process = Process()
+    let log: URL
+    private(set) var port = 0
+
+    /// The built `parley`: `PARLEY_BIN` (set by scripts/test), else beside the test bundle.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["PARLEY_BIN"] { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("parley")
+    }
+
+    init(environment: [String: String], directory: URL, arguments: [String] = []) throws {
+        log = directory.appendingPathComponent("node-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        // Only what the test gives, so that nothing from the developer's shell changes the node.
+        process.environment = ["PATH": "/usr/bin:/bin", "PARLEY_PORT": "0", "PARLEY_PASSWORD_COST": "4"].merging(environment) { $1 }
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// Waits until the node logs that it listens, and returns its base URL.
+    func listening(within seconds: Double = 60) async throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let match = text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/), let port = Int(match.1) {
+                self.port = port
+                return "http://127.0.0.1:\(port)"
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw NodeError(description: "the node did not start:\n\(output)")
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGTERM and returns the exit status once the node has stopped.
+    func terminate(within seconds: Double = 30) async throws -> Int32 {
+        process.terminate()
+        return try await exitStatus(within: seconds)
+    }
+
+    /// Waits for the node to stop by itself; kills it and throws if it does not in time.
+    func exitStatus(within seconds: Double = 30) async throws -> Int32 {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning {
+            guard Date() < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw NodeError(description: "the node was still running after \(seconds) s:\n\(output)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+struct NodeError: Error, CustomStringConvertible {
+    var description: String
+}
