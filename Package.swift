@@ -50,13 +50,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Debian's hiredis (libhiredis-dev): the RESP reader and the command formatter of the Redis bus.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+
         // Live state between nodes: the Bus protocol, in-process and over Redis.
         .target(
             name: "ParleyBus",
             dependencies: [
+                "CHiredis",
                 "ParleyCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

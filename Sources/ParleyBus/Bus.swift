@@ -24,9 +24,18 @@ public protocol Bus: Service {
     func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R
 }
 
+/// What a subscription receives.
+public enum BusDelivery: Sendable, Hashable {
+    case message(BusMessage)
+    /// The bus lost its connection and has it back, subscribed again. Messages published in between may be
+    /// lost: whoever relies on the subscription must catch up from the store.
+    case resumed
+}
+
 /// A set of channels whose messages arrive, in publish order per channel, on one stream.
 public protocol BusSubscription: Sendable {
+    /// Returns once the bus delivers the channels' messages, so that a reader of the store after it misses nothing.
     func subscribe(_ channels: [String]) async throws
     func unsubscribe(_ channels: [String]) async throws
-    var messages: AsyncStream<BusMessage> { get }
+    var deliveries: AsyncStream<BusDelivery> { get }
 }

@@ -6,7 +6,7 @@ import Synchronization
 public final class LocalBus: Bus {
     private struct Subscriber {
         var channels: Set<String> = []
-        let continuation: AsyncStream<BusMessage>.Continuation
+        let continuation: AsyncStream<BusDelivery>.Continuation
     }
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
@@ -23,26 +23,26 @@ public final class LocalBus: Bus {
         let message = BusMessage(channel: channel, payload: payload)
         subscribers.withLock { subscribers in
             for subscriber in subscribers.values where subscriber.channels.contains(channel) {
-                subscriber.continuation.yield(message)
+                subscriber.continuation.yield(.message(message))
             }
         }
     }
 
     public func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
         let id = nextId.add(1, ordering: .relaxed).newValue
-        let (stream, continuation) = AsyncStream.makeStream(of: BusMessage.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: BusDelivery.self)
         subscribers.withLock { $0[id] = Subscriber(continuation: continuation) }
         defer {
             subscribers.withLock { _ = $0.removeValue(forKey: id) }
             continuation.finish()
         }
-        return try await body(Subscription(bus: self, id: id, messages: stream))
+        return try await body(Subscription(bus: self, id: id, deliveries: stream))
     }
 
     private struct Subscription: BusSubscription {
         let bus: LocalBus
         let id: Int
-        let messages: AsyncStream<BusMessage>
+        let deliveries: AsyncStream<BusDelivery>
 
         func subscribe(_ channels: [String]) async throws {
             bus.subscribers.withLock { $0[id]?.channels.formUnion(channels) }

@@ -17,7 +17,7 @@ final class NodeProcess: @unchecked Sendable {
 
     init(environment: [String: String], directory: URL, arguments: [String] = []) throws {
         log = directory.appendingPathComponent("node-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory

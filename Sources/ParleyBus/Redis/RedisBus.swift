@@ -1,0 +1,225 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The bus between nodes: Redis pub/sub. One connection carries every subscription of the node, another carries
+/// its publishes and commands, pipelined.
+///
+/// When Redis goes away the bus reconnects with backoff, subscribes to every channel again, and tells each
+/// subscription `.resumed`, since messages published in between are lost to it.
+public final class RedisBus: Bus {
+    private struct Subscriber {
+        var channels: Set<String> = []
+        let continuation: AsyncStream<BusDelivery>.Continuation
+    }
+
+    private struct State {
+        var subscribers: [Int: Subscriber] = [:]
+        /// How many subscriptions hold each channel; the node is subscribed while the count is above zero.
+        var holders: [String: Int] = [:]
+        /// Subscribe calls waiting for Redis to confirm their channel.
+        var confirming: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var listener: RedisConnection?
+        var commands: RedisConnection?
+        var nextId = 0
+    }
+
+    private let host: String
+    private let port: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// - Parameter url: `redis://host:port`.
+    public init(url: String, logger: Logger) throws {
+        guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host else {
+            throw RedisError(description: "REDIS_URL must look like redis://host:port")
+        }
+        self.host = host
+        self.port = components.port ?? 6379
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await self.maintainConnection() }
+        await disconnect()
+    }
+
+    /// Connects, waits for the connection to drop, and connects again, with backoff, until cancelled.
+    private func maintainConnection() async throws {
+        var connectedBefore = false
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await connect(resumed: connectedBefore)
+                connectedBefore = true
+                backoff = .milliseconds(100)
+                logger.info("connected to Redis", metadata: ["redis": "\(host):\(port)"])
+                await waitUntilDisconnected()
+                logger.warning("lost the connection to Redis; reconnecting")
+            } catch {
+                logger.warning("cannot reach Redis", metadata: ["error": "\(error)", "retry": "\(backoff)"])
+            }
+            await disconnect()
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(2))
+        }
+    }
+
+    private func connect(resumed: Bool) async throws {
+        let listener = try await RedisConnection.connect(host: host, port: port) { [weak self] in self?.route($0) }
+        let commands: RedisConnection
+        do {
+            commands = try await RedisConnection.connect(host: host, port: port)
+        } catch {
+            await listener.close()
+            throw error
+        }
+        let channels = state.withLock { state in
+            state.listener = listener
+            state.commands = commands
+            return Array(state.holders.keys)
+        }
+        if !channels.isEmpty { try await listener.post(["SUBSCRIBE"] + channels) }
+        if resumed {
+            state.withLock { state in state.subscribers.values.forEach { $0.continuation.yield(.resumed) } }
+        }
+    }
+
+    private func waitUntilDisconnected() async {
+        guard let (listener, commands) = state.withLock({ state in state.listener.flatMap { l in state.commands.map { (l, $0) } } })
+        else { return }
+        // Waiting on a close is not cancellable, so cancellation closes the connections to end the wait.
+        await withTaskCancellationHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await listener.closed() }
+                group.addTask { await commands.closed() }
+                await group.next()
+                listener.closeNow()
+                commands.closeNow()
+            }
+        } onCancel: {
+            listener.closeNow()
+            commands.closeNow()
+        }
+    }
+
+    private func disconnect() async {
+        let (listener, commands, waiting) = state.withLock { state in
+            defer {
+                state.listener = nil
+                state.commands = nil
+                state.confirming = [:]
+            }
+            return (state.listener, state.commands, state.confirming.values.flatMap { $0 })
+        }
+        // Nobody waits for a confirmation that will not come; the resubscription and `.resumed` cover them.
+        waiting.forEach { $0.resume() }
+        await listener?.close()
+        await commands?.close()
+    }
+
+    /// Routes a push from the listener: a message to the subscriptions holding its channel, or a confirmation.
+    private func route(_ push: RESPValue) {
+        guard let parts = push.array, let kind = parts.first?.string else { return }
+        switch kind {
+        case "message":
+            guard parts.count == 3, let channel = parts[1].string, case .bulk(let payload) = parts[2] else { return }
+            let message = BusMessage(channel: channel, payload: payload)
+            state.withLock { state in
+                for subscriber in state.subscribers.values where subscriber.channels.contains(channel) {
+                    subscriber.continuation.yield(.message(message))
+                }
+            }
+        case "subscribe":
+            guard let channel = parts.dropFirst().first?.string else { return }
+            let waiting = state.withLock { $0.confirming.removeValue(forKey: channel) ?? [] }
+            waiting.forEach { $0.resume() }
+        default:
+            break
+        }
+    }
+
+    public func publish(_ payload: ByteBuffer, to channel: String) async throws {
+        guard let commands = state.withLock({ $0.commands }) else { throw RedisError(description: "Redis is not connected") }
+        try await commands.send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload])
+    }
+
+    public func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
+        let (stream, continuation) = AsyncStream.makeStream(of: BusDelivery.self)
+        let id = state.withLock { state in
+            state.nextId += 1
+            state.subscribers[state.nextId] = Subscriber(continuation: continuation)
+            return state.nextId
+        }
+        let subscription = Subscription(bus: self, id: id, deliveries: stream)
+        do {
+            let result = try await body(subscription)
+            try? await subscription.unsubscribe(Array(state.withLock { $0.subscribers[id]?.channels ?? [] }))
+            finish(id)
+            return result
+        } catch {
+            try? await subscription.unsubscribe(Array(state.withLock { $0.subscribers[id]?.channels ?? [] }))
+            finish(id)
+            throw error
+        }
+    }
+
+    private func finish(_ id: Int) {
+        state.withLock { $0.subscribers.removeValue(forKey: id) }?.continuation.finish()
+    }
+
+    fileprivate func subscribe(_ id: Int, _ channels: [String]) async {
+        // Channels the node did not hold yet are subscribed on Redis, and the call waits for Redis to confirm.
+        let (fresh, listener) = state.withLock { state -> ([String], RedisConnection?) in
+            let added = channels.filter { state.subscribers[id]?.channels.insert($0).inserted == true }
+            var fresh: [String] = []
+            for channel in added {
+                state.holders[channel, default: 0] += 1
+                if state.holders[channel] == 1 { fresh.append(channel) }
+            }
+            return (fresh, state.listener)
+        }
+        guard !fresh.isEmpty, let listener else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for channel in fresh {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        self.state.withLock { $0.confirming[channel, default: []].append(continuation) }
+                    }
+                }
+            }
+            // Posted after the waiters are in place, so that no confirmation arrives before its waiter.
+            group.addTask {
+                do { try await listener.post(["SUBSCRIBE"] + fresh) } catch { await self.disconnect() }
+            }
+        }
+    }
+
+    fileprivate func unsubscribe(_ id: Int, _ channels: [String]) async {
+        let (stale, listener) = state.withLock { state -> ([String], RedisConnection?) in
+            let removed = channels.filter { state.subscribers[id]?.channels.remove($0) != nil }
+            var stale: [String] = []
+            for channel in removed {
+                state.holders[channel, default: 1] -= 1
+                if state.holders[channel] == 0 {
+                    state.holders.removeValue(forKey: channel)
+                    stale.append(channel)
+                }
+            }
+            return (stale, state.listener)
+        }
+        guard !stale.isEmpty, let listener else { return }
+        try? await listener.post(["UNSUBSCRIBE"] + stale)
+    }
+
+    private struct Subscription: BusSubscription {
+        let bus: RedisBus
+        let id: Int
+        let deliveries: AsyncStream<BusDelivery>
+
+        func subscribe(_ channels: [String]) async throws { await bus.subscribe(id, channels) }
+        func unsubscribe(_ channels: [String]) async throws { await bus.unsubscribe(id, channels) }
+    }
+}

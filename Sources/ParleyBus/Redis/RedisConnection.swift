@@ -1,0 +1,62 @@
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to Redis, speaking RESP through `RedisChannelHandler`. Commands sent concurrently are
+/// pipelined: each is written at once, and the replies come back in order.
+final class RedisConnection: Sendable {
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Connects to `host:port`. `onPush` receives every reply that answers no request: pub/sub traffic.
+    static func connect(
+        host: String, port: Int, onPush: @escaping @Sendable (RESPValue) -> Void = { _ in }
+    ) async throws -> RedisConnection {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        return RedisConnection(channel: channel)
+    }
+
+    /// Sends a command and returns its reply; an error reply throws.
+    @discardableResult
+    func send(_ arguments: [ByteBuffer]) async throws -> RESPValue {
+        let reply = channel.eventLoop.makePromise(of: RESPValue.self)
+        channel.writeAndFlush(RedisRequest(arguments: arguments, reply: reply)).whenFailure { reply.fail($0) }
+        let value = try await reply.futureResult.get()
+        if case .error(let message) = value { throw RedisError(description: message) }
+        return value
+    }
+
+    func send(_ arguments: String...) async throws -> RESPValue {
+        try await send(arguments.map { ByteBuffer(string: $0) })
+    }
+
+    /// Writes a command whose replies arrive as pushes (SUBSCRIBE, UNSUBSCRIBE).
+    func post(_ arguments: [String]) async throws {
+        try await channel.writeAndFlush(RedisRequest(arguments: arguments.map { ByteBuffer(string: $0) }, reply: nil))
+    }
+
+    /// Completes when the connection closes, for whatever reason.
+    func closed() async {
+        try? await channel.closeFuture.get()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+
+    /// Starts closing without waiting, from anywhere, including a cancellation handler.
+    func closeNow() {
+        channel.close(promise: nil)
+    }
+}
