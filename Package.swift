@@ -1,10 +1,7 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
-    .enableUpcomingFeature("MemberImportVisibility"),
-]
+let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
@@ -82,6 +79,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -95,6 +94,9 @@ let package = Package(
             dependencies: [
                 "ParleyCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -114,6 +116,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Child processes for the tests: parley nodes and a redis-server of their own.
+        .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
         .testTarget(
             name: "ParleyCoreTests",
             dependencies: ["ParleyCore"],
@@ -126,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyBusTests",
-            dependencies: ["ParleyBus", "ParleyCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["ParleyBus", "ParleyCore", "ParleyTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: testSettings
         ),
         .testTarget(
@@ -134,6 +138,7 @@ let package = Package(
             dependencies: [
                 "ParleyServer",
                 "ParleyClient",
+                "ParleyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

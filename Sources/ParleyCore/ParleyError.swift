@@ -23,6 +23,8 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let conflict = Code(rawValue: "conflict")
         /// A request body over the size limit.
         public static let tooLarge = Code(rawValue: "too_large")
+        /// Too many frames too fast; the connection closes with 1008 after this.
+        public static let rateLimited = Code(rawValue: "rate_limited")
         /// Something failed on the server; the details are in the server log, never in the answer.
         public static let `internal` = Code(rawValue: "internal")
     }

@@ -1,15 +1,20 @@
+import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import ParleyCore
 
 /// The per-request context: Hummingbird's core storage, plus the caller once `Authenticator` has checked them.
-public struct AppRequestContext: RequestContext {
+public struct AppRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
     /// The authenticated user's id; nil on routes that need no token.
     public var userId: String?
+    /// When the caller's access token expires (WebSocket upgrades, which outlive a request).
+    public var tokenExpiry: Date?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.userId = nil
+        self.webSocket = .init()
     }
 
     public var maxUploadSize: Int { Limits.requestBodyBytes }

@@ -19,14 +19,27 @@ public func buildApplication(
 
     // Everything that can refuse the configuration comes before the store opens a connection.
     let tokens = await Tokens(secret: try jwtSecret(configuration))
-    let bus = try makeBus(configuration)
+    let bus = try makeBus(configuration, logger: logger)
     let store = try await makeStore(configuration, logger: logger)
     let router = try await buildRouter(configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger)
+    let hub = Hub(nodeId: configuration.nodeId, bus: bus, logger: logger)
+    let webSocketRouter = Router(context: AppRequestContext.self)
+    webSocketRouter.add(middleware: ErrorMiddleware())
+    if configuration.role.servesWebSockets {
+        Gateway(
+            hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
+            rateLimit: configuration.rateLimit, allowedOrigins: Set(configuration.allowedOrigins)
+        ).addRoutes(to: webSocketRouter)
+    }
 
     var app = Application(
         router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: webSocketRouter,
+            configuration: .init(ws: .init(maxFrameSize: Gateway.maxMessageBytes, autoPing: .enabled(timePeriod: Gateway.heartbeat)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [store, bus],
+        // Started in this order and stopped in reverse: the hub needs the bus, and both outlive the sockets.
+        services: [store, bus, hub],
         logger: logger)
     if configuration.migrate {
         app.beforeServerStarts {
@@ -73,11 +86,10 @@ func makeStore(_ configuration: Configuration, logger: Logger) async throws -> S
     return try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
 }
 
-func makeBus(_ configuration: Configuration) throws -> any Bus {
-    guard configuration.redisURL == nil else {
-        throw ConfigurationError("REDIS_URL is set, but this build has only the in-process bus; unset it to run one node")
-    }
-    return LocalBus()
+/// Redis when `REDIS_URL` is set, else the in-process bus.
+func makeBus(_ configuration: Configuration, logger: Logger) throws -> any Bus {
+    guard let url = configuration.redisURL else { return LocalBus() }
+    return try RedisBus(url: url, logger: logger)
 }
 
 /// The configured secret; in embedded mode, one generated on first start and kept beside the SQLite file.

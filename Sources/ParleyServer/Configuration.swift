@@ -14,6 +14,7 @@ public struct Configuration: Sendable {
         case ws
 
         var servesREST: Bool { self != .ws }
+        var servesWebSockets: Bool { self != .api }
     }
 
     public var host = "127.0.0.1"

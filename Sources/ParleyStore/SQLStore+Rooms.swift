@@ -5,6 +5,13 @@ extension SQLStore {
         try await read { sql in try await Self.summaries(of: user, sql) }
     }
 
+    public func role(of user: String, in room: String) async throws -> Role? {
+        try await read { sql in
+            try await sql.first("SELECT role FROM room_members WHERE room_id = ? AND user_id = ?", [.text(room), .text(user)])
+                .flatMap { Role(rawValue: try $0.text(0)) }
+        }
+    }
+
     public func room(_ id: String, viewer: String) async throws -> RoomDetail {
         try await read { sql in try await Self.detail(id, viewer: viewer, sql) }
     }

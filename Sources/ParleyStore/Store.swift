@@ -34,6 +34,8 @@ public protocol Store: Service {
 
     // MARK: Rooms and members
     func rooms(of user: String) async throws -> [RoomSummary]
+    /// The user's role in a room, or nil when they are not a member.
+    func role(of user: String, in room: String) async throws -> Role?
     func room(_ id: String, viewer: String) async throws -> RoomDetail
     func createGroup(owner: String, name: String, members: [String]) async throws -> RoomDetail
     func renameRoom(_ id: String, name: String, actor: String) async throws -> RoomDetail

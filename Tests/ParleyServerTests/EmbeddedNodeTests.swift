@@ -1,4 +1,5 @@
 import Foundation
+import ParleyTestSupport
 import ParleyClient
 import ParleyCore
 import Testing

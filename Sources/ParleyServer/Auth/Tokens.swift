@@ -46,13 +46,14 @@ public final class Tokens: Sendable {
         return try await keys.sign(claims)
     }
 
-    /// The user id of a valid access token; `unauthorized` for anything else.
-    func verify(_ token: String) async throws -> String {
+    /// The user id and expiry of a valid access token; `unauthorized` for anything else.
+    func verify(_ token: String) async throws -> (userId: String, expiresAt: Date) {
         guard Self.headerAlgorithm(of: token) == Self.algorithm else {
             throw ParleyError(.unauthorized, "invalid token")
         }
         do {
-            return try await keys.verify(token, as: Claims.self).sub.value
+            let claims = try await keys.verify(token, as: Claims.self)
+            return (claims.sub.value, claims.exp.value)
         } catch {
             throw ParleyError(.unauthorized, "invalid or expired token")
         }

@@ -11,7 +11,7 @@ struct Authenticator: RouterMiddleware {
             throw ParleyError(.unauthorized, "an access token is required: Authorization: Bearer <token>")
         }
         var context = context
-        context.userId = try await tokens.verify(String(header.dropFirst("Bearer ".count)))
+        context.userId = try await tokens.verify(String(header.dropFirst("Bearer ".count))).userId
         return try await next(request, context)
     }
 }

@@ -3,19 +3,19 @@ import Testing
 
 /// A `parley` node started as a child process, as a user would run it. It listens on a port the kernel picks,
 /// read back from its log.
-final class NodeProcess: @unchecked Sendable {
+public final class NodeProcess: @unchecked Sendable {
     // @unchecked: `process` and `log` are set once in init and only read afterwards.
-    let process = Process()
-    let log: URL
-    private(set) var port = 0
+    public let process = Process()
+    public let log: URL
+    public private(set) var port = 0
 
     /// The built `parley`: `PARLEY_BIN` (set by scripts/test), else beside the test bundle.
-    static var binary: URL {
+    public static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["PARLEY_BIN"] { return URL(fileURLWithPath: path) }
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("parley")
     }
 
-    init(environment: [String: String], directory: URL, arguments: [String] = []) throws {
+    public init(environment: [String: String], directory: URL, arguments: [String] = []) throws {
         log = directory.appendingPathComponent("node-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = Self.binary
@@ -30,7 +30,7 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     /// Waits until the node logs that it listens, and returns its base URL.
-    func listening(within seconds: Double = 60) async throws -> String {
+    public func listening(within seconds: Double = 60) async throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -44,20 +44,20 @@ final class NodeProcess: @unchecked Sendable {
         throw NodeError(description: "the node did not start:\n\(output)")
     }
 
-    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// Sends SIGTERM and returns the exit status once the node has stopped.
-    func terminate(within seconds: Double = 30) async throws -> Int32 {
+    public func terminate(within seconds: Double = 30) async throws -> Int32 {
         process.terminate()
         return try await exitStatus(within: seconds)
     }
 
     /// Waits for the node to stop by itself; kills it and throws if it does not in time.
-    func exitStatus(within seconds: Double = 30) async throws -> Int32 {
+    public func exitStatus(within seconds: Double = 30) async throws -> Int32 {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning {
             guard Date() < deadline else {
-                kill(process.processIdentifier, SIGKILL)
+                Foundation.kill(process.processIdentifier, SIGKILL)
                 throw NodeError(description: "the node was still running after \(seconds) s:\n\(output)")
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -65,11 +65,19 @@ final class NodeProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// SIGKILL, as a crash would.
+    public func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 }
 
-struct NodeError: Error, CustomStringConvertible {
-    var description: String
+public struct NodeError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }

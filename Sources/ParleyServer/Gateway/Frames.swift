@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import ParleyCore
+
+/// The server's own frames: replies, errors, `hello`, `replay.done`. Events travel as the bus carried them.
+enum Frames {
+    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+        ByteBuffer(bytes: try JSONEncoder().encode(value))
+    }
+
+    struct Hello: Encodable {
+        let type = "hello"
+        let conn: String
+        let user: String
+        let node: String
+        let heartbeatMs: Int
+    }
+
+    struct ReplayDone: Encodable {
+        let type = "replay.done"
+        let room: String
+        let truncated: Bool
+    }
+
+    struct Typing: Encodable {
+        let type = "typing"
+        let room: String
+        let user: String
+    }
+
+    /// `{"re": id, "ok": true}`, with the sent message for `send`.
+    struct Ok: Encodable {
+        let re: String
+        let ok = true
+        var message: Message?
+    }
+
+    /// `{"type": "error", "re": id?, "ok": false, "error": {code, message}}`.
+    struct Failure: Encodable {
+        struct Body: Encodable {
+            let code: String
+            let message: String
+        }
+        let type = "error"
+        let re: String?
+        let ok = false
+        let error: Body
+
+        init(re: String?, _ error: ParleyError) {
+            self.re = re
+            self.error = Body(code: error.code.rawValue, message: error.message)
+        }
+    }
+
+    /// Sent on a user's channel at sign-out: every socket of the user closes with 4001.
+    struct SessionClosed: Encodable {
+        let type = "session.closed"
+    }
+}

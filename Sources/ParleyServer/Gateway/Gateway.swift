@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ParleyBus
+import ParleyCore
+import ParleyStore
+
+/// The WebSocket endpoint, `/ws` with subprotocol `parley.v1`: authenticated before the upgrade, then one reader
+/// (client frames, each authorized) and one writer (`Connection`) per socket.
+struct Gateway {
+    /// Frames and messages larger than this close the socket with 1009.
+    static let maxMessageBytes = 64 * 1024
+    static let heartbeat = Duration.seconds(30)
+
+    let hub: Hub
+    let store: any Store
+    let bus: any Bus
+    let tokens: Tokens
+    let events: EventPublisher
+    /// Frames per second per connection; the bucket holds twice as many.
+    let rateLimit: Int
+    let allowedOrigins: Set<String>
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.group("ws")
+            .add(middleware: WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins))
+            .ws("", shouldUpgrade: { _, _ in .upgrade([.secWebSocketProtocol: WebSocketAuthenticator.subprotocol]) }, onUpgrade: serve)
+    }
+
+    @Sendable func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<AppRequestContext>
+    ) async throws {
+        guard let userId = context.requestContext.userId, let expiry = context.requestContext.tokenExpiry else { return }
+        let connection = Connection(id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiry, store: store)
+        try await hub.register(connection)
+        connection.enqueue(
+            .frame(
+                try Frames.encode(
+                    Frames.Hello(
+                        conn: connection.id, user: userId, node: hub.nodeId,
+                        heartbeatMs: Int(Self.heartbeat.components.seconds) * 1000))))
+        // Whichever part ends first ends the socket: the client leaving, the writer closing it, an overflow, or an
+        // expired token.
+        try? await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await connection.write(to: outbound) }
+            group.addTask { try await self.read(inbound, connection, context.logger) }
+            group.addTask { try await Self.closeOnOverflow(connection, outbound) }
+            group.addTask { try await Self.closeOnExpiry(connection) }
+            try await group.next()
+            group.cancelAll()
+        }
+        connection.finish()
+        await hub.unregister(connection)
+    }
+
+    private func read(_ inbound: WebSocketInboundStream, _ connection: Connection, _ logger: Logger) async throws {
+        var bucket = TokenBucket(rate: rateLimit, burst: rateLimit * 2)
+        for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
+            guard bucket.take() else {
+                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second")))))
+                connection.enqueue(.close(code: 1008, reason: "rate limit"))
+                // The writer ends the socket once it has sent the error and the close.
+                try await Task.sleep(for: .seconds(10))
+                return
+            }
+            guard case .text(let text) = message else {
+                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.badRequest, "frames are JSON text")))))
+                continue
+            }
+            let frame: ClientFrame
+            do {
+                frame = try JSONDecoder().decode(ClientFrame.self, from: Data(text.utf8))
+            } catch {
+                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type")))))
+                continue
+            }
+            do {
+                try await handle(frame, connection)
+            } catch let error as ParleyError {
+                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: frame.id, error))))
+            } catch {
+                logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
+                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: frame.id, ParleyError(.internal, "something went wrong on the server")))))
+            }
+        }
+    }
+
+    /// Runs one client frame. Every frame is authorized against the store: membership for rooms.
+    private func handle(_ frame: ClientFrame, _ connection: Connection) async throws {
+        let reply = try frame.id.map { try Frames.encode(Frames.Ok(re: $0)) }
+        switch frame.type {
+        case "subscribe":
+            let cursors = try frame.require(frame.rooms, "rooms")
+            guard cursors.count <= 1000 else { throw ParleyError.invalid("rooms", "may name at most 1000 rooms") }
+            for cursor in cursors {
+                try await requireMember(connection.userId, cursor.room)
+            }
+            for (index, cursor) in cursors.enumerated() {
+                // Subscribed on the bus before the replay reads the store, so that nothing falls in between.
+                try await hub.join(connection, room: cursor.room)
+                connection.enqueue(
+                    .subscribe(room: cursor.room, since: max(cursor.since ?? 0, 0), reply: index == cursors.count - 1 ? reply : nil))
+            }
+            if cursors.isEmpty, let reply { connection.enqueue(.frame(reply)) }
+        case "unsubscribe":
+            for cursor in try frame.require(frame.rooms, "rooms") {
+                await hub.leave(connection, room: cursor.room)
+                connection.enqueue(.unsubscribe(room: cursor.room))
+            }
+            if let reply { connection.enqueue(.frame(reply)) }
+        case "send":
+            let sent = try await store.send(
+                room: try frame.require(frame.room, "room"), sender: connection.userId,
+                clientId: try Validate.clientId(try frame.require(frame.clientId, "clientId")),
+                text: try Validate.text(try frame.require(frame.text, "text")))
+            // The reply is the acknowledgement, and the row is committed by now.
+            if let id = frame.id { connection.enqueue(.frame(try Frames.encode(Frames.Ok(re: id, message: sent.message)))) }
+            await events.publish(sent.outbox)
+        case "typing":
+            let room = try frame.require(frame.room, "room")
+            try await requireMember(connection.userId, room)
+            try await bus.publish(try Frames.encode(Frames.Typing(room: room, user: connection.userId)), to: Channel.room(room))
+            if let reply { connection.enqueue(.frame(reply)) }
+        case "read":
+            try await store.markRead(room: try frame.require(frame.room, "room"), user: connection.userId, seq: try frame.require(frame.seq, "seq"))
+            if let reply { connection.enqueue(.frame(reply)) }
+        case "auth":
+            let (userId, expiry) = try await tokens.verify(try frame.require(frame.token, "token"))
+            guard userId == connection.userId else { throw ParleyError(.unauthorized, "the token is another user's") }
+            connection.tokenExpiry.withLock { $0 = expiry }
+            if let reply { connection.enqueue(.frame(reply)) }
+        case "ping":
+            if let reply { connection.enqueue(.frame(reply)) }
+        default:
+            throw ParleyError(.badRequest, "unknown frame type '\(frame.type)'")
+        }
+    }
+
+    private func requireMember(_ user: String, _ room: String) async throws {
+        guard try await store.role(of: user, in: room) != nil else { throw ParleyError.notFound("room") }
+    }
+
+    /// Closes a socket whose queue overflowed with 4008, as far as a slow reader lets the close frame through.
+    private static func closeOnOverflow(_ connection: Connection, _ outbound: WebSocketOutboundWriter) async throws {
+        for await _ in connection.overflow {
+            try? await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await outbound.close(.unknown(CloseCode.slowConsumer), reason: "slow consumer: resume with since") }
+                group.addTask { try await Task.sleep(for: .seconds(2)) }
+                try await group.next()
+                group.cancelAll()
+            }
+            return
+        }
+        // The queue finished: the socket is ending anyway.
+        try await Task.sleep(for: .seconds(3600))
+    }
+
+    /// Closes the socket with 4401 when its token expires without an `auth` renewal.
+    private static func closeOnExpiry(_ connection: Connection) async throws {
+        while true {
+            let remaining = connection.tokenExpiry.withLock { $0 }.timeIntervalSinceNow
+            if remaining <= 0 {
+                connection.enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
+                try await Task.sleep(for: .seconds(3600))
+            }
+            try await Task.sleep(for: .milliseconds(Int(remaining * 1000) + 10))
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Hummingbird
+import ParleyCore
+
+/// Checks a WebSocket upgrade before it happens: the access token travels in `Sec-WebSocket-Protocol`
+/// (`parley.v1, bearer.<jwt>`), never in the URL, and a browser's `Origin` must be the node's own or allowed.
+struct WebSocketAuthenticator: RouterMiddleware {
+    typealias Context = AppRequestContext
+    static let subprotocol = "parley.v1"
+
+    let tokens: Tokens
+    let allowedOrigins: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let offered = request.headers[values: .secWebSocketProtocol]
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard offered.contains(Self.subprotocol) else {
+            throw ParleyError(.badRequest, "offer the subprotocol \(Self.subprotocol)")
+        }
+        guard let bearer = offered.first(where: { $0.hasPrefix("bearer.") }) else {
+            throw ParleyError(.unauthorized, "offer the access token as the subprotocol bearer.<token>")
+        }
+        if let origin = request.headers[.origin], !isAllowed(origin: origin, host: request.head.authority) {
+            throw ParleyError(.forbidden, "origin \(origin) is not allowed")
+        }
+        let (userId, expiry) = try await tokens.verify(String(bearer.dropFirst("bearer.".count)))
+        var context = context
+        context.userId = userId
+        context.tokenExpiry = expiry
+        return try await next(request, context)
+    }
+
+    /// The node's own origin (same host), or one of `PARLEY_ALLOWED_ORIGINS`. Only a browser page's origin
+    /// (http or https) is checked: a page cannot forge another, while native clients, such as the CLI, send none
+    /// or a ws: one.
+    private func isAllowed(origin: String, host: String?) -> Bool {
+        if allowedOrigins.contains(origin) { return true }
+        guard let url = URLComponents(string: origin), let scheme = url.scheme?.lowercased() else { return false }
+        guard scheme == "http" || scheme == "https" else { return true }
+        guard let host, let originHost = url.host else { return false }
+        let originAuthority = url.port.map { "\(originHost):\($0)" } ?? originHost
+        return originAuthority == host
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import ParleyTestSupport
+import ParleyClient
+import ParleyCore
+import Testing
+
+/// Two signed-up users with live connections to the same node, and their direct room.
+struct LivePair {
+    let alice: LiveClient
+    let bob: LiveClient
+    let room: String
+
+    static func make(api: String, ws: [String], wsForBob: [String]? = nil) async throws -> LivePair {
+        let suffix = String(UUID().uuidString.prefix(8)).lowercased()
+        let alice = ParleyClient(baseURL: api)
+        let bob = ParleyClient(baseURL: api)
+        try await alice.register(username: "alice\(suffix)", password: "password123", name: "Alice")
+        try await bob.register(username: "bob\(suffix)", password: "password123", name: "Bob")
+        let room = try await alice.addContact(username: "bob\(suffix)").room
+        return LivePair(alice: LiveClient(rest: alice, urls: ws), bob: LiveClient(rest: bob, urls: wsForBob ?? ws), room: room)
+    }
+}
+
+extension LiveClient {
+    /// Waits for `count` messages, with a deadline, skipping other events.
+    func nextMessages(_ count: Int, within seconds: Double = 20) async throws -> [Message] {
+        try await withThrowingTaskGroup(of: [Message].self) { group in
+            group.addTask {
+                var received: [Message] = []
+                for await event in self.events {
+                    if case .message(let message) = event { received.append(message) }
+                    if received.count == count { break }
+                }
+                return received
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw NodeError(description: "timed out waiting for \(count) messages")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Waits until connected (the `hello` arrived) and returns the node.
+    func connected(within seconds: Double = 20) async throws -> String {
+        try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                for await event in self.events {
+                    if case .connected(_, let node) = event { return node }
+                }
+                throw NodeError(description: "events ended before hello")
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw NodeError(description: "not connected within \(seconds) s")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Waits for the next event that `match` accepts.
+    func next<T: Sendable>(within seconds: Double = 20, _ match: @escaping @Sendable (LiveEvent) -> T?) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask {
+                for await event in self.events {
+                    if let value = match(event) { return value }
+                }
+                throw NodeError(description: "events ended")
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw NodeError(description: "no matching event within \(seconds) s")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
+
+/// Runs `body` while the clients keep their connections, and stops them afterwards.
+func withLive<R: Sendable>(_ clients: [LiveClient], _ body: () async throws -> R) async throws -> R {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for client in clients { group.addTask { await client.run() } }
+        defer { group.cancelAll() }
+        return try await body()
+    }
+}
+
+@Suite("Live chat on one embedded node")
+struct LiveEmbeddedTests {
+    @Test("`parley` with no environment chats live over WebSocket")
+    func embeddedLive() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-live-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let node = try NodeProcess(environment: [:], directory: directory)
+        let base = try await node.listening()
+        let pair = try await LivePair.make(api: base, ws: ["ws://127.0.0.1:\(node.port)/ws"])
+        try await withLive([pair.alice, pair.bob]) {
+            _ = try await pair.alice.connected()
+            _ = try await pair.bob.connected()
+            try await pair.alice.follow(pair.room)
+            try await pair.bob.follow(pair.room)
+            let sent = try await pair.alice.send(room: pair.room, text: "hello live")
+            #expect(sent.seq == 1)
+            #expect(try await pair.bob.nextMessages(1).map(\.text) == ["hello live"])
+            #expect(try await pair.alice.nextMessages(1).map(\.seq) == [1])
+            try await pair.bob.rest.send(room: pair.room, text: "over REST")
+            #expect(try await pair.alice.nextMessages(1).map(\.text) == ["over REST"])
+        }
+        #expect(try await node.terminate() == 0)
+    }
+}
