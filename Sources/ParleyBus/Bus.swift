@@ -22,6 +22,20 @@ public protocol Bus: Service {
 
     /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws.
     func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R
+
+    // MARK: Presence: which nodes live, and which users are online on them
+
+    /// Marks `node` alive for `ttl`; a node that stops calling this is dead once it lapses.
+    func heartbeat(node: String, ttl: Duration) async throws
+    /// Records that `user` has (or no longer has) connections on `node`, and returns whether the user is online
+    /// on any live node afterwards.
+    func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool
+    func isOnline(user: String) async throws -> Bool
+    /// Nodes that were registered by a heartbeat and have stopped.
+    func deadNodes() async throws -> [String]
+    /// Takes over a dead node's clean-up: returns the users it had online and forgets them, or nil when another
+    /// node took it over first.
+    func claimDeadNode(_ node: String) async throws -> [String]?
 }
 
 /// What a subscription receives.

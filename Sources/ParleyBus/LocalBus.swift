@@ -10,6 +10,8 @@ public final class LocalBus: Bus {
     }
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
+    /// Online users with their number of holders: in one process there is one node.
+    private let online = Mutex<[String: Int]>([:])
     private let nextId = Atomic<Int>(0)
 
     public init() {}
@@ -52,4 +54,21 @@ public final class LocalBus: Bus {
             bus.subscribers.withLock { $0[id]?.channels.subtract(channels) }
         }
     }
+
+    public func heartbeat(node: String, ttl: Duration) async throws {}
+
+    public func setOnline(user: String, node: String, _ isOnline: Bool) async throws -> Bool {
+        online.withLock { online in
+            online[user, default: 0] += isOnline ? 1 : -1
+            if online[user]! <= 0 { online.removeValue(forKey: user) }
+            return online[user] != nil
+        }
+    }
+
+    public func isOnline(user: String) async throws -> Bool { online.withLock { $0[user] != nil } }
+
+    /// One process cannot outlive itself: no node is ever dead here.
+    public func deadNodes() async throws -> [String] { [] }
+
+    public func claimDeadNode(_ node: String) async throws -> [String]? { nil }
 }

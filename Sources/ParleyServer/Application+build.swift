@@ -23,12 +23,14 @@ public func buildApplication(
     let store = try await makeStore(configuration, logger: logger)
     let router = try await buildRouter(configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger)
     let hub = Hub(nodeId: configuration.nodeId, bus: bus, logger: logger)
+    let presence = Presence(
+        nodeId: configuration.nodeId, bus: bus, store: store, holdsConnections: configuration.role.servesWebSockets, logger: logger)
     let webSocketRouter = Router(context: AppRequestContext.self)
     webSocketRouter.add(middleware: ErrorMiddleware())
     if configuration.role.servesWebSockets {
         Gateway(
             hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
-            rateLimit: configuration.rateLimit, allowedOrigins: Set(configuration.allowedOrigins)
+            presence: presence, rateLimit: configuration.rateLimit, allowedOrigins: Set(configuration.allowedOrigins)
         ).addRoutes(to: webSocketRouter)
     }
 
@@ -39,7 +41,7 @@ public func buildApplication(
             configuration: .init(ws: .init(maxFrameSize: Gateway.maxMessageBytes, autoPing: .enabled(timePeriod: Gateway.heartbeat)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Started in this order and stopped in reverse: the hub needs the bus, and both outlive the sockets.
-        services: [store, bus, hub],
+        services: [store, bus, hub, presence, OutboxRelay(store: store, bus: bus, logger: logger)],
         logger: logger)
     if configuration.migrate {
         app.beforeServerStarts {
@@ -64,7 +66,7 @@ func buildRouter(
         let passwords = PasswordHasher(cost: configuration.passwordCost)
         let events = EventPublisher(bus: bus, store: store, logger: logger)
         let decoyHash = try await passwords.hash(Tokens.newRefreshSecret())
-        AuthController(store: store, tokens: tokens, passwords: passwords, decoyHash: decoyHash)
+        AuthController(store: store, bus: bus, tokens: tokens, passwords: passwords, decoyHash: decoyHash)
             .addRoutes(to: router.group("api/auth"))
         let api = router.group("api").add(middleware: Authenticator(tokens: tokens))
         UserController(store: store).addRoutes(to: api)

@@ -103,12 +103,20 @@ extension SQLStore {
         try await read { sql in try await sql.execute("DELETE FROM outbox WHERE id = ?", [.int(id)]) }
     }
 
-    public func pendingOutbox(olderThan: Timestamp, limit: Int) async throws -> [OutboxEntry] {
-        try await read { sql in
-            try await sql.query(
-                "SELECT id, channel, payload FROM outbox WHERE created_at < ? ORDER BY id LIMIT ?",
+    public func relayOutbox(olderThan: Timestamp, limit: Int, publish: (OutboxEntry) async throws -> Void) async throws -> Int {
+        try await transaction { sql in
+            let entries = try await sql.query(
+                "SELECT id, channel, payload FROM outbox WHERE created_at < ? ORDER BY id LIMIT ?" + dialect.forUpdateSkipLocked,
                 [.int(olderThan.milliseconds), .int(Int64(limit))]
             ).map { OutboxEntry(id: try $0.int(0), channel: try $0.text(1), payload: try $0.text(2)) }
+            var published = 0
+            for entry in entries {
+                // A failed publish stops the round; what was published is deleted, the rest waits for the next one.
+                do { try await publish(entry) } catch { break }
+                try await sql.execute("DELETE FROM outbox WHERE id = ?", [.int(entry.id)])
+                published += 1
+            }
+            return published
         }
     }
 }

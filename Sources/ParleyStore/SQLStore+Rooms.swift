@@ -5,6 +5,12 @@ extension SQLStore {
         try await read { sql in try await Self.summaries(of: user, sql) }
     }
 
+    public func roomIds(of user: String) async throws -> [String] {
+        try await read { sql in
+            try await sql.query("SELECT room_id FROM room_members WHERE user_id = ? ORDER BY room_id", [.text(user)]).map { try $0.text(0) }
+        }
+    }
+
     public func role(of user: String, in room: String) async throws -> Role? {
         try await read { sql in
             try await sql.first("SELECT role FROM room_members WHERE room_id = ? AND user_id = ?", [.text(room), .text(user)])

@@ -34,6 +34,8 @@ public protocol Store: Service {
 
     // MARK: Rooms and members
     func rooms(of user: String) async throws -> [RoomSummary]
+    /// The ids of the rooms a user is a member of.
+    func roomIds(of user: String) async throws -> [String]
     /// The user's role in a room, or nil when they are not a member.
     func role(of user: String, in room: String) async throws -> Role?
     func room(_ id: String, viewer: String) async throws -> RoomDetail
@@ -59,8 +61,10 @@ public protocol Store: Service {
     // MARK: Outbox
     /// Removes an outbox row once its event is published.
     func markPublished(outbox id: Int64) async throws
-    /// Outbox rows older than `olderThan`, for the relay to publish again.
-    func pendingOutbox(olderThan: Timestamp, limit: Int) async throws -> [OutboxEntry]
+    /// Publishes what was committed but not published: claims outbox rows older than `olderThan` (skipping rows
+    /// another node holds, so that nodes share the work), hands each to `publish`, and deletes the ones it
+    /// published. Returns how many it published.
+    func relayOutbox(olderThan: Timestamp, limit: Int, publish: (OutboxEntry) async throws -> Void) async throws -> Int
 }
 
 /// A refresh token as the store keeps it: only the hash of the secret the client holds.

@@ -116,7 +116,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("every send writes an outbox row in its transaction, cleared once published", arguments: Backend.available)
+    @Test("every send writes an outbox row in its transaction; the relay publishes and clears what is old enough", arguments: Backend.available)
     func outbox(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -124,14 +124,26 @@ struct MessageStoreTests {
             let first = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "one")
             let second = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "two")
             let later = Timestamp.now.adding(seconds: 1)
-            let pending = try await store.pendingOutbox(olderThan: later, limit: 10)
-            #expect(pending.map(\.id) == [try #require(first.outbox?.id), try #require(second.outbox?.id)])
-            #expect(pending.allSatisfy { $0.channel == Channel.room(room) })
-            let event = try JSONDecoder().decode(Event.self, from: Data(pending[0].payload.utf8))
-            #expect(event == .messageCreated(first.message))
+            // Nothing is old enough yet.
+            let early = try await store.relayOutbox(olderThan: .now.adding(seconds: -60), limit: 10, publish: Published.ignore)
+            #expect(early == 0)
 
-            try await store.markPublished(outbox: pending[0].id)
-            #expect(try await store.pendingOutbox(olderThan: later, limit: 10).map(\.id) == [pending[1].id])
+            let seen = Published()
+            let published = try await store.relayOutbox(olderThan: later, limit: 1) { await seen.add($0) }
+            #expect(published == 1)
+            let entry = try #require(await seen.entries.first)
+            #expect(entry.id == first.outbox?.id && entry.channel == Channel.room(room))
+            #expect(try JSONDecoder().decode(Event.self, from: Data(entry.payload.utf8)) == .messageCreated(first.message))
+
+            // A failed publish keeps the row for the next round.
+            let failed = try await store.relayOutbox(olderThan: later, limit: 10, publish: Published.fail)
+            #expect(failed == 0)
+            let retried = try await store.relayOutbox(olderThan: later, limit: 10) { await seen.add($0) }
+            #expect(retried == 1)
+            let ids = await seen.entries.map(\.id)
+            #expect(ids == [first.outbox?.id, second.outbox?.id])
+            let drained = try await store.relayOutbox(olderThan: later, limit: 10, publish: Published.ignore)
+            #expect(drained == 0)
         }
     }
 
@@ -141,7 +153,7 @@ struct MessageStoreTests {
             let alice = try await store.makeUser("Alice")
             let eve = try await store.makeUser("Eve")
             let room = try await store.createGroup(owner: alice.id, name: "Private", members: []).room.id
-            try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "hi")
+            _ = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "hi")
             await expectError(.notFound) { try await store.messages(room: room, viewer: eve.id, page: Page()) }
             await expectError(.notFound) { try await store.send(room: room, sender: eve.id, clientId: UUID().uuidString, text: "x") }
             await expectError(.notFound) { try await store.deleteMessage(room: room, seq: 1, actor: eve.id) }
@@ -149,4 +161,14 @@ struct MessageStoreTests {
             await expectError(.notFound) { try await store.room(room, viewer: eve.id) }
         }
     }
+}
+
+/// What a relay round handed to its publisher.
+actor Published {
+    struct Down: Error {}
+
+    var entries: [OutboxEntry] = []
+    func add(_ entry: OutboxEntry) { entries.append(entry) }
+    static func ignore(_ entry: OutboxEntry) async throws {}
+    static func fail(_ entry: OutboxEntry) async throws { throw Down() }
 }

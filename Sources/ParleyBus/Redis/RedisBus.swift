@@ -142,8 +142,18 @@ public final class RedisBus: Bus {
     }
 
     public func publish(_ payload: ByteBuffer, to channel: String) async throws {
+        try await commands().send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload])
+    }
+
+    /// A command on the command connection; throws while Redis is away.
+    @discardableResult
+    func command(_ arguments: String...) async throws -> RESPValue {
+        try await commands().send(arguments.map { ByteBuffer(string: $0) })
+    }
+
+    private func commands() throws -> RedisConnection {
         guard let commands = state.withLock({ $0.commands }) else { throw RedisError(description: "Redis is not connected") }
-        try await commands.send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload])
+        return commands
     }
 
     public func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {

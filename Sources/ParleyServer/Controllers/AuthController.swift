@@ -1,10 +1,12 @@
 import Hummingbird
+import ParleyBus
 import ParleyCore
 import ParleyStore
 
 /// Sign-up, sign-in, token refresh and sign-out.
 struct AuthController {
     let store: any Store
+    let bus: any Bus
     let tokens: Tokens
     let passwords: PasswordHasher
     /// A hash of a random password, checked against when the username is unknown.
@@ -74,7 +76,10 @@ struct AuthController {
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await request.json(Refresh.self, context: context)
         // Signing out twice, or with a token already gone, is not an error: the session is over either way.
-        _ = try await store.revokeRefreshToken(hash: Tokens.hash(refreshSecret: body.refreshToken), now: .now)
+        if let userId = try await store.revokeRefreshToken(hash: Tokens.hash(refreshSecret: body.refreshToken), now: .now) {
+            // Every node closes the user's sockets; a socket cannot outlive the sign-out by a token's lifetime.
+            try? await bus.publish(try Frames.encode(Frames.SessionClosed()), to: Channel.user(userId))
+        }
         return Response(status: .noContent)
     }
 

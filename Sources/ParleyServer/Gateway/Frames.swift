@@ -52,6 +52,14 @@ enum Frames {
         }
     }
 
+    /// `presence {room, user, online}`, on each of the user's rooms.
+    struct PresenceChanged: Encodable {
+        let type = "presence"
+        let room: String
+        let user: String
+        let online: Bool
+    }
+
     /// Sent on a user's channel at sign-out: every socket of the user closes with 4001.
     struct SessionClosed: Encodable {
         let type = "session.closed"

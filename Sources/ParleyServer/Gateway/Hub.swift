@@ -48,16 +48,20 @@ final class Hub: Service {
 
     var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    func register(_ connection: Connection) async throws {
+    /// Adds a connection; returns true when it is its user's first on this node.
+    func register(_ connection: Connection) async throws -> Bool {
         let first = state.withLock { state in
             state.connections[connection.id] = connection
             return state.users[connection.userId, default: []].insert(connection.id).inserted
                 && state.users[connection.userId]!.count == 1
         }
         if first { try await subscription().subscribe([Channel.user(connection.userId)]) }
+        return first
     }
 
-    func unregister(_ connection: Connection) async {
+    /// Removes a connection; returns true when it was its user's last on this node.
+    @discardableResult
+    func unregister(_ connection: Connection) async -> Bool {
         let (rooms, lastOfUser) = state.withLock { state -> ([String], Bool) in
             state.connections.removeValue(forKey: connection.id)
             var emptied: [String] = []
@@ -75,6 +79,7 @@ final class Hub: Service {
         }
         let channels = rooms.map(Channel.room) + (lastOfUser ? [Channel.user(connection.userId)] : [])
         if !channels.isEmpty { try? await subscription().unsubscribe(channels) }
+        return lastOfUser
     }
 
     /// Adds the connection to a room's audience. Returns once the node receives the room's channel, so that a

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import ParleyClient
+import ParleyCore
+import ParleyStore
+import ParleyTestSupport
+import Testing
+
+@Suite("Nothing lost across node deaths and Redis restarts", .enabled(if: TestCluster.available), .serialized)
+struct ClusterResilienceTests {
+    @Test("a message committed but never published (the publisher died in between) is delivered by the outbox relay")
+    func outboxRelay() async throws {
+        try await TestCluster.with(ws: 1) { cluster in
+            let pair = try await LivePair.make(api: cluster.http("api-1"), ws: [cluster.ws("ws-1")])
+            try await withLive([pair.bob]) {
+                _ = try await pair.bob.connected()
+                try await pair.bob.follow(pair.room)
+                // Commit through the store alone, as a node that died right after its commit would have left it.
+                let store = try SQLStore.postgres(url: cluster.databaseURL, logger: Logger(label: "test"))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await store.run() }
+                    defer { group.cancelAll() }
+                    let me = try #require(pair.alice.rest.currentSession?.user.id)
+                    _ = try await store.send(room: pair.room, sender: me, clientId: UUID().uuidString, text: "orphaned")
+                }
+                #expect(try await pair.bob.nextMessages(1, within: 15).map(\.text) == ["orphaned"])
+            }
+        }
+    }
+
+    @Test("a WS node killed with SIGKILL: its clients reconnect to the other node and lose nothing; its users go offline within 15 s")
+    func nodeDeath() async throws {
+        try await TestCluster.with { cluster in
+            let pair = try await LivePair.make(
+                api: cluster.http("api-1"), ws: [cluster.ws("ws-1"), cluster.ws("ws-2")], wsForBob: [cluster.ws("ws-2")])
+            // Carol can reach only ws-1, so once it dies she stays away, and Bob should see her offline.
+            let carolRest = ParleyClient(baseURL: cluster.http("api-1"))
+            let carolName = "carol\(UUID().uuidString.prefix(6).lowercased())"
+            let carolUser = try await carolRest.register(username: carolName, password: "password123", name: "Carol").user
+            let carolRoom = try await pair.bob.rest.addContact(username: carolName).room
+            let carol = LiveClient(rest: carolRest, urls: [cluster.ws("ws-1")])
+
+            try await withLive([pair.bob]) {
+                _ = try await pair.bob.connected()
+                try await pair.bob.follow(pair.room)
+                try await pair.bob.follow(carolRoom)
+                try await withLive([pair.alice, carol]) {
+                    #expect(try await pair.alice.connected() == "ws-1")
+                    #expect(try await carol.connected() == "ws-1")
+                    try await pair.alice.follow(pair.room)
+                    try await pair.bob.waitForPresence(of: carolUser.id, online: true)
+
+                    for n in 1...5 { try await pair.bob.rest.send(room: pair.room, text: "before \(n)") }
+                    _ = try await pair.alice.nextMessages(5)
+                    cluster.kill("ws-1")
+                    let killedAt = ContinuousClock.now
+                    for n in 1...20 { try await pair.bob.rest.send(room: pair.room, text: "during \(n)") }
+                    #expect(try await pair.alice.connected() == "ws-2")
+                    let caughtUp = try await pair.alice.nextMessages(20)
+                    #expect(caughtUp.map(\.seq) == Array(6...25))
+                    try await pair.bob.rest.send(room: pair.room, text: "after")
+                    #expect(try await pair.alice.nextMessages(1).map(\.seq) == [26])
+
+                    try await pair.bob.waitForPresence(of: carolUser.id, online: false, within: 15)
+                    #expect(ContinuousClock.now - killedAt < .seconds(15))
+                }
+            }
+        }
+    }
+
+    @Test("Redis restarted in the middle of a stream of sends: every acknowledged message reaches the other member once, in order")
+    func redisRestart() async throws {
+        try await TestCluster.with { cluster in
+            let pair = try await LivePair.make(api: cluster.http("api-1"), ws: [cluster.ws("ws-1")], wsForBob: [cluster.ws("ws-2")])
+            try await withLive([pair.alice, pair.bob]) {
+                _ = try await pair.alice.connected()
+                _ = try await pair.bob.connected()
+                try await pair.alice.follow(pair.room)
+                try await pair.bob.follow(pair.room)
+                var acknowledged: [Int64] = []
+                for n in 1...60 {
+                    if n == 20 { cluster.redis.kill() }
+                    if n == 35 { try await cluster.redis.start() }
+                    acknowledged.append(try await pair.alice.send(room: pair.room, text: "m\(n)").seq)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(acknowledged == Array(1...60))
+                let received = try await pair.bob.nextMessages(60, within: 30)
+                #expect(received.map(\.seq) == acknowledged)
+                #expect(received.map(\.text) == (1...60).map { "m\($0)" })
+            }
+        }
+    }
+}
+
+extension LiveClient {
+    /// Waits for a `presence` frame about `user`.
+    func waitForPresence(of user: String, online: Bool, within seconds: Double = 20) async throws {
+        _ = try await next(within: seconds) { event -> Bool? in
+            guard case .frame("presence", let json) = event, json.contains("\"\(user)\""),
+                json.contains("\"online\":\(online)")
+            else { return nil }
+            return true
+        }
+    }
+}
