@@ -35,6 +35,11 @@ public final class ParleyClient: Sendable {
     /// The signed-in session, if any.
     public var currentSession: Session? { session.withLock { $0 } }
 
+    /// Uses another access token from now on, such as one renewed elsewhere.
+    public func use(accessToken: String) {
+        session.withLock { $0?.accessToken = accessToken }
+    }
+
     // MARK: Auth
 
     @discardableResult

@@ -35,7 +35,8 @@ final class Connection: Sendable {
     private let items: AsyncStream<Item>
     private let queued = Atomic<Int>(0)
     private let maxQueued: Int
-    /// Fires once, when the queue overflows: the socket is then closed with 4008.
+    private let overflowed = Atomic<Bool>(false)
+    /// Fires once, when the queue overflows. The writer closes the socket with 4008 at its next frame.
     let overflow: AsyncStream<Void>
     private let overflowSignal: AsyncStream<Void>.Continuation
     /// When the access token the socket runs on expires; `auth` frames move it.
@@ -54,7 +55,7 @@ final class Connection: Sendable {
     /// Queues an item. A consumer too slow to keep the queue under its bound is cut off rather than let grow.
     func enqueue(_ item: Item) {
         if queued.add(1, ordering: .relaxed).newValue > maxQueued {
-            overflowSignal.yield()
+            if !overflowed.exchange(true, ordering: .relaxed) { overflowSignal.yield() }
             return
         }
         queue.yield(item)
@@ -70,6 +71,11 @@ final class Connection: Sendable {
         var cursors: [String: Int64] = [:]
         for await item in items {
             queued.subtract(1, ordering: .relaxed)
+            if overflowed.load(ordering: .relaxed) {
+                // The rest of the queue is dropped; the client resumes with `since` and loses nothing.
+                try await outbound.close(.unknown(CloseCode.slowConsumer), reason: "slow consumer: resume with since")
+                return
+            }
             switch item {
             case .frame(let frame):
                 try await send(frame, outbound)

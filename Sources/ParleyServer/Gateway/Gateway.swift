@@ -19,6 +19,7 @@ struct Gateway {
     let bus: any Bus
     let tokens: Tokens
     let events: EventPublisher
+    let presence: Presence
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
     let allowedOrigins: Set<String>
@@ -34,7 +35,7 @@ struct Gateway {
     ) async throws {
         guard let userId = context.requestContext.userId, let expiry = context.requestContext.tokenExpiry else { return }
         let connection = Connection(id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiry, store: store)
-        try await hub.register(connection)
+        if try await hub.register(connection) { await presence.update(user: userId, online: true) }
         connection.enqueue(
             .frame(
                 try Frames.encode(
@@ -46,13 +47,13 @@ struct Gateway {
         try? await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await connection.write(to: outbound) }
             group.addTask { try await self.read(inbound, connection, context.logger) }
-            group.addTask { try await Self.closeOnOverflow(connection, outbound) }
+            group.addTask { try await Self.closeOnOverflow(connection) }
             group.addTask { try await Self.closeOnExpiry(connection) }
             try await group.next()
             group.cancelAll()
         }
         connection.finish()
-        await hub.unregister(connection)
+        if await hub.unregister(connection) { await presence.update(user: userId, online: false) }
     }
 
     private func read(_ inbound: WebSocketInboundStream, _ connection: Connection, _ logger: Logger) async throws {
@@ -142,16 +143,12 @@ struct Gateway {
         guard try await store.role(of: user, in: room) != nil else { throw ParleyError.notFound("room") }
     }
 
-    /// Closes a socket whose queue overflowed with 4008, as far as a slow reader lets the close frame through.
-    private static func closeOnOverflow(_ connection: Connection, _ outbound: WebSocketOutboundWriter) async throws {
+    /// A backstop for a socket whose queue overflowed: the writer closes it with 4008 as soon as the reader takes
+    /// anything more, and a reader that takes nothing for this long is cut off.
+    private static func closeOnOverflow(_ connection: Connection) async throws {
         for await _ in connection.overflow {
-            try? await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await outbound.close(.unknown(CloseCode.slowConsumer), reason: "slow consumer: resume with since") }
-                group.addTask { try await Task.sleep(for: .seconds(2)) }
-                try await group.next()
-                group.cancelAll()
-            }
-            return
+            try await Task.sleep(for: .seconds(30))
+            throw ParleyError(.internal, "slow consumer did not read for 30 s")
         }
         // The queue finished: the socket is ending anyway.
         try await Task.sleep(for: .seconds(3600))

@@ -1,0 +1,214 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOWebSocket
+import ParleyClient
+import ParleyCore
+import ParleyTestSupport
+import Testing
+
+@testable import ParleyServer
+
+/// An embedded node with a low frame rate limit, for the gateway's limits.
+func withLimitedNode<R: Sendable>(rateLimit: Int = 5, _ body: (String, NodeProcess) async throws -> R) async throws -> R {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-limits-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let node = try NodeProcess(
+        environment: ["PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_JWT_SECRET": TestApp.secret], directory: directory)
+    let base = try await node.listening()
+    let result = try await body(base, node)
+    _ = try await node.terminate()
+    return result
+}
+
+/// Connects with a raw WebSocket client and returns the close code the server sent, if any.
+func connectRaw(
+    _ url: String, token: String, origin: String? = nil, _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
+) async throws -> UInt16? {
+    var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
+    configuration.additionalHeaders[.secWebSocketProtocol] = "parley.v1, bearer.\(token)"
+    if let origin { configuration.additionalHeaders[.origin] = origin }
+    let close = try await WebSocketClient.connect(url: url, configuration: configuration, logger: Logger(label: "raw")) {
+        inbound, outbound, _ in try await body(inbound, outbound)
+    }
+    return close.map { UInt16(webSocketErrorCode: $0.closeCode) }
+}
+
+/// Reads frames until the server closes.
+func drain(_ inbound: WebSocketInboundStream) async throws {
+    for try await _ in inbound.messages(maxSize: 1 << 24) {}
+}
+
+@Suite("Gateway limits and security")
+struct GatewayLimitsTests {
+    @Test("a flood gets a rate_limited error frame, then close 1008")
+    func flood() async throws {
+        try await withLimitedNode(rateLimit: 5) { base, node in
+            let user = ParleyClient(baseURL: base)
+            let session = try await user.register(username: "flooder", password: "password123", name: "F")
+            let errors = ErrorFrames()
+            let code = try await connectRaw("ws://127.0.0.1:\(node.port)/ws", token: session.accessToken) { inbound, outbound in
+                for n in 0..<50 { try await outbound.write(.text(#"{"type":"ping","id":"\#(n)"}"#)) }
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message, text.contains("rate_limited") { await errors.add(text) }
+                }
+            }
+            #expect(code == 1008)
+            #expect(await errors.count == 1)
+        }
+    }
+
+    @Test("a frame over 64 KiB closes the socket with 1009, and the node keeps serving")
+    func oversized() async throws {
+        try await withLimitedNode { base, node in
+            let user = ParleyClient(baseURL: base)
+            let session = try await user.register(username: "bigsender", password: "password123", name: "B")
+            let code = try await connectRaw("ws://127.0.0.1:\(node.port)/ws", token: session.accessToken) { inbound, outbound in
+                let text = String(repeating: "x", count: 70_000)
+                try await outbound.write(.text(#"{"type":"ping","pad":"\#(text)"}"#))
+                try await drain(inbound)
+            }
+            #expect(code == 1009)
+            #expect(try await user.me().username == "bigsender")
+        }
+    }
+
+    @Test("a bad token is refused before the upgrade, end to end; a valid one upgrades")
+    func refusedUpgrades() async throws {
+        try await withLimitedNode { base, node in
+            let session = try await ParleyClient(baseURL: base).register(username: "checker", password: "password123", name: "C")
+            let url = "ws://127.0.0.1:\(node.port)/ws"
+            /// Whether the upgrade succeeded: the socket opened and said hello.
+            func upgrades(token: String, origin: String? = nil) async -> Bool {
+                let greeted = ErrorFrames()
+                _ = try? await connectRaw(url, token: token, origin: origin) { inbound, outbound in
+                    for try await message in inbound.messages(maxSize: 1 << 20) {
+                        if case .text(let text) = message, text.contains(#""type":"hello""#) { await greeted.add(text) }
+                        try await outbound.close(.normalClosure, reason: nil)
+                    }
+                }
+                return await greeted.count == 1
+            }
+            #expect(await upgrades(token: "not-a-token") == false)
+            #expect(await upgrades(token: session.accessToken))
+        }
+    }
+
+    @Test("the upgrade check: subprotocol, bearer token, and a browser Origin that is the node's own or allowed")
+    func upgradeCheck() async throws {
+        let tokens = await Tokens(secret: TestApp.secret)
+        let token = try await tokens.accessToken(for: "u_someone")
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.group("ws").add(middleware: WebSocketAuthenticator(tokens: tokens, allowedOrigins: ["https://app.example"]))
+            .get { _, context in context.userId ?? "" }
+        let app = Application(router: router)
+        try await app.test(.router) { (client) async throws -> Void in
+            func status(_ headers: HTTPFields) async throws -> HTTPResponse.Status {
+                try await client.execute(uri: "/ws", method: .get, headers: headers) { $0.status }
+            }
+            // The router test client sends its requests to the authority "localhost".
+            let bearer = "parley.v1, bearer.\(token)"
+            #expect(try await status([.secWebSocketProtocol: bearer]) == .ok)
+            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "http://localhost"]) == .ok)
+            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "https://app.example"]) == .ok)
+            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "https://evil.example"]) == .forbidden)
+            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "null"]) == .forbidden)
+            #expect(try await status([.secWebSocketProtocol: "parley.v1, bearer.forged"]) == .unauthorized)
+            #expect(try await status([.secWebSocketProtocol: "parley.v1"]) == .unauthorized)
+            #expect(try await status([.secWebSocketProtocol: "chat, bearer.\(token)"]) == .badRequest)
+        }
+    }
+
+    @Test("a token that expires without an auth renewal closes the socket with 4401; a renewed one stays open")
+    func tokenExpiry() async throws {
+        try await withLimitedNode(rateLimit: 50) { base, node in
+            let session = try await ParleyClient(baseURL: base).register(username: "expiring", password: "password123", name: "E")
+            let tokens = await Tokens(secret: TestApp.secret)
+            // Tokens that run out two seconds from now.
+            let short = { try await tokens.accessToken(for: session.user.id, now: Date().addingTimeInterval(-Double(tokens.accessLifetime) + 2)) }
+            let url = "ws://127.0.0.1:\(node.port)/ws"
+
+            let expired = try await connectRaw(url, token: try await short()) { inbound, _ in try await drain(inbound) }
+            #expect(expired == CloseCode.tokenExpired)
+
+            let renewed = try await connectRaw(url, token: try await short()) { inbound, outbound in
+                try await outbound.write(.text(#"{"type":"auth","id":"a","token":"\#(session.accessToken)"}"#))
+                try await Task.sleep(for: .seconds(3))
+                try await outbound.write(.text(#"{"type":"ping","id":"p"}"#))
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    if case .text(let text) = message, text.contains(#""re":"p""#) { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(renewed == 1000)
+        }
+    }
+
+    @Test("signing out closes the user's sockets with 4001")
+    func signOut() async throws {
+        try await withLimitedNode(rateLimit: 50) { base, node in
+            let user = ParleyClient(baseURL: base)
+            let session = try await user.register(username: "leaver", password: "password123", name: "L")
+            let code = try await connectRaw("ws://127.0.0.1:\(node.port)/ws", token: session.accessToken) { inbound, outbound in
+                try await outbound.write(.text(#"{"type":"ping","id":"p"}"#))
+                var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                _ = try await iterator.next()  // hello
+                _ = try await iterator.next()  // the ping's reply: the socket is registered
+                try await user.logout()
+                while try await iterator.next() != nil {}
+            }
+            #expect(code == CloseCode.signedOut)
+        }
+    }
+
+    @Test("a reader too slow for its queue is closed with 4008, then resumes with since: the newest in the replay, the rest over REST")
+    func slowConsumer() async throws {
+        try await withLimitedNode(rateLimit: 50) { base, node in
+            let alice = ParleyClient(baseURL: base)
+            let bob = ParleyClient(baseURL: base)
+            try await alice.register(username: "fastalice", password: "password123", name: "A")
+            let bobSession = try await bob.register(username: "slowbob", password: "password123", name: "B")
+            let room = try await alice.addContact(username: "slowbob").room
+            let text = String(repeating: "z", count: 4000)
+            let total = 4000
+            let code = try await connectRaw("ws://127.0.0.1:\(node.port)/ws", token: bobSession.accessToken) { inbound, outbound in
+                try await outbound.write(.text(#"{"type":"subscribe","id":"s","rooms":[{"room":"\#(room)","since":0}]}"#))
+                // Bob reads nothing while Alice sends far more than the socket buffers and the queue hold.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for lane in 0..<4 {
+                        group.addTask {
+                            for _ in 0..<(total / 4) { try await alice.send(room: room, text: text) }
+                            _ = lane
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                try await drain(inbound)
+            }
+            #expect(code == CloseCode.slowConsumer)
+            // Resuming with since loses nothing.
+            let live = LiveClient(rest: bob, urls: ["ws://127.0.0.1:\(node.port)/ws"])
+            try await withLive([live]) {
+                _ = try await live.connected()
+                try await live.follow(room, since: 0)
+                let replayed = try await live.next(within: 30) { event -> Bool? in
+                    if case .replayDone(let replayRoom, let truncated) = event, replayRoom == room { return truncated }
+                    return nil
+                }
+                // More than a replay holds: the newest arrive, and the client pages the rest over REST.
+                #expect(replayed)
+                #expect(try await bob.messages(room: room, limit: 1).first?.seq == Int64(total))
+            }
+        }
+    }
+}
+
+actor ErrorFrames {
+    var count = 0
+    func add(_ text: String) { count += 1 }
+}
