@@ -112,6 +112,21 @@ public final class ParleyClient: Sendable {
         return try await request(.GET, "/api/rooms/\(room)/messages" + (query.isEmpty ? "" : "?\(query)"))
     }
 
+    @discardableResult
+    public func deleteMessage(room: String, seq: Int64) async throws -> Message {
+        try await request(.DELETE, "/api/rooms/\(room)/messages/\(seq)")
+    }
+
+    @discardableResult
+    public func addMember(room: String, user: String, role: Role = .member) async throws -> Member {
+        try await request(.POST, "/api/rooms/\(room)/members", ["userId": user, "role": role.rawValue])
+    }
+
+    /// Removes a member; removing yourself leaves the room.
+    public func removeMember(room: String, user: String) async throws {
+        _ = try await request(.DELETE, "/api/rooms/\(room)/members/\(user)") as Empty
+    }
+
     public func markRead(room: String, seq: Int64) async throws {
         _ = try await request(.POST, "/api/rooms/\(room)/read", ["seq": seq]) as Empty
     }

@@ -70,8 +70,9 @@ func buildRouter(
             .addRoutes(to: router.group("api/auth"))
         let api = router.group("api").add(middleware: Authenticator(tokens: tokens))
         UserController(store: store).addRoutes(to: api)
-        ContactController(store: store).addRoutes(to: api)
-        RoomController(store: store).addRoutes(to: api)
+        let roomEvents = RoomEvents(bus: bus, store: store, logger: logger)
+        ContactController(store: store, events: roomEvents).addRoutes(to: api)
+        RoomController(store: store, events: roomEvents).addRoutes(to: api)
         MessageController(store: store, events: events).addRoutes(to: api)
     }
     if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {

@@ -112,4 +112,71 @@ struct LiveEmbeddedTests {
         }
         #expect(try await node.terminate() == 0)
     }
+
+    @Test("typing, read, deletions, presence, and room and member changes reach live clients")
+    func events() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-events-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let node = try NodeProcess(environment: [:], directory: directory)
+        let base = try await node.listening()
+        let url = "ws://127.0.0.1:\(node.port)/ws"
+        let pair = try await LivePair.make(api: base, ws: [url])
+        let alice = try #require(pair.alice.rest.currentSession?.user)
+        let bob = try #require(pair.bob.rest.currentSession?.user)
+        let carol = try await ParleyClient(baseURL: base).register(
+            username: "carol\(UUID().uuidString.prefix(6).lowercased())", password: "password123", name: "Carol"
+        ).user
+
+        try await withLive([pair.bob]) {
+            _ = try await pair.bob.connected()
+            try await pair.bob.follow(pair.room)
+            let aliceLive = LiveClient(rest: pair.alice.rest, urls: [url])
+            try await withLive([aliceLive]) {
+                _ = try await aliceLive.connected()
+                try await pair.bob.waitForPresence(of: alice.id, online: true)
+                try await aliceLive.follow(pair.room)
+
+                _ = try await aliceLive.request(["type": "typing", "room": pair.room])
+                _ = try await pair.bob.next { event -> Bool? in
+                    if case .frame("typing", let json) = event, json.contains(alice.id) { return true }
+                    return nil
+                }
+                let sent = try await aliceLive.send(room: pair.room, text: "regret")
+                _ = try await pair.bob.nextMessages(1)
+                _ = try await pair.bob.request(["type": "read", "room": pair.room, "seq": sent.seq])
+                #expect(try await pair.bob.rest.rooms().first { $0.id == pair.room }?.unread == 0)
+                _ = try await pair.alice.rest.deleteMessage(room: pair.room, seq: sent.seq)
+                let deleted = try await pair.bob.next { event -> Message? in
+                    if case .messageDeleted(let message) = event { return message }
+                    return nil
+                }
+                #expect(deleted.seq == sent.seq && deleted.text == nil)
+            }
+            try await pair.bob.waitForPresence(of: alice.id, online: false)
+
+            let group = try await pair.alice.rest.createGroup(name: "Plans", members: [bob.id]).room.id
+            let added = try await pair.bob.next { event -> String? in
+                if case .frame("room.added", let json) = event, json.contains(group) { return json }
+                return nil
+            }
+            #expect(added.contains("Plans"))
+            try await pair.bob.follow(group)
+            _ = try await pair.alice.rest.addMember(room: group, user: carol.id)
+            _ = try await pair.bob.next { event -> Bool? in
+                if case .frame("member.added", let json) = event, json.contains(carol.id) { return true }
+                return nil
+            }
+            try await pair.alice.rest.removeMember(room: group, user: bob.id)
+            _ = try await pair.bob.next { event -> Bool? in
+                if case .frame("room.removed", let json) = event, json.contains(group) { return true }
+                return nil
+            }
+            // Gone from the room, Bob hears no more of it.
+            try await pair.alice.rest.send(room: group, text: "without bob")
+            try await pair.alice.rest.send(room: pair.room, text: "to bob")
+            #expect(try await pair.bob.nextMessages(1).map(\.text) == ["to bob"])
+        }
+        #expect(try await node.terminate() == 0)
+    }
 }

@@ -5,6 +5,7 @@ import ParleyStore
 /// Contacts, each with the direct room its two users share.
 struct ContactController {
     let store: any Store
+    let events: RoomEvents
 
     struct Add: Decodable {
         let username: String
@@ -23,7 +24,9 @@ struct ContactController {
     @Sendable func add(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Contact> {
         let body = try await request.json(Add.self, context: context)
         let username = try Validate.username(body.username)
-        let result = try await store.addContact(owner: try context.caller(), username: username)
+        let caller = try context.caller()
+        let result = try await store.addContact(owner: caller, username: username)
+        if result.created { await events.roomAdded(result.contact.room, for: [caller, result.contact.user.id]) }
         return JSONBody(result.contact, status: result.created ? .created : .ok)
     }
 }

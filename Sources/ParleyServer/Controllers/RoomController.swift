@@ -5,6 +5,7 @@ import ParleyStore
 /// Rooms and their members.
 struct RoomController {
     let store: any Store
+    let events: RoomEvents
 
     struct Create: Decodable {
         let name: String
@@ -43,6 +44,7 @@ struct RoomController {
         let body = try await request.json(Create.self, context: context)
         let name = try Validate.name(body.name)
         let room = try await store.createGroup(owner: try context.caller(), name: name, members: body.members ?? [])
+        await events.roomAdded(room.room.id, for: room.members.map(\.user.id))
         return JSONBody(room, status: .created)
     }
 
@@ -57,14 +59,17 @@ struct RoomController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try await store.deleteRoom(try context.parameters.require("room"), actor: try context.caller())
+        let room = try context.parameters.require("room")
+        let members = try await store.deleteRoom(room, actor: try context.caller())
+        await events.roomRemoved(room, for: members)
         return Response(status: .noContent)
     }
 
     @Sendable func addMember(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Member> {
         let body = try await request.json(AddMember.self, context: context)
-        let member = try await store.addMember(
-            room: try context.parameters.require("room"), user: body.userId, role: body.role ?? .member, actor: try context.caller())
+        let room = try context.parameters.require("room")
+        let member = try await store.addMember(room: room, user: body.userId, role: body.role ?? .member, actor: try context.caller())
+        await events.memberAdded(member, to: room)
         return JSONBody(member, status: .created)
     }
 
@@ -78,8 +83,10 @@ struct RoomController {
 
     /// Removing yourself is leaving.
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        _ = try await store.removeMember(
-            room: try context.parameters.require("room"), user: try context.parameters.require("user"), actor: try context.caller())
+        let room = try context.parameters.require("room")
+        let user = try context.parameters.require("user")
+        _ = try await store.removeMember(room: room, user: user, actor: try context.caller())
+        await events.memberRemoved(user, from: room)
         return Response(status: .noContent)
     }
 }

@@ -101,6 +101,10 @@ final class Connection: Sendable {
                     continue
                 }
                 guard let cursor = cursors[room] else { continue }
+                if header.type == "member.removed", header.user == userId {
+                    // Removed from the room: this is the last the connection hears of it.
+                    cursors[room] = nil
+                }
                 if header.isMessageCreated, let seq = header.seq {
                     guard seq > cursor else { continue }
                     // A jump in seq: an event was lost or is late. Deliver what lies between from the store first.

@@ -6,10 +6,26 @@ import NIOFoundationCompat
 /// the payload itself is written to each socket as it came.
 struct EventHeader: Decodable, Sendable {
     var type: String
+    /// The room's id; nil where `room` is not an id (`room.added` carries the whole room).
     var room: String?
     var seq: Int64?
+    /// The user a member or presence event is about.
+    var user: String?
     /// For events aimed at one connection (node channel): its id.
     var to: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case type, room, seq, user, to
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        room = try? container.decode(String.self, forKey: .room)
+        seq = try? container.decode(Int64.self, forKey: .seq)
+        user = try? container.decode(String.self, forKey: .user)
+        to = try? container.decode(String.self, forKey: .to)
+    }
 
     static func decode(_ payload: ByteBuffer) -> EventHeader? {
         try? JSONDecoder().decode(EventHeader.self, from: payload)
