@@ -28,7 +28,7 @@ public enum LiveEvent: Sendable, Hashable {
 public final class LiveClient: Sendable {
     private struct State {
         var lastSeq: [String: Int64] = [:]
-        var waiting: [String: CheckedContinuation<Data, any Error>] = [:]
+        var waiting: [String: AsyncThrowingStream<Data, any Error>.Continuation] = [:]
         var outbound: WebSocketOutboundWriter?
         var nextId = 0
         var connects = 0
@@ -96,20 +96,26 @@ public final class LiveClient: Sendable {
 
     /// Sends a frame with an id and waits for its reply. An error reply throws it as a `ParleyError`.
     public func request(_ frame: [String: Any]) async throws -> Data {
+        // The waiter is in place before the frame leaves, so that no reply can arrive unexpected.
+        let (reply, waiter) = AsyncThrowingStream.makeStream(of: Data.self)
         let (id, outbound) = state.withLock { state -> (String, WebSocketOutboundWriter?) in
             state.nextId += 1
+            state.waiting["c\(state.nextId)"] = waiter
             return ("c\(state.nextId)", state.outbound)
         }
-        guard let outbound else { throw ParleyError(.internal, "not connected") }
+        guard let outbound else {
+            resume(id, .failure(ParleyError(.internal, "not connected")))
+            throw ParleyError(.internal, "not connected")
+        }
         var frame = frame
         frame["id"] = id
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self)
-        return try await withCheckedThrowingContinuation { continuation in
-            state.withLock { $0.waiting[id] = continuation }
-            Task {
-                do { try await outbound.write(.text(text)) } catch { self.resume(id, .failure(ParleyError(.internal, "write failed"))) }
-            }
+        do {
+            try await outbound.write(.text(String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self)))
+        } catch {
+            resume(id, .failure(ParleyError(.internal, "the connection closed")))
         }
+        for try await data in reply { return data }
+        throw ParleyError(.internal, "the connection closed")
     }
 
     /// Sends a raw text frame, for tests of malformed input.
@@ -207,7 +213,14 @@ public final class LiveClient: Sendable {
     }
 
     private func resume(_ id: String, _ result: Result<Data, any Error>) {
-        state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(with: result)
+        guard let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+        switch result {
+        case .success(let data):
+            waiter.yield(data)
+            waiter.finish()
+        case .failure(let error):
+            waiter.finish(throwing: error)
+        }
     }
 
     private func failWaiting(_ error: any Error) {
@@ -215,6 +228,6 @@ public final class LiveClient: Sendable {
             defer { state.waiting = [:] }
             return Array(state.waiting.values)
         }
-        waiting.forEach { $0.resume(throwing: error) }
+        waiting.forEach { $0.finish(throwing: error) }
     }
 }

@@ -14,15 +14,9 @@ import Testing
 
 /// An embedded node with a low frame rate limit, for the gateway's limits.
 func withLimitedNode<R: Sendable>(rateLimit: Int = 5, _ body: (String, NodeProcess) async throws -> R) async throws -> R {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-limits-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let node = try NodeProcess(
-        environment: ["PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_JWT_SECRET": TestApp.secret], directory: directory)
-    let base = try await node.listening()
-    let result = try await body(base, node)
-    _ = try await node.terminate()
-    return result
+    try await NodeProcess.withEmbedded(environment: ["PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_JWT_SECRET": TestApp.secret]) {
+        node in try await body(node.baseURL, node)
+    }
 }
 
 /// Connects with a raw WebSocket client and returns the close code the server sent, if any.

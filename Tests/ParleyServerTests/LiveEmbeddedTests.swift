@@ -22,45 +22,7 @@ struct LivePair {
 }
 
 extension LiveClient {
-    /// Waits for `count` messages, with a deadline, skipping other events.
-    func nextMessages(_ count: Int, within seconds: Double = 20) async throws -> [Message] {
-        try await withThrowingTaskGroup(of: [Message].self) { group in
-            group.addTask {
-                var received: [Message] = []
-                for await event in self.events {
-                    if case .message(let message) = event { received.append(message) }
-                    if received.count == count { break }
-                }
-                return received
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
-                throw NodeError(description: "timed out waiting for \(count) messages")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
-    }
-
-    /// Waits until connected (the `hello` arrived) and returns the node.
-    func connected(within seconds: Double = 20) async throws -> String {
-        try await withThrowingTaskGroup(of: String.self) { group in
-            group.addTask {
-                for await event in self.events {
-                    if case .connected(_, let node) = event { return node }
-                }
-                throw NodeError(description: "events ended before hello")
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
-                throw NodeError(description: "not connected within \(seconds) s")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
-    }
-
-    /// Waits for the next event that `match` accepts.
+    /// Waits for the next event that `match` accepts, skipping the others.
     func next<T: Sendable>(within seconds: Double = 20, _ match: @escaping @Sendable (LiveEvent) -> T?) async throws -> T {
         try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask {
@@ -75,6 +37,28 @@ extension LiveClient {
             }
             defer { group.cancelAll() }
             return try await group.next()!
+        }
+    }
+
+    /// Waits for `count` messages.
+    func nextMessages(_ count: Int, within seconds: Double = 20) async throws -> [Message] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var received: [Message] = []
+        while received.count < count {
+            received.append(
+                try await next(within: deadline.timeIntervalSinceNow) { event -> Message? in
+                    if case .message(let message) = event { return message }
+                    return nil
+                })
+        }
+        return received
+    }
+
+    /// Waits until connected (the `hello` arrived) and returns the node.
+    func connected(within seconds: Double = 20) async throws -> String {
+        try await next(within: seconds) { event -> String? in
+            if case .connected(_, let node) = event { return node }
+            return nil
         }
     }
 }
@@ -92,35 +76,29 @@ func withLive<R: Sendable>(_ clients: [LiveClient], _ body: () async throws -> R
 struct LiveEmbeddedTests {
     @Test("`parley` with no environment chats live over WebSocket")
     func embeddedLive() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-live-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let node = try NodeProcess(environment: [:], directory: directory)
-        let base = try await node.listening()
-        let pair = try await LivePair.make(api: base, ws: ["ws://127.0.0.1:\(node.port)/ws"])
-        try await withLive([pair.alice, pair.bob]) {
-            _ = try await pair.alice.connected()
-            _ = try await pair.bob.connected()
-            try await pair.alice.follow(pair.room)
-            try await pair.bob.follow(pair.room)
-            let sent = try await pair.alice.send(room: pair.room, text: "hello live")
-            #expect(sent.seq == 1)
-            #expect(try await pair.bob.nextMessages(1).map(\.text) == ["hello live"])
-            #expect(try await pair.alice.nextMessages(1).map(\.seq) == [1])
-            try await pair.bob.rest.send(room: pair.room, text: "over REST")
-            #expect(try await pair.alice.nextMessages(1).map(\.text) == ["over REST"])
+        try await NodeProcess.withEmbedded { node in
+            let pair = try await LivePair.make(api: node.baseURL, ws: [node.webSocketURL])
+            try await withLive([pair.alice, pair.bob]) {
+                _ = try await pair.alice.connected()
+                _ = try await pair.bob.connected()
+                try await pair.alice.follow(pair.room)
+                try await pair.bob.follow(pair.room)
+                let sent = try await pair.alice.send(room: pair.room, text: "hello live")
+                #expect(sent.seq == 1)
+                #expect(try await pair.bob.nextMessages(1).map(\.text) == ["hello live"])
+                #expect(try await pair.alice.nextMessages(1).map(\.seq) == [1])
+                try await pair.bob.rest.send(room: pair.room, text: "over REST")
+                #expect(try await pair.alice.nextMessages(1).map(\.text) == ["over REST"])
+            }
         }
-        #expect(try await node.terminate() == 0)
     }
 
     @Test("typing, read, deletions, presence, and room and member changes reach live clients")
     func events() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-events-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let node = try NodeProcess(environment: [:], directory: directory)
-        let base = try await node.listening()
-        let url = "ws://127.0.0.1:\(node.port)/ws"
+        try await NodeProcess.withEmbedded { node in try await Self.events(base: node.baseURL, url: node.webSocketURL) }
+    }
+
+    static func events(base: String, url: String) async throws {
         let pair = try await LivePair.make(api: base, ws: [url])
         let alice = try #require(pair.alice.rest.currentSession?.user)
         let bob = try #require(pair.bob.rest.currentSession?.user)
@@ -177,6 +155,5 @@ struct LiveEmbeddedTests {
             try await pair.alice.rest.send(room: pair.room, text: "to bob")
             #expect(try await pair.bob.nextMessages(1).map(\.text) == ["to bob"])
         }
-        #expect(try await node.terminate() == 0)
     }
 }

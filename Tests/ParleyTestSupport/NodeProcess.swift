@@ -44,6 +44,26 @@ public final class NodeProcess: @unchecked Sendable {
         throw NodeError(description: "the node did not start:\n\(output)")
     }
 
+    /// Where the node serves REST and the web client, once it listens.
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// Its WebSocket endpoint.
+    public var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
+
+    /// Runs `body` with an embedded node (SQLite, in-process bus) in a fresh folder, then stops the node with
+    /// SIGTERM and removes the folder.
+    public static func withEmbedded<R: Sendable>(
+        environment: [String: String] = [:], _ body: (NodeProcess) async throws -> R
+    ) async throws -> R {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let node = try NodeProcess(environment: environment, directory: directory)
+        _ = try await node.listening()
+        let result = try await body(node)
+        _ = try await node.terminate()
+        return result
+    }
+
     public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
     /// Sends SIGTERM and returns the exit status once the node has stopped.
