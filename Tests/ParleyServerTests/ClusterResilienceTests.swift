@@ -58,11 +58,13 @@ struct ClusterResilienceTests {
                     #expect(try await pair.alice.connected() == "ws-2")
                     let caughtUp = try await pair.alice.nextMessages(20)
                     #expect(caughtUp.map(\.seq) == Array(6...25))
+                    print("node death: client reconnected and caught up \(ContinuousClock.now - killedAt) after the kill")
                     try await pair.bob.rest.send(room: pair.room, text: "after")
                     #expect(try await pair.alice.nextMessages(1).map(\.seq) == [26])
 
                     try await pair.bob.waitForPresence(of: carolUser.id, online: false, within: 15)
                     #expect(ContinuousClock.now - killedAt < .seconds(15))
+                    print("node death: its user shown offline \(ContinuousClock.now - killedAt) after the kill")
                 }
             }
         }
