@@ -1,8 +1,6 @@
 import Foundation
-import HummingbirdWebSocket
 import Logging
 import NIOCore
-import NIOWebSocket
 import ParleyCore
 import ParleyStore
 import Synchronization
@@ -31,8 +29,7 @@ final class Connection: Sendable {
     let id: String
     let userId: String
     private let store: any Store
-    private let queue: AsyncStream<Item>.Continuation
-    private let items: AsyncStream<Item>
+    private let queue = ItemQueue<Item>()
     private let queued = Atomic<Int>(0)
     private let maxQueued: Int
     private let overflowed = Atomic<Bool>(false)
@@ -48,7 +45,6 @@ final class Connection: Sendable {
         self.store = store
         self.maxQueued = maxQueued
         self.tokenExpiry = Mutex(tokenExpiry)
-        (items, queue) = AsyncStream.makeStream(of: Item.self)
         (overflow, overflowSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -58,7 +54,7 @@ final class Connection: Sendable {
             if !overflowed.exchange(true, ordering: .relaxed) { overflowSignal.yield() }
             return
         }
-        queue.yield(item)
+        queue.push(item)
     }
 
     func finish() {
@@ -66,59 +62,68 @@ final class Connection: Sendable {
         overflowSignal.finish()
     }
 
-    /// Writes the queue to the socket until the queue finishes, the socket fails, or a close item comes.
-    func write(to outbound: WebSocketOutboundWriter) async throws {
+    /// Writes the queue to the socket until the queue finishes, the socket fails, or a close item comes. What
+    /// queued up meanwhile is written as one batch, with one flush.
+    func write(to sink: some FrameSink) async throws {
         var cursors: [String: Int64] = [:]
-        for await item in items {
-            queued.subtract(1, ordering: .relaxed)
-            if overflowed.load(ordering: .relaxed) {
-                // The rest of the queue is dropped; the client resumes with `since` and loses nothing.
-                try await outbound.close(.unknown(CloseCode.slowConsumer), reason: "slow consumer: resume with since")
-                return
-            }
-            switch item {
-            case .frame(let frame):
-                try await send(frame, outbound)
-            case .close(let code, let reason):
-                try await outbound.close(.unknown(code), reason: reason)
-                return
-            case .subscribe(let room, let since, let reply):
-                cursors[room] = try await replay(room, since: since, outbound)
-                if let reply { try await send(reply, outbound) }
-            case .unsubscribe(let room):
-                cursors[room] = nil
-            case .resync:
-                for (room, cursor) in cursors {
-                    cursors[room] = try await catchUp(room, after: cursor, before: nil, outbound)
-                }
-            case .event(let header, let payload):
-                if header.type == "session.closed" {
-                    try await outbound.close(.unknown(CloseCode.signedOut), reason: "signed out")
+        var frames: [ByteBuffer] = []
+        while let batch = await queue.next() {
+            queued.subtract(batch.count, ordering: .relaxed)
+            for item in batch {
+                if overflowed.load(ordering: .relaxed) {
+                    // The rest of the queue is dropped; the client resumes with `since` and loses nothing.
+                    try await sink.write(frames)
+                    try await sink.close(code: CloseCode.slowConsumer, reason: "slow consumer: resume with since")
                     return
                 }
-                guard let room = header.room, header.isRoomEvent else {
-                    try await send(payload, outbound)
-                    continue
-                }
-                guard let cursor = cursors[room] else { continue }
-                if header.type == "member.removed", header.user == userId {
-                    // Removed from the room: this is the last the connection hears of it.
+                switch item {
+                case .frame(let frame):
+                    frames.append(frame)
+                case .close(let code, let reason):
+                    try await sink.write(frames)
+                    try await sink.close(code: code, reason: reason)
+                    return
+                case .subscribe(let room, let since, let reply):
+                    cursors[room] = try await replay(room, since: since, into: &frames)
+                    if let reply { frames.append(reply) }
+                case .unsubscribe(let room):
                     cursors[room] = nil
+                case .resync:
+                    for (room, cursor) in cursors {
+                        cursors[room] = try await catchUp(room, after: cursor, before: nil, into: &frames)
+                    }
+                case .event(let header, let payload):
+                    if header.type == "session.closed" {
+                        try await sink.write(frames)
+                        try await sink.close(code: CloseCode.signedOut, reason: "signed out")
+                        return
+                    }
+                    guard let room = header.room, header.isRoomEvent else {
+                        frames.append(payload)
+                        continue
+                    }
+                    guard let cursor = cursors[room] else { continue }
+                    if header.type == "member.removed", header.user == userId {
+                        // Removed from the room: this is the last the connection hears of it.
+                        cursors[room] = nil
+                    }
+                    if header.isMessageCreated, let seq = header.seq {
+                        guard seq > cursor else { continue }
+                        // A jump in seq: an event was lost or is late. Deliver what lies between from the store first.
+                        if seq > cursor + 1 { _ = try await catchUp(room, after: cursor, before: seq, into: &frames) }
+                        cursors[room] = seq
+                    }
+                    frames.append(payload)
                 }
-                if header.isMessageCreated, let seq = header.seq {
-                    guard seq > cursor else { continue }
-                    // A jump in seq: an event was lost or is late. Deliver what lies between from the store first.
-                    if seq > cursor + 1 { _ = try await catchUp(room, after: cursor, before: seq, outbound) }
-                    cursors[room] = seq
-                }
-                try await send(payload, outbound)
             }
+            try await sink.write(frames)
+            frames.removeAll(keepingCapacity: true)
         }
     }
 
     /// Replays a room after `since` and returns the last seq sent. A replay longer than `replayLimit` sends only
     /// the newest messages and says `truncated`; the client pages what lies before them over REST.
-    private func replay(_ room: String, since: Int64, _ outbound: WebSocketOutboundWriter) async throws -> Int64? {
+    private func replay(_ room: String, since: Int64, into frames: inout [ByteBuffer]) async throws -> Int64? {
         let limit = Self.replayLimit
         guard var page = try? await store.messages(room: room, viewer: userId, page: Page(after: since, limit: limit + 1))
         else { return nil }
@@ -127,30 +132,26 @@ final class Connection: Sendable {
             page = (try? await store.messages(room: room, viewer: userId, page: Page(limit: limit))) ?? []
         }
         for message in page {
-            try await send(try Frames.encode(Event.messageCreated(message)), outbound)
+            frames.append(try Frames.encode(Event.messageCreated(message)))
         }
-        try await send(try Frames.encode(Frames.ReplayDone(room: room, truncated: truncated)), outbound)
+        frames.append(try Frames.encode(Frames.ReplayDone(room: room, truncated: truncated)))
         return page.last?.seq ?? since
     }
 
-    /// Sends a room's messages after `after` and before `before` (or up to now), in pages, and returns the last
-    /// seq sent. A room the user has left meanwhile sends nothing.
-    private func catchUp(_ room: String, after: Int64, before: Int64?, _ outbound: WebSocketOutboundWriter) async throws -> Int64 {
+    /// Adds a room's messages after `after` and before `before` (or up to now), read in pages, and returns the
+    /// last seq added. A room the user has left meanwhile adds nothing.
+    private func catchUp(_ room: String, after: Int64, before: Int64?, into frames: inout [ByteBuffer]) async throws -> Int64 {
         var cursor = after
         while true {
             guard let page = try? await store.messages(room: room, viewer: userId, page: Page(before: before, after: cursor, limit: 200)),
                 !page.isEmpty
             else { return cursor }
             for message in page {
-                try await send(try Frames.encode(Event.messageCreated(message)), outbound)
+                frames.append(try Frames.encode(Event.messageCreated(message)))
             }
             cursor = page.last!.seq
             if page.count < 200 { return cursor }
         }
-    }
-
-    private func send(_ payload: ByteBuffer, _ outbound: WebSocketOutboundWriter) async throws {
-        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: payload)))
     }
 }
 

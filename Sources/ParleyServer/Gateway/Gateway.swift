@@ -45,7 +45,9 @@ struct Gateway {
         // Whichever part ends first ends the socket: the client leaving, the writer closing it, an overflow, or an
         // expired token.
         try? await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await connection.write(to: outbound) }
+            group.addTask {
+                try await connection.write(to: ChannelFrameSink(channel: context.requestContext.channel, outbound: outbound))
+            }
             group.addTask { try await self.read(inbound, connection, context.logger) }
             group.addTask { try await Self.closeOnOverflow(connection) }
             group.addTask { try await Self.closeOnExpiry(connection) }

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import NIOCore
+import ParleyCore
+import ParleyStore
+import Synchronization
+import Testing
+
+@testable import ParleyServer
+
+/// A sink that records what the writer hands it. The real sink is the socket, exercised by the live tests.
+final class RecordingSink: FrameSink {
+    private let log = Mutex<(batches: [[String]], closed: UInt16?)>(([], nil))
+
+    func write(_ frames: [ByteBuffer]) async throws {
+        guard !frames.isEmpty else { return }
+        log.withLock { $0.batches.append(frames.map { String(buffer: $0) }) }
+    }
+
+    func close(code: UInt16, reason: String) async throws {
+        log.withLock { $0.closed = code }
+    }
+
+    var batches: [[String]] { log.withLock { $0.batches } }
+    var closed: UInt16? { log.withLock { $0.closed } }
+}
+
+@Suite("A connection's writer")
+struct ConnectionTests {
+    /// Runs `body` with a connection on a fresh SQLite store.
+    func withConnection(maxQueued: Int = 1024, _ body: (Connection, SQLStore) async throws -> Void) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conn-\(UUID().uuidString).sqlite").path
+        let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            _ = try await store.migrate()
+            let connection = Connection(id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, maxQueued: maxQueued)
+            try await body(connection, store)
+        }
+    }
+
+    @Test("what queues up while the writer is busy goes out as one batch, with one flush, in order")
+    func batches() async throws {
+        try await withConnection { connection, _ in
+            for n in 1...100 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
+            connection.enqueue(.close(code: 1000, reason: "done"))
+            let sink = RecordingSink()
+            try await connection.write(to: sink)
+            #expect(sink.batches == [(1...100).map { "f\($0)" }])
+            #expect(sink.closed == 1000)
+        }
+    }
+
+    @Test("a replay, its replay.done and the subscribe reply leave as one batch; later live events are deduplicated")
+    func replayBatch() async throws {
+        try await withConnection { _, store in
+            let alice = try await store.createUser(username: "alice", name: "Alice", passwordHash: "h")
+            let room = try await store.createGroup(owner: alice.id, name: "Log", members: []).room.id
+            var sent: [Message] = []
+            for n in 1...5 {
+                sent.append(try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)").message)
+            }
+            let connection = Connection(id: "n.2", userId: alice.id, tokenExpiry: .distantFuture, store: store)
+            connection.enqueue(.subscribe(room: room, since: 2, reply: ByteBuffer(string: "reply")))
+            // The live copy of a message the replay holds, then a new one.
+            let duplicate = try Frames.encode(Event.messageCreated(sent[4]))
+            connection.enqueue(.event(EventHeader.decode(duplicate)!, duplicate))
+            connection.enqueue(.close(code: 1000, reason: "done"))
+            let sink = RecordingSink()
+            try await connection.write(to: sink)
+            let frames = try #require(sink.batches.first)
+            #expect(sink.batches.count == 1)
+            #expect(frames.count == 5)  // seq 3, 4, 5, replay.done, reply: the duplicate of 5 dropped
+            #expect(frames[0].contains(#""seq":3"#) && frames[2].contains(#""seq":5"#))
+            #expect(frames[3].contains("replay.done") && frames[4] == "reply")
+        }
+    }
+
+    @Test("a queue past its bound closes the socket with 4008 instead of growing")
+    func overflow() async throws {
+        try await withConnection(maxQueued: 10) { connection, _ in
+            for n in 1...20 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
+            let sink = RecordingSink()
+            try await connection.write(to: sink)
+            #expect(sink.closed == CloseCode.slowConsumer)
+            #expect(sink.batches.joined().count < 20)
+        }
+    }
+}
