@@ -134,6 +134,11 @@ let package = Package(
             swiftSettings: testSettings
         ),
         .testTarget(
+            name: "ParleyClientTests",
+            dependencies: ["ParleyClient"],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
             name: "ParleyServerTests",
             dependencies: [
                 "ParleyServer",

@@ -190,14 +190,18 @@ public final class LiveClient: Sendable {
 
     /// Delivers a message once and in order: older or repeated seqs are dropped, and a jump is filled over REST.
     private func deliver(_ message: Message) async {
-        guard let last = state.withLock({ $0.lastSeq[message.room] }), message.seq > last else { return }
-        if message.seq > last + 1 {
-            var cursor = last
-            while cursor < message.seq - 1,
-                let page = try? await rest.messages(room: message.room, before: message.seq, after: cursor, limit: 200), !page.isEmpty
+        guard let last = state.withLock({ $0.lastSeq[message.room] }) else { return }
+        switch RoomCursor(lastSeq: last).action(for: message.seq) {
+        case .drop:
+            return
+        case .deliver:
+            break
+        case .fill(var after, let before):
+            while after < before - 1,
+                let page = try? await rest.messages(room: message.room, before: before, after: after, limit: 200), !page.isEmpty
             {
-                for missing in page { emitInOrder(missing) }
-                cursor = page.last!.seq
+                page.forEach(emitInOrder)
+                after = page.last!.seq
             }
         }
         emitInOrder(message)
@@ -205,8 +209,10 @@ public final class LiveClient: Sendable {
 
     private func emitInOrder(_ message: Message) {
         let fresh = state.withLock { state in
-            guard message.seq > state.lastSeq[message.room] ?? 0 else { return false }
-            state.lastSeq[message.room] = message.seq
+            var cursor = RoomCursor(lastSeq: state.lastSeq[message.room] ?? 0)
+            guard cursor.action(for: message.seq) != .drop else { return false }
+            cursor.delivered(message.seq)
+            state.lastSeq[message.room] = cursor.lastSeq
             return true
         }
         if fresh { emit.yield(.message(message)) }
