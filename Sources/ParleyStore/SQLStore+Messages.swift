@@ -68,9 +68,10 @@ extension SQLStore {
     public func deleteMessage(room: String, seq: Int64, actor: String) async throws -> Sent {
         try await transaction { sql in
             let role = try await sql.role(of: actor, in: room)
-            guard let row = try await sql.first(
-                "SELECT \(Self.messageColumns) FROM messages m WHERE m.room_id = ? AND m.seq = ?" + dialect.forUpdate,
-                [.text(room), .int(seq)])
+            guard
+                let row = try await sql.first(
+                    "SELECT \(Self.messageColumns) FROM messages m WHERE m.room_id = ? AND m.seq = ?" + dialect.forUpdate,
+                    [.text(room), .int(seq)])
             else { throw ParleyError.notFound("message") }
             var message = try Self.message(from: row)
             guard !message.isDeleted else { return Sent(message: message, created: false, outbox: nil) }

@@ -1,7 +1,7 @@
 import Foundation
-import ParleyTestSupport
 import ParleyClient
 import ParleyCore
+import ParleyTestSupport
 import Testing
 
 @Suite("A parley node, run as a process")

@@ -21,7 +21,8 @@ func withLimitedNode<R: Sendable>(rateLimit: Int = 5, _ body: (String, NodeProce
 
 /// Connects with a raw WebSocket client and returns the close code the server sent, if any.
 func connectRaw(
-    _ url: String, token: String, origin: String? = nil, _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
+    _ url: String, token: String, origin: String? = nil,
+    _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
 ) async throws -> UInt16? {
     var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
     configuration.additionalHeaders[.secWebSocketProtocol] = "parley.v1, bearer.\(token)"

@@ -1,7 +1,7 @@
 import Foundation
-import ParleyTestSupport
 import ParleyClient
 import ParleyCore
+import ParleyTestSupport
 import Testing
 
 /// Two signed-up users with live connections to the same node, and their direct room.

@@ -33,7 +33,8 @@ struct OpsTests {
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
             return try await buildRouter(
-                configuration, store: store, bus: try makeBus(configuration, logger: .init(label: "test")), tokens: await Tokens(secret: TestApp.secret),
+                configuration, store: store, bus: try makeBus(configuration, logger: .init(label: "test")),
+                tokens: await Tokens(secret: TestApp.secret),
                 registry: .init(), logger: .init(label: "test"))
         }
         let served = Set(

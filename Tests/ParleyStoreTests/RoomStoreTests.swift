@@ -105,8 +105,10 @@ struct RoomStoreTests {
             _ = try await store.addMember(room: room, user: admin.id, role: .admin, actor: owner.id)
 
             // The admin outranks the longer-standing member.
-            #expect(try await store.removeMember(room: room, user: owner.id, actor: owner.id) == MemberRemoval(newOwner: admin.id, roomDeleted: false))
-            #expect(try await store.removeMember(room: room, user: admin.id, actor: admin.id) == MemberRemoval(newOwner: first.id, roomDeleted: false))
+            #expect(
+                try await store.removeMember(room: room, user: owner.id, actor: owner.id) == MemberRemoval(newOwner: admin.id, roomDeleted: false))
+            #expect(
+                try await store.removeMember(room: room, user: admin.id, actor: admin.id) == MemberRemoval(newOwner: first.id, roomDeleted: false))
             #expect(try await store.room(room, viewer: first.id).members.map(\.role) == [.owner])
             #expect(try await store.removeMember(room: room, user: first.id, actor: first.id) == MemberRemoval(newOwner: nil, roomDeleted: true))
             #expect(try await store.rooms(of: first.id).isEmpty)

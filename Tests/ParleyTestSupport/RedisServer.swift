@@ -67,4 +67,3 @@ public enum RedisPing {
         return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("PONG")
     }
 }
-

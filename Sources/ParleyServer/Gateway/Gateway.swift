@@ -62,7 +62,8 @@ struct Gateway {
         var bucket = TokenBucket(rate: rateLimit, burst: rateLimit * 2)
         for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
             guard bucket.take() else {
-                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second")))))
+                connection.enqueue(
+                    .frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second")))))
                 connection.enqueue(.close(code: 1008, reason: "rate limit"))
                 // The writer ends the socket once it has sent the error and the close.
                 try await Task.sleep(for: .seconds(10))
@@ -76,7 +77,8 @@ struct Gateway {
             do {
                 frame = try JSONDecoder().decode(ClientFrame.self, from: Data(text.utf8))
             } catch {
-                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type")))))
+                connection.enqueue(
+                    .frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type")))))
                 continue
             }
             do {
@@ -85,7 +87,8 @@ struct Gateway {
                 connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: frame.id, error))))
             } catch {
                 logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
-                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: frame.id, ParleyError(.internal, "something went wrong on the server")))))
+                connection.enqueue(
+                    .frame(try Frames.encode(Frames.Failure(re: frame.id, ParleyError(.internal, "something went wrong on the server")))))
             }
         }
     }

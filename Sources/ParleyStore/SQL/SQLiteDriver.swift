@@ -72,15 +72,16 @@ struct SQLiteExecutor: SQLExecutor {
         }
         do {
             return try await connection.query(sql, data).map { row in
-                SQLRow(row.columns.map { column in
-                    switch column.data {
-                    case .integer(let int): .int(Int64(int))
-                    case .float(let double): .int(Int64(double))
-                    case .text(let text): .text(text)
-                    case .blob(let buffer): .text(String(buffer: buffer))
-                    case .null: .null
-                    }
-                })
+                SQLRow(
+                    row.columns.map { column in
+                        switch column.data {
+                        case .integer(let int): .int(Int64(int))
+                        case .float(let double): .int(Int64(double))
+                        case .text(let text): .text(text)
+                        case .blob(let buffer): .text(String(buffer: buffer))
+                        case .null: .null
+                        }
+                    })
             }
         } catch let error as SQLiteError
             where error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
