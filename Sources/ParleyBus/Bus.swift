@@ -17,8 +17,10 @@ public struct BusMessage: Sendable, Hashable {
 /// A node holds one subscription and changes its channels as its connections come and go, so that it receives
 /// only what its own connections need. See DESIGN.md, "The bus".
 public protocol Bus: Service {
-    /// Publishes `payload` to everyone subscribed to `channel`, on any node.
-    func publish(_ payload: ByteBuffer, to channel: String) async throws
+    /// Publishes `payload` to everyone subscribed to `channel`, on any node, and returns how many subscriptions
+    /// received it: 0 for a node channel means that node is gone.
+    @discardableResult
+    func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int
 
     /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws.
     func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R
@@ -31,6 +33,8 @@ public protocol Bus: Service {
     /// on any live node afterwards.
     func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool
     func isOnline(user: String) async throws -> Bool
+    /// Whether `node`'s heartbeat is current.
+    func isAlive(node: String) async throws -> Bool
     /// Nodes that were registered by a heartbeat and have stopped.
     func deadNodes() async throws -> [String]
     /// Takes over a dead node's clean-up: returns the users it had online and forgets them, or nil when another

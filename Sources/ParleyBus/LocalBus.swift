@@ -12,6 +12,8 @@ public final class LocalBus: Bus {
     private let subscribers = Mutex<[Int: Subscriber]>([:])
     /// Online users with their number of holders: in one process there is one node.
     private let online = Mutex<[String: Int]>([:])
+    /// When each node's heartbeat lapses.
+    private let beats = Mutex<[String: ContinuousClock.Instant]>([:])
     private let nextId = Atomic<Int>(0)
 
     public init() {}
@@ -21,12 +23,16 @@ public final class LocalBus: Bus {
         try? await gracefulShutdown()
     }
 
-    public func publish(_ payload: ByteBuffer, to channel: String) async throws {
+    @discardableResult
+    public func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
         let message = BusMessage(channel: channel, payload: payload)
-        subscribers.withLock { subscribers in
+        return subscribers.withLock { subscribers in
+            var receivers = 0
             for subscriber in subscribers.values where subscriber.channels.contains(channel) {
                 subscriber.continuation.yield(.message(message))
+                receivers += 1
             }
+            return receivers
         }
     }
 
@@ -55,7 +61,15 @@ public final class LocalBus: Bus {
         }
     }
 
-    public func heartbeat(node: String, ttl: Duration) async throws {}
+    public func heartbeat(node: String, ttl: Duration) async throws {
+        beats.withLock { $0[node] = .now + ttl }
+    }
+
+    /// A node is alive while its last beat lasts: in one process that is this process's own node, and a node id
+    /// left in the store by an earlier run of it is dead.
+    public func isAlive(node: String) async throws -> Bool {
+        beats.withLock { $0[node].map { $0 > .now } ?? false }
+    }
 
     public func setOnline(user: String, node: String, _ isOnline: Bool) async throws -> Bool {
         online.withLock { online in

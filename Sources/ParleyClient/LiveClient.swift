@@ -94,6 +94,36 @@ public final class LiveClient: Sendable {
         }
     }
 
+    // MARK: Meetings
+
+    private struct MeetingReply: Decodable { let meeting: Meeting }
+
+    /// Starts a meeting in a room over the socket, or returns the room's open one.
+    public func startMeeting(room: String) async throws -> Meeting {
+        try JSONDecoder().decode(MeetingReply.self, from: try await request(["type": "meeting.start", "room": room])).meeting
+    }
+
+    /// Joins with this connection and returns the meeting with its attendees, this connection among them.
+    @discardableResult
+    public func joinMeeting(_ meeting: String, media: MediaState = MediaState()) async throws -> Meeting {
+        let frame: [String: Any] = ["type": "meeting.join", "meeting": meeting, "audio": media.audio, "video": media.video, "screen": media.screen]
+        return try JSONDecoder().decode(MeetingReply.self, from: try await request(frame)).meeting
+    }
+
+    public func leaveMeeting(_ meeting: String) async throws {
+        _ = try await request(["type": "meeting.leave", "meeting": meeting])
+    }
+
+    public func setMedia(_ meeting: String, _ media: MediaState) async throws {
+        _ = try await request(["type": "media", "meeting": meeting, "audio": media.audio, "video": media.video, "screen": media.screen])
+    }
+
+    /// Relays a signal to another attendee's connection; throws `peer_gone` when it is no longer there.
+    public func signal(_ meeting: String, to conn: String, kind: SignalKind, payload: JSONValue) async throws {
+        let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(payload), options: [.fragmentsAllowed])
+        _ = try await request(["type": "signal", "meeting": meeting, "to": conn, "kind": kind.rawValue, "payload": json])
+    }
+
     /// Sends a frame with an id and waits for its reply. An error reply throws it as a `ParleyError`.
     public func request(_ frame: [String: Any]) async throws -> Data {
         // The waiter is in place before the frame leaves, so that no reply can arrive unexpected.

@@ -131,6 +131,36 @@ public final class ParleyClient: Sendable {
         _ = try await request(.POST, "/api/rooms/\(room)/read", ["seq": seq]) as Empty
     }
 
+    // MARK: Meetings
+
+    /// Starts a meeting in a room, or returns the one already ringing or active there.
+    public func startMeeting(room: String) async throws -> Meeting {
+        try await request(.POST, "/api/rooms/\(room)/meetings", [String: String]())
+    }
+
+    /// The ringing and active meetings of my rooms.
+    public func meetings() async throws -> [Meeting] { try await request(.GET, "/api/meetings") }
+
+    public func meeting(_ id: String) async throws -> Meeting { try await request(.GET, "/api/meetings/\(id)") }
+
+    @discardableResult
+    public func acceptMeeting(_ id: String) async throws -> Meeting {
+        try await request(.POST, "/api/meetings/\(id)/accept", [String: String]())
+    }
+
+    @discardableResult
+    public func declineMeeting(_ id: String) async throws -> Meeting {
+        try await request(.POST, "/api/meetings/\(id)/decline", [String: String]())
+    }
+
+    @discardableResult
+    public func endMeeting(_ id: String) async throws -> Meeting {
+        try await request(.POST, "/api/meetings/\(id)/end", [String: String]())
+    }
+
+    /// ICE servers to call with: `{iceServers: [{urls, username?, credential?}], ttl}`.
+    public func iceServers() async throws -> JSONValue { try await request(.GET, "/api/turn") }
+
     // MARK: Transport
 
     private struct Empty: Decodable {}

@@ -10,6 +10,14 @@ public struct ClientFrame: Decodable, Sendable {
     public var text: String?
     public var seq: Int64?
     public var token: String?
+    public var meeting: String?
+    /// A signal's target connection.
+    public var to: String?
+    public var kind: SignalKind?
+    public var payload: JSONValue?
+    public var audio: Bool?
+    public var video: Bool?
+    public var screen: Bool?
 
     /// `subscribe` names each room with the last `seq` the client holds; `unsubscribe` names rooms only.
     public struct RoomCursor: Codable, Sendable, Hashable {

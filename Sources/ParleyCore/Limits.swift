@@ -16,6 +16,10 @@ public enum Limits {
     public static let defaultPageSize = 50
     /// Search queries.
     public static let query = 1...64
+    /// A session description in an offer or answer signal.
+    public static let sdpBytes = 32 * 1024
+    /// One ICE candidate line.
+    public static let candidateBytes = 1024
     /// A whole REST request body.
     public static let requestBodyBytes = 64 * 1024
 }

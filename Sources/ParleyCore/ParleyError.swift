@@ -21,6 +21,12 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let notFound = Code(rawValue: "not_found")
         /// The request conflicts with what exists, such as a taken username.
         public static let conflict = Code(rawValue: "conflict")
+        /// The meeting already has as many attendees as it may hold.
+        public static let meetingFull = Code(rawValue: "meeting_full")
+        /// The meeting has ended: it can be neither joined nor answered.
+        public static let meetingEnded = Code(rawValue: "meeting_ended")
+        /// A signal's target connection is no longer there.
+        public static let peerGone = Code(rawValue: "peer_gone")
         /// A request body over the size limit.
         public static let tooLarge = Code(rawValue: "too_large")
         /// Too many frames too fast; the connection closes with 1008 after this.

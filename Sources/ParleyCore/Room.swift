@@ -49,13 +49,13 @@ public struct RoomSummary: Codable, Hashable, Sendable {
     public var lastMessage: Message?
     /// Messages from others, not deleted, after the caller's read mark.
     public var unread: Int64
-    /// The room's ringing or active meeting. Meetings arrive with the signaling work; until then always null.
-    public var meeting: String?
+    /// The room's ringing or active meeting, with its attendees.
+    public var meeting: Meeting?
     public var createdAt: Timestamp
 
     public init(
         id: String, kind: RoomKind, name: String, peer: User?, role: Role, lastSeq: Int64,
-        lastMessage: Message?, unread: Int64, meeting: String? = nil, createdAt: Timestamp
+        lastMessage: Message?, unread: Int64, meeting: Meeting? = nil, createdAt: Timestamp
     ) {
         self.id = id
         self.kind = kind

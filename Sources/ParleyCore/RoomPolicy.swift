@@ -24,6 +24,12 @@ public enum RoomPolicy {
         isSelf || actor > target
     }
 
+    /// Ending a meeting for everyone: its host, or an owner or admin of a group. In a direct room the two
+    /// members are equals, so either ends it. Anyone else leaves instead.
+    public static func canEndMeeting(_ actor: Role, isHost: Bool, in kind: RoomKind) -> Bool {
+        isHost || kind == .direct || actor >= .admin
+    }
+
     /// Deleting someone else's message: owners and admins.
     public static func canDeleteMessage(_ actor: Role, isSender: Bool) -> Bool {
         isSender || actor >= .admin

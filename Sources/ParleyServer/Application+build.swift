@@ -21,6 +21,7 @@ public func buildApplication(
     let tokens = await Tokens(secret: try jwtSecret(configuration))
     let bus = try makeBus(configuration, logger: logger)
     let store = try await makeStore(configuration, logger: logger)
+    let meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
     let router = try await buildRouter(configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger)
     let hub = Hub(nodeId: configuration.nodeId, bus: bus, logger: logger)
     let presence = Presence(
@@ -30,7 +31,7 @@ public func buildApplication(
     if configuration.role.servesWebSockets {
         Gateway(
             hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
-            presence: presence, rateLimit: configuration.rateLimit, allowedOrigins: Set(configuration.allowedOrigins)
+            presence: presence, meetings: meetings, rateLimit: configuration.rateLimit, allowedOrigins: Set(configuration.allowedOrigins)
         ).addRoutes(to: webSocketRouter)
     }
 
@@ -41,7 +42,10 @@ public func buildApplication(
             configuration: .init(ws: .init(maxFrameSize: Gateway.maxMessageBytes, autoPing: .enabled(timePeriod: Gateway.heartbeat)))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Started in this order and stopped in reverse: the hub needs the bus, and both outlive the sockets.
-        services: [store, bus, hub, presence, OutboxRelay(store: store, bus: bus, logger: logger)],
+        services: [
+            store, bus, hub, presence, OutboxRelay(store: store, bus: bus, logger: logger),
+            MeetingReaper(nodeId: configuration.nodeId, meetings: meetings, logger: logger),
+        ],
         logger: logger)
     if configuration.migrate {
         app.beforeServerStarts {
@@ -74,6 +78,8 @@ func buildRouter(
         ContactController(store: store, events: roomEvents).addRoutes(to: api)
         RoomController(store: store, events: roomEvents).addRoutes(to: api)
         MessageController(store: store, events: events).addRoutes(to: api)
+        MeetingController(meetings: Meetings(configuration, store: store, bus: bus, logger: logger), ice: ICEServers(configuration))
+            .addRoutes(to: api)
     }
     if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {
         router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true, logger: logger))

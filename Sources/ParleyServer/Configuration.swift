@@ -33,6 +33,12 @@ public struct Configuration: Sendable {
     public var turnSecret: String?
     public var turnURIs: [String] = []
     public var stunURIs: [String] = []
+    /// How long TURN credentials from `/api/turn` last, in seconds.
+    public var turnTTL = 86_400
+    /// How long a meeting rings before it is missed, in seconds.
+    public var ringTimeout = 45
+    /// The most attendees a meeting holds: a full mesh grows as the square of this.
+    public var meetingCapacity = 8
     /// Apply migrations at start-up.
     public var migrate = true
     /// bcrypt's cost: 2^cost rounds. 12 takes a few hundred milliseconds, as a password KDF should.
@@ -74,6 +80,9 @@ public struct Configuration: Sendable {
         turnSecret = value("PARLEY_TURN_SECRET")
         turnURIs = list("PARLEY_TURN_URIS")
         stunURIs = list("PARLEY_STUN_URIS")
+        turnTTL = try integer("PARLEY_TURN_TTL", 60...604_800) ?? turnTTL
+        ringTimeout = try integer("PARLEY_RING_TIMEOUT", 1...3600) ?? ringTimeout
+        meetingCapacity = try integer("PARLEY_MEETING_CAPACITY", 2...64) ?? meetingCapacity
         if let text = value("PARLEY_MIGRATE") {
             guard ["0", "1"].contains(text) else { throw ConfigurationError("PARLEY_MIGRATE must be 0 or 1, not '\(text)'") }
             migrate = text == "1"

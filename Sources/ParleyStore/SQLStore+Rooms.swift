@@ -89,8 +89,8 @@ extension SQLStore {
         return RoomDetail(room: summary, members: members)
     }
 
-    /// The viewer's rooms, newest activity first, each with its last message, unread count and, for a direct
-    /// room, the other member.
+    /// The viewer's rooms, newest activity first, each with its last message, unread count, open meeting and,
+    /// for a direct room, the other member.
     static func summaries(of viewer: String, only room: String? = nil, _ sql: any SQLExecutor) async throws -> [RoomSummary] {
         let rows = try await sql.query(
             """
@@ -98,27 +98,34 @@ extension SQLStore {
                 (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.last_read_seq
                     AND x.sender_id <> rm.user_id AND x.deleted_at IS NULL),
                 p.id, p.username, p.name,
-                m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at
+                m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at,
+                \(meetingColumns)
             FROM room_members rm
             JOIN rooms r ON r.id = rm.room_id
             LEFT JOIN room_members pm ON r.kind = 'direct' AND pm.room_id = r.id AND pm.user_id <> rm.user_id
             LEFT JOIN users p ON p.id = pm.user_id
             LEFT JOIN messages m ON m.room_id = r.id AND m.seq = r.last_seq
+            LEFT JOIN meetings mt ON mt.room_id = r.id AND mt.state IN ('ringing', 'active')
             WHERE rm.user_id = ?\(room == nil ? "" : " AND r.id = ?")
             ORDER BY COALESCE(m.sent_at, r.created_at) DESC, r.id
             """, [.text(viewer)] + (room.map { [.text($0)] } ?? []))
-        return try rows.map { row in
+        var summaries: [RoomSummary] = []
+        for row in rows {
             let peer = row.isNull(7) ? nil : try user(from: row, at: 7)
-            return RoomSummary(
-                id: try row.text(0),
-                kind: RoomKind(rawValue: try row.text(1)) ?? .group,
-                name: try row.optionalText(2) ?? peer?.name ?? "",
-                peer: peer,
-                role: Role(rawValue: try row.text(5)) ?? .member,
-                lastSeq: try row.int(3),
-                lastMessage: row.isNull(10) ? nil : try message(from: row, at: 10),
-                unread: try row.int(6),
-                createdAt: Timestamp(milliseconds: try row.int(4)))
+            let openMeeting = row.isNull(17) ? nil : try await withAttendees(try Self.meeting(from: row, at: 17), sql)
+            summaries.append(
+                RoomSummary(
+                    id: try row.text(0),
+                    kind: RoomKind(rawValue: try row.text(1)) ?? .group,
+                    name: try row.optionalText(2) ?? peer?.name ?? "",
+                    peer: peer,
+                    role: Role(rawValue: try row.text(5)) ?? .member,
+                    lastSeq: try row.int(3),
+                    lastMessage: row.isNull(10) ? nil : try message(from: row, at: 10),
+                    unread: try row.int(6),
+                    meeting: openMeeting,
+                    createdAt: Timestamp(milliseconds: try row.int(4))))
         }
+        return summaries
     }
 }

@@ -58,6 +58,35 @@ public protocol Store: Service {
     /// Moves the reader's read mark forward to `seq` (never back).
     func markRead(room: String, user: String, seq: Int64) async throws
 
+    // MARK: Meetings
+    /// Starts a ringing meeting in a room, ringing for `ringSeconds`, or returns the room's open one with
+    /// `created == false`: dialling twice, or both sides at once, ends up in one meeting.
+    func startMeeting(room: String, host: String, ringSeconds: Int64) async throws -> (change: MeetingChange, created: Bool)
+    /// A meeting with its attendees, for a member of its room.
+    func meeting(_ id: String, viewer: String) async throws -> Meeting
+    /// The ringing and active meetings of the user's rooms, leaving out rings the user declined.
+    func openMeetings(of user: String) async throws -> [Meeting]
+    /// Answers a ringing meeting: it becomes active. Accepting an active meeting changes nothing.
+    func acceptMeeting(_ id: String, user: String) async throws -> MeetingChange
+    /// Stops the ring for the user; once every member called declined, the meeting is declined. The host
+    /// declining cancels it.
+    func declineMeeting(_ id: String, user: String) async throws -> MeetingChange
+    /// Ends an open meeting for everyone (see `RoomPolicy.canEndMeeting`); an ended one is left as it is.
+    func endMeeting(_ id: String, actor: String) async throws -> MeetingChange
+    /// Adds a connection to an open meeting of `capacity` attendees at most. Anyone but the host joining a
+    /// ringing meeting answers it. Joining again changes nothing.
+    func joinMeeting(_ id: String, attendee: Attendee, capacity: Int) async throws -> MeetingChange
+    /// Removes a connection from a meeting, ending the meeting if it was the last; nil when it was not there.
+    func leaveMeeting(_ id: String, conn: String) async throws -> MeetingChange?
+    func updateMedia(_ id: String, conn: String, media: MediaState) async throws -> Attendee
+    func attendee(_ id: String, conn: String) async throws -> Attendee?
+    /// The nodes that hold attendees.
+    func attendeeNodes() async throws -> [String]
+    /// Removes every attendee held by a dead node, ending the meetings it leaves empty.
+    func removeAttendees(node: String) async throws -> [MeetingChange]
+    /// Turns the ringing meetings whose ring ran out into missed ones.
+    func expireRings(now: Timestamp) async throws -> [MeetingChange]
+
     // MARK: Outbox
     /// Removes an outbox row once its event is published.
     func markPublished(outbox id: Int64) async throws

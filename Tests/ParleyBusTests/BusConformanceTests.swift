@@ -34,7 +34,10 @@ func withRunning<R: Sendable>(_ bus: any Bus, _ body: (any Bus) async throws -> 
 /// Publishes until the bus takes it: right after start-up the Redis bus may still be connecting.
 func publishWhenReady(_ bus: any Bus, _ text: String, to channel: String) async throws {
     for _ in 0..<100 {
-        do { return try await bus.publish(ByteBuffer(string: text), to: channel) } catch { try await Task.sleep(for: .milliseconds(50)) }
+        do {
+            try await bus.publish(ByteBuffer(string: text), to: channel)
+            return
+        } catch { try await Task.sleep(for: .milliseconds(50)) }
     }
     try await bus.publish(ByteBuffer(string: text), to: channel)
 }
@@ -95,6 +98,32 @@ struct BusConformanceTests {
                 try await bus.publish(ByteBuffer(string: "still here"), to: channel)
                 #expect(await firstIterator.nextMessage()?.hasSuffix("=still here") == true)
             }
+        }
+    }
+
+    @Test("a publish counts its receivers, so that a node channel nobody holds is known to be gone", arguments: BusKind.available)
+    func receivers(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let channel = "parley:node:\(UUID().uuidString)"
+            try await publishWhenReady(bus, "warm-up", to: channel + ":none")
+            #expect(try await bus.publish(ByteBuffer(string: "nobody"), to: channel) == 0)
+            try await bus.withSubscription { subscription in
+                try await subscription.subscribe([channel])
+                #expect(try await bus.publish(ByteBuffer(string: "someone"), to: channel) == 1)
+            }
+        }
+    }
+
+    @Test("a node is alive while its heartbeat lasts, and never before its first", arguments: BusKind.available)
+    func heartbeats(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let node = "n_\(UUID().uuidString.prefix(8))"
+            try await publishWhenReady(bus, "warm-up", to: "parley:test:none")
+            #expect(try await !bus.isAlive(node: node))
+            try await bus.heartbeat(node: node, ttl: .milliseconds(300))
+            #expect(try await bus.isAlive(node: node))
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await !bus.isAlive(node: node))
         }
     }
 

@@ -76,3 +76,21 @@ struct TimestampTests {
         #expect(Timestamp(milliseconds: 1_795_511_416_995).iso8601 == "2026-11-24T09:10:16.995Z")
     }
 }
+
+@Suite("Meeting policy")
+struct MeetingPolicyTests {
+    @Test("the host, a group admin, or either member of a direct room ends a meeting")
+    func ending() {
+        #expect(RoomPolicy.canEndMeeting(.member, isHost: true, in: .group))
+        #expect(RoomPolicy.canEndMeeting(.admin, isHost: false, in: .group))
+        #expect(!RoomPolicy.canEndMeeting(.member, isHost: false, in: .group))
+        #expect(RoomPolicy.canEndMeeting(.member, isHost: false, in: .direct))
+    }
+
+    @Test("a connection id names its node before the last dot")
+    func nodeOfConnection() {
+        #expect(Attendee.node(of: "n_abc.17") == "n_abc")
+        #expect(Attendee.node(of: "ws.1.3") == "ws.1")
+        #expect(Attendee.node(of: "bare") == "bare")
+    }
+}

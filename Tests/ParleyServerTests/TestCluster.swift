@@ -14,17 +14,20 @@ final class TestCluster: @unchecked Sendable {
     let redis: RedisServer
     let databaseURL: String
     let directory: URL
+    /// Extra environment for every node, such as a short ring timeout.
+    let settings: [String: String]
     private(set) var nodes: [String: NodeProcess] = [:]
     private var roles: [String: String] = [:]
 
-    private init(redis: RedisServer, databaseURL: String, directory: URL) {
+    private init(redis: RedisServer, databaseURL: String, directory: URL, settings: [String: String]) {
         self.redis = redis
         self.databaseURL = databaseURL
         self.directory = directory
+        self.settings = settings
     }
 
     /// A migrated database, Redis, and nodes `api-1…` and `ws-1…`.
-    static func start(api: Int = 1, ws: Int = 2) async throws -> TestCluster {
+    static func start(api: Int = 1, ws: Int = 2, settings: [String: String] = [:]) async throws -> TestCluster {
         let base = try #require(postgresURL)
         let name = "c_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let admin = try PostgresDriver(url: base, maximumConnections: 1, logger: Logger(label: "test"))
@@ -38,7 +41,7 @@ final class TestCluster: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let redis = try RedisServer()
         try await redis.start()
-        let cluster = TestCluster(redis: redis, databaseURL: databaseURL, directory: directory)
+        let cluster = TestCluster(redis: redis, databaseURL: databaseURL, directory: directory, settings: settings)
 
         let migrate = try NodeProcess(environment: cluster.environment, directory: directory, arguments: ["migrate"])
         #expect(try await migrate.exitStatus(within: 60) == 0, "migrate:\n\(migrate.output)")
@@ -51,7 +54,7 @@ final class TestCluster: @unchecked Sendable {
         [
             "DATABASE_URL": databaseURL, "REDIS_URL": redis.url, "PARLEY_JWT_SECRET": "cluster-signing-key-of-at-least-32-bytes",
             "PARLEY_MIGRATE": "0", "PARLEY_RATE_LIMIT": "1000",
-        ]
+        ].merging(settings) { _, setting in setting }
     }
 
     func start(_ name: String, role: String) async throws {
@@ -83,8 +86,10 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Runs `body` on a new cluster and stops it afterwards, also when `body` throws.
-    static func with<R: Sendable>(api: Int = 1, ws: Int = 2, _ body: (TestCluster) async throws -> R) async throws -> R {
-        let cluster = try await start(api: api, ws: ws)
+    static func with<R: Sendable>(
+        api: Int = 1, ws: Int = 2, settings: [String: String] = [:], _ body: (TestCluster) async throws -> R
+    ) async throws -> R {
+        let cluster = try await start(api: api, ws: ws, settings: settings)
         do {
             let result = try await body(cluster)
             await cluster.stop()

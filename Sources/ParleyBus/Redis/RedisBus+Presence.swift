@@ -19,7 +19,7 @@ extension RedisBus {
     }
 
     public func isOnline(user: String) async throws -> Bool {
-        for node in try await members("parley:user-nodes:\(user)") where try await isAlive(node) {
+        for node in try await members("parley:user-nodes:\(user)") where try await isAlive(node: node) {
             return true
         }
         return false
@@ -27,7 +27,7 @@ extension RedisBus {
 
     public func deadNodes() async throws -> [String] {
         var dead: [String] = []
-        for node in try await members("parley:nodes") where !(try await isAlive(node)) {
+        for node in try await members("parley:nodes") where !(try await isAlive(node: node)) {
             dead.append(node)
         }
         return dead
@@ -45,7 +45,7 @@ extension RedisBus {
         return users
     }
 
-    private func isAlive(_ node: String) async throws -> Bool {
+    public func isAlive(node: String) async throws -> Bool {
         try await command("EXISTS", "parley:heartbeat:\(node)").integer == 1
     }
 

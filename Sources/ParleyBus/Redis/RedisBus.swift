@@ -141,8 +141,9 @@ public final class RedisBus: Bus {
         }
     }
 
-    public func publish(_ payload: ByteBuffer, to channel: String) async throws {
-        try await commands().send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload])
+    @discardableResult
+    public func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
+        Int(try await commands().send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]).integer ?? 0)
     }
 
     /// A command on the command connection; throws while Redis is away.

@@ -13,9 +13,18 @@ struct EventHeader: Decodable, Sendable {
     var user: String?
     /// For events aimed at one connection (node channel): its id.
     var to: String?
+    /// A signal's sender.
+    var from: String?
+    /// The meeting's id: given as is in attendee events and signals, as the `id` of the meeting object in
+    /// meeting events.
+    var meeting: String?
 
     private enum CodingKeys: String, CodingKey {
-        case type, room, seq, user, to
+        case type, room, seq, user, to, from, meeting
+    }
+
+    private struct MeetingObject: Decodable {
+        var id: String
     }
 
     init(from decoder: any Decoder) throws {
@@ -25,6 +34,8 @@ struct EventHeader: Decodable, Sendable {
         seq = try? container.decode(Int64.self, forKey: .seq)
         user = try? container.decode(String.self, forKey: .user)
         to = try? container.decode(String.self, forKey: .to)
+        from = try? container.decode(String.self, forKey: .from)
+        meeting = (try? container.decode(String.self, forKey: .meeting)) ?? (try? container.decode(MeetingObject.self, forKey: .meeting))?.id
     }
 
     static func decode(_ payload: ByteBuffer) -> EventHeader? {
@@ -33,4 +44,7 @@ struct EventHeader: Decodable, Sendable {
 
     /// A new message: these are replayed, deduplicated and gap-filled by `seq`.
     var isMessageCreated: Bool { type == "message.created" }
+
+    /// `attendee.joined`, `attendee.left`, `attendee.media`: for the meeting's attendees, not the whole room.
+    var isAttendeeEvent: Bool { type.hasPrefix("attendee.") }
 }

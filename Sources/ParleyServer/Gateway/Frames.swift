@@ -28,11 +28,14 @@ enum Frames {
         let user: String
     }
 
-    /// `{"re": id, "ok": true}`, with the sent message for `send`.
+    /// `{"re": id, "ok": true}`, with the sent message for `send`, the meeting for meeting frames, and the
+    /// attendee for `media`.
     struct Ok: Encodable {
         let re: String
         let ok = true
         var message: Message?
+        var meeting: Meeting?
+        var attendee: Attendee?
     }
 
     /// `{"type": "error", "re": id?, "ok": false, "error": {code, message}}`.

@@ -20,6 +20,7 @@ struct Gateway {
     let tokens: Tokens
     let events: EventPublisher
     let presence: Presence
+    let meetings: Meetings
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
     let allowedOrigins: Set<String>
@@ -42,6 +43,11 @@ struct Gateway {
                     Frames.Hello(
                         conn: connection.id, user: userId, node: hub.nodeId,
                         heartbeatMs: Int(Self.heartbeat.components.seconds) * 1000))))
+        // A callee who was away hears of the calls that are still ringing or going on.
+        for meeting in (try? await store.openMeetings(of: userId)) ?? [] {
+            connection.enqueue(
+                .frame(try Frames.encode(MeetingFrames.StateChanged(meeting, reason: nil, type: MeetingFrames.type(of: meeting.state)))))
+        }
         // Whichever part ends first ends the socket: the client leaving, the writer closing it, an overflow, or an
         // expired token.
         try? await withThrowingTaskGroup(of: Void.self) { group in
@@ -55,7 +61,9 @@ struct Gateway {
             group.cancelAll()
         }
         connection.finish()
-        if await hub.unregister(connection) { await presence.update(user: userId, online: false) }
+        let (lastOfUser, attended) = await hub.unregister(connection)
+        for meeting in attended { await meetings.leave(meeting, conn: connection.id) }
+        if lastOfUser { await presence.update(user: userId, online: false) }
     }
 
     private func read(_ inbound: WebSocketInboundStream, _ connection: Connection, _ logger: Logger) async throws {
@@ -139,9 +147,49 @@ struct Gateway {
             if let reply { connection.enqueue(.frame(reply)) }
         case "ping":
             if let reply { connection.enqueue(.frame(reply)) }
+        case "meeting.start", "meeting.accept", "meeting.decline", "meeting.end", "meeting.join", "meeting.leave", "media", "signal":
+            try await handleMeeting(frame, connection)
         default:
             throw ParleyError(.badRequest, "unknown frame type '\(frame.type)'")
         }
+    }
+
+    /// Meeting frames: membership of the meeting's room is checked by the store, attendance for `media` and
+    /// signals.
+    private func handleMeeting(_ frame: ClientFrame, _ connection: Connection) async throws {
+        var ok = Frames.Ok(re: frame.id ?? "")
+        switch frame.type {
+        case "meeting.start":
+            ok.meeting = try await meetings.start(room: try frame.require(frame.room, "room"), host: connection.userId).meeting
+        case "meeting.accept":
+            ok.meeting = try await meetings.accept(try frame.require(frame.meeting, "meeting"), user: connection.userId)
+        case "meeting.decline":
+            ok.meeting = try await meetings.decline(try frame.require(frame.meeting, "meeting"), user: connection.userId)
+        case "meeting.end":
+            ok.meeting = try await meetings.end(try frame.require(frame.meeting, "meeting"), actor: connection.userId)
+        case "meeting.join":
+            let id = try frame.require(frame.meeting, "meeting")
+            let room = try await store.meeting(id, viewer: connection.userId).room
+            // In the meeting's audience before the join commits, so that no attendee event falls in between.
+            try await hub.attend(connection, meeting: id, room: room)
+            do {
+                let media = MediaState(audio: frame.audio ?? true, video: frame.video ?? true, screen: frame.screen ?? false)
+                ok.meeting = try await meetings.join(id, conn: connection.id, user: connection.userId, media: media)
+            } catch {
+                await hub.unattend(connection, meeting: id)
+                throw error
+            }
+        case "meeting.leave":
+            let id = try frame.require(frame.meeting, "meeting")
+            await hub.unattend(connection, meeting: id)
+            await meetings.leave(id, conn: connection.id)
+        case "media":
+            ok.attendee = try await meetings.media(
+                try frame.require(frame.meeting, "meeting"), conn: connection.id, audio: frame.audio, video: frame.video, screen: frame.screen)
+        default:
+            try await meetings.signal(frame, from: connection.id, user: connection.userId)
+        }
+        if frame.id != nil { connection.enqueue(.frame(try Frames.encode(ok))) }
     }
 
     private func requireMember(_ user: String, _ room: String) async throws {

@@ -8,13 +8,39 @@ import Synchronization
 /// The node's side of the bus: one subscription for all its sockets. It subscribes to a room or user channel
 /// while any local connection needs it, and hands each bus message to the local connections it concerns, decoded
 /// once and written to each of them as the same buffer.
+///
+/// A room's channel is needed while a local connection subscribes to the room or attends a meeting in it;
+/// attendee events reach only the meeting's attendees.
 final class Hub: Service {
     private struct State {
         var connections: [String: Connection] = [:]
         var rooms: [String: Set<String>] = [:]
         var users: [String: Set<String>] = [:]
+        /// The meetings local connections attend: the meeting's room and the attending connections.
+        var meetings: [String: (room: String, connections: Set<String>)] = [:]
         var subscription: (any BusSubscription)?
         var counter = 0
+
+        func needs(room: String) -> Bool {
+            rooms[room] != nil || meetings.values.contains { $0.room == room }
+        }
+
+        /// Forgets a meeting; returns its room's channel when nothing else here needs it.
+        mutating func drop(meeting: String, connection: String? = nil) -> String? {
+            guard let entry = meetings[meeting] else { return nil }
+            if let connection {
+                meetings[meeting]!.connections.remove(connection)
+                guard meetings[meeting]!.connections.isEmpty else { return nil }
+            }
+            meetings.removeValue(forKey: meeting)
+            return needs(room: entry.room) ? nil : Channel.room(entry.room)
+        }
+    }
+
+    /// What the hub does after handing a bus message out.
+    private enum Followup {
+        case unsubscribe(String)
+        case publish(ByteBuffer, to: String)
     }
 
     let nodeId: String
@@ -34,7 +60,12 @@ final class Hub: Service {
             try await subscription.subscribe([Channel.node(nodeId)])
             try? await cancelWhenGracefulShutdown {
                 for await delivery in subscription.deliveries {
-                    self.dispatch(delivery)
+                    for followup in self.dispatch(delivery) {
+                        switch followup {
+                        case .unsubscribe(let channel): try? await subscription.unsubscribe([channel])
+                        case .publish(let payload, let channel): _ = try? await self.bus.publish(payload, to: channel)
+                        }
+                    }
                 }
             }
             state.withLock { $0.subscription = nil }
@@ -59,35 +90,59 @@ final class Hub: Service {
         return first
     }
 
-    /// Removes a connection; returns true when it was its user's last on this node.
+    /// Removes a connection. Returns whether it was its user's last on this node, and the meetings it attended,
+    /// which it has left.
     @discardableResult
-    func unregister(_ connection: Connection) async -> Bool {
-        let (rooms, lastOfUser) = state.withLock { state -> ([String], Bool) in
+    func unregister(_ connection: Connection) async -> (lastOfUser: Bool, meetings: [String]) {
+        let (channels, lastOfUser, meetings) = state.withLock { state -> ([String], Bool, [String]) in
             state.connections.removeValue(forKey: connection.id)
-            var emptied: [String] = []
+            var emptied: Set<String> = []
             for (room, members) in state.rooms where members.contains(connection.id) {
                 state.rooms[room]!.remove(connection.id)
                 if state.rooms[room]!.isEmpty {
                     state.rooms.removeValue(forKey: room)
-                    emptied.append(room)
+                    emptied.insert(room)
                 }
+            }
+            let attended = state.meetings.filter { $0.value.connections.contains(connection.id) }
+            for meeting in attended.keys {
+                _ = state.drop(meeting: meeting, connection: connection.id)
             }
             state.users[connection.userId]?.remove(connection.id)
             let last = state.users[connection.userId]?.isEmpty == true
             if last { state.users.removeValue(forKey: connection.userId) }
-            return (emptied, last)
+            let channels = emptied.union(attended.values.map(\.room)).filter { !state.needs(room: $0) }.map(Channel.room)
+            return (channels, last, Array(attended.keys))
         }
-        let channels = rooms.map(Channel.room) + (lastOfUser ? [Channel.user(connection.userId)] : [])
-        if !channels.isEmpty { try? await subscription().unsubscribe(channels) }
-        return lastOfUser
+        let all = channels + (lastOfUser ? [Channel.user(connection.userId)] : [])
+        if !all.isEmpty { try? await subscription().unsubscribe(all) }
+        return (lastOfUser, meetings)
+    }
+
+    /// Adds the connection to a meeting's local audience, subscribed to its room's channel, so that attendee
+    /// events reach it from the moment it joins.
+    func attend(_ connection: Connection, meeting: String, room: String) async throws {
+        let first = state.withLock { state in
+            let needed = state.needs(room: room)
+            state.meetings[meeting, default: (room, [])].connections.insert(connection.id)
+            return !needed
+        }
+        if first { try await subscription().subscribe([Channel.room(room)]) }
+    }
+
+    func unattend(_ connection: Connection, meeting: String) async {
+        if let channel = state.withLock({ $0.drop(meeting: meeting, connection: connection.id) }) {
+            try? await subscription().unsubscribe([channel])
+        }
     }
 
     /// Adds the connection to a room's audience. Returns once the node receives the room's channel, so that a
     /// store read after it misses nothing.
     func join(_ connection: Connection, room: String) async throws {
         let first = state.withLock { state in
+            let needed = state.needs(room: room)
             state.rooms[room, default: []].insert(connection.id)
-            return state.rooms[room]!.count == 1
+            return !needed
         }
         if first { try await subscription().subscribe([Channel.room(room)]) }
     }
@@ -96,7 +151,7 @@ final class Hub: Service {
         let last = state.withLock { state in
             guard state.rooms[room]?.remove(connection.id) != nil, state.rooms[room]!.isEmpty else { return false }
             state.rooms.removeValue(forKey: room)
-            return true
+            return !state.needs(room: room)
         }
         if last { try? await subscription().unsubscribe([Channel.room(room)]) }
     }
@@ -115,29 +170,44 @@ final class Hub: Service {
         throw ParleyError(.internal, "the node is not connected to its bus")
     }
 
-    private func dispatch(_ delivery: BusDelivery) {
+    private func dispatch(_ delivery: BusDelivery) -> [Followup] {
         switch delivery {
         case .resumed:
             // Messages may have been lost while the bus was away: every connection catches up from the store.
             state.withLock { Array($0.connections.values) }.forEach { $0.enqueue(.resync) }
+            return []
         case .message(let message):
             guard let header = EventHeader.decode(message.payload) else {
-                return logger.warning("dropped an undecodable bus message", metadata: ["channel": "\(message.channel)"])
+                logger.warning("dropped an undecodable bus message", metadata: ["channel": "\(message.channel)"])
+                return []
             }
+            var followups: [Followup] = []
             let targets = state.withLock { state -> [Connection] in
                 let ids: Set<String>
                 if let room = message.channel.dropping(prefix: "parley:room:") {
-                    ids = state.rooms[room] ?? []
+                    ids = header.isAttendeeEvent ? state.meetings[header.meeting ?? ""]?.connections ?? [] : state.rooms[room] ?? []
                 } else if let user = message.channel.dropping(prefix: "parley:user:") {
                     ids = state.users[user] ?? []
+                    // An ended meeting has no attendees left: its local audience goes.
+                    if header.type == "meeting.ended", let meeting = header.meeting, let channel = state.drop(meeting: meeting) {
+                        followups.append(.unsubscribe(channel))
+                    }
                 } else {
                     ids = header.to.map { [$0] } ?? []
                 }
                 return ids.compactMap { state.connections[$0] }
             }
+            if targets.isEmpty, header.type == "signal", let to = header.to, let from = header.from,
+                let bounce = try? Frames.encode(
+                    MeetingFrames.PeerGone(
+                        to: from, meeting: header.meeting, error: .init(message: "connection \(to) left before the signal reached it")))
+            {
+                followups.append(.publish(bounce, to: Channel.node(Attendee.node(of: from))))
+            }
             for connection in targets {
                 connection.enqueue(.event(header, message.payload))
             }
+            return followups
         }
     }
 }

@@ -47,8 +47,10 @@ extension ParleyError.Code {
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
-        case .conflict: .conflict
+        case .conflict, .meetingFull: .conflict
+        case .meetingEnded, .peerGone: .gone
         case .tooLarge: .contentTooLarge
+        case .rateLimited: .tooManyRequests
         default: .internalServerError
         }
     }

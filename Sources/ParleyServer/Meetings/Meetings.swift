@@ -1,0 +1,127 @@
+import Logging
+import NIOCore
+import ParleyBus
+import ParleyCore
+import ParleyStore
+
+/// Meetings as REST and the gateway both run them: each change is committed first, then announced.
+///
+/// - `meeting.ringing`, `meeting.active` and `meeting.ended` go to every member's user channel, so that every
+///   device of every member hears them, whichever rooms it subscribes to.
+/// - `attendee.*` go to the room's channel, and the hubs hand them to the local attendees of the meeting only.
+///
+/// Announcements are best effort: what they say is in the store, and a client that connects (or reconnects)
+/// gets its open meetings again after `hello`.
+struct Meetings: Sendable {
+    let store: any Store
+    let bus: any Bus
+    let logger: Logger
+    let ringSeconds: Int64
+    let capacity: Int
+
+    init(_ configuration: Configuration, store: any Store, bus: any Bus, logger: Logger) {
+        self.store = store
+        self.bus = bus
+        self.logger = logger
+        self.ringSeconds = Int64(configuration.ringTimeout)
+        self.capacity = configuration.meetingCapacity
+    }
+
+    func start(room: String, host: String) async throws -> (meeting: Meeting, created: Bool) {
+        let (change, created) = try await store.startMeeting(room: room, host: host, ringSeconds: ringSeconds)
+        await announce(change)
+        return (change.meeting, created)
+    }
+
+    func accept(_ meeting: String, user: String) async throws -> Meeting {
+        let change = try await store.acceptMeeting(meeting, user: user)
+        await announce(change)
+        return change.meeting
+    }
+
+    /// A decline that leaves others ringing still ends the ring on the decliner's own devices.
+    func decline(_ meeting: String, user: String) async throws -> Meeting {
+        let change = try await store.declineMeeting(meeting, user: user)
+        if change.stateChanged {
+            await announce(change)
+        } else if change.meeting.state == .ringing {
+            await publish(MeetingFrames.StateChanged(change.meeting, reason: .declined, type: "meeting.ended"), to: Channel.user(user))
+        }
+        return change.meeting
+    }
+
+    func end(_ meeting: String, actor: String) async throws -> Meeting {
+        let change = try await store.endMeeting(meeting, actor: actor)
+        await announce(change)
+        return change.meeting
+    }
+
+    func join(_ meeting: String, conn: String, user: String, media: MediaState) async throws -> Meeting {
+        let attendee = Attendee(conn: conn, user: user, media: media, joinedAt: .now)
+        let change = try await store.joinMeeting(meeting, attendee: attendee, capacity: capacity)
+        if let joined = change.meeting.attendees.first(where: { $0.conn == conn }) {
+            await publish(MeetingFrames.AttendeeChanged(.joined, room: change.meeting.room, meeting: meeting, attendee: joined), to: Channel.room(change.meeting.room))
+        }
+        await announce(change)
+        return change.meeting
+    }
+
+    /// Takes a connection out of a meeting; nothing happens when it was not in it.
+    func leave(_ meeting: String, conn: String) async {
+        do {
+            if let change = try await store.leaveMeeting(meeting, conn: conn) { await announce(change) }
+        } catch {
+            logger.warning("could not take a connection out of its meeting", metadata: ["meeting": "\(meeting)", "error": "\(error)"])
+        }
+    }
+
+    func media(_ meeting: String, conn: String, audio: Bool?, video: Bool?, screen: Bool?) async throws -> Attendee {
+        guard let current = try await store.attendee(meeting, conn: conn) else { throw ParleyError.notFound("meeting attendance") }
+        let media = MediaState(audio: audio ?? current.media.audio, video: video ?? current.media.video, screen: screen ?? current.media.screen)
+        let attendee = try await store.updateMedia(meeting, conn: conn, media: media)
+        let room = try await store.meeting(meeting, viewer: attendee.user).room
+        await publish(MeetingFrames.AttendeeChanged(.media, room: room, meeting: meeting, attendee: attendee), to: Channel.room(room))
+        return attendee
+    }
+
+    /// Relays a signal from one attendee's connection to another's, on the target's node. The sender learns at
+    /// once when the target is not in the meeting or its node is gone; a target that closed a moment ago is
+    /// answered by its node with a `peer_gone` error frame.
+    func signal(_ frame: ClientFrame, from conn: String, user: String) async throws {
+        let meeting = try frame.require(frame.meeting, "meeting")
+        let target = try frame.require(frame.to, "to")
+        let kind = try frame.require(frame.kind, "kind")
+        try kind.validate(frame.payload)
+        guard try await store.attendee(meeting, conn: conn) != nil else {
+            throw ParleyError.forbidden("only attendees of the meeting signal in it; join it first")
+        }
+        guard try await store.attendee(meeting, conn: target) != nil else {
+            throw ParleyError(.peerGone, "connection \(target) is not in the meeting")
+        }
+        let relayed = MeetingFrames.Signal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: frame.payload)
+        guard try await bus.publish(try Frames.encode(relayed), to: Channel.node(Attendee.node(of: target))) > 0 else {
+            throw ParleyError(.peerGone, "connection \(target) is gone: its node stopped")
+        }
+    }
+
+    /// Publishes what a committed change means to the people it concerns.
+    func announce(_ change: MeetingChange) async {
+        let meeting = change.meeting
+        for attendee in change.left {
+            await publish(MeetingFrames.AttendeeChanged(.left, room: meeting.room, meeting: meeting.id, attendee: attendee), to: Channel.room(meeting.room))
+        }
+        guard change.stateChanged else { return }
+        let frame = MeetingFrames.StateChanged(meeting, reason: meeting.endReason, type: MeetingFrames.type(of: meeting.state))
+        for member in change.members {
+            await publish(frame, to: Channel.user(member))
+        }
+    }
+
+    private func publish(_ frame: some Encodable & Sendable, to channel: String) async {
+        do {
+            try await bus.publish(try Frames.encode(frame), to: channel)
+        } catch {
+            logger.warning("could not announce a meeting change", metadata: ["channel": "\(channel)", "error": "\(error)"])
+        }
+    }
+}

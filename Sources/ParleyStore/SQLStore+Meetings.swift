@@ -1,0 +1,266 @@
+import ParleyCore
+
+extension SQLStore {
+    static let meetingColumns = "mt.id, mt.room_id, mt.host_id, mt.state, mt.started_at, mt.rings_until, mt.ended_at, mt.end_reason"
+
+    static func meeting(from row: SQLRow, at column: Int = 0) throws -> Meeting {
+        Meeting(
+            id: try row.text(column),
+            room: try row.text(column + 1),
+            host: try row.text(column + 2),
+            state: MeetingState(rawValue: try row.text(column + 3)) ?? .ended,
+            startedAt: Timestamp(milliseconds: try row.int(column + 4)),
+            ringsUntil: Timestamp(milliseconds: try row.int(column + 5)),
+            endedAt: try row.optionalInt(column + 6).map(Timestamp.init(milliseconds:)),
+            endReason: try row.optionalText(column + 7).flatMap(MeetingEndReason.init(rawValue:)))
+    }
+
+    public func startMeeting(room: String, host: String, ringSeconds: Int64) async throws -> (change: MeetingChange, created: Bool) {
+        try await transaction { sql in
+            _ = try await sql.role(of: host, in: room)
+            // Locking the room serialises two members dialling at once: the second finds the first's meeting.
+            _ = try await sql.first("SELECT id FROM rooms WHERE id = ?" + dialect.forUpdate, [.text(room)])
+            if let row = try await sql.first(
+                "SELECT \(Self.meetingColumns) FROM meetings mt WHERE mt.room_id = ? AND mt.state IN ('ringing', 'active')", [.text(room)])
+            {
+                return (try await Self.change(try Self.meeting(from: row), stateChanged: false, sql), false)
+            }
+            let now = Timestamp.now
+            let meeting = Meeting(
+                id: Identifier.make("m"), room: room, host: host, state: .ringing, startedAt: now, ringsUntil: now.adding(seconds: ringSeconds))
+            try await sql.execute(
+                "INSERT INTO meetings (id, room_id, host_id, state, started_at, rings_until) VALUES (?, ?, ?, 'ringing', ?, ?)",
+                [.text(meeting.id), .text(room), .text(host), .int(now.milliseconds), .int(meeting.ringsUntil.milliseconds)])
+            return (try await Self.change(meeting, stateChanged: true, sql), true)
+        }
+    }
+
+    public func meeting(_ id: String, viewer: String) async throws -> Meeting {
+        try await read { sql in try await Self.withAttendees(try await Self.meeting(id, viewer: viewer, lock: "", sql), sql) }
+    }
+
+    public func openMeetings(of user: String) async throws -> [Meeting] {
+        try await read { sql in
+            var meetings = try await sql.query(
+                """
+                SELECT \(Self.meetingColumns) FROM meetings mt
+                JOIN room_members rm ON rm.room_id = mt.room_id AND rm.user_id = ?
+                WHERE mt.state = 'active' OR (mt.state = 'ringing' AND NOT EXISTS
+                    (SELECT 1 FROM meeting_declines d WHERE d.meeting_id = mt.id AND d.user_id = rm.user_id))
+                ORDER BY mt.started_at
+                """, [.text(user)]
+            ).map { try Self.meeting(from: $0) }
+            for index in meetings.indices {
+                meetings[index] = try await Self.withAttendees(meetings[index], sql)
+            }
+            return meetings
+        }
+    }
+
+    public func acceptMeeting(_ id: String, user: String) async throws -> MeetingChange {
+        try await transaction { sql in
+            var meeting = try await Self.meeting(id, viewer: user, lock: dialect.forUpdate, sql)
+            guard meeting.state.isOpen else { throw ParleyError(.meetingEnded, "the meeting has ended") }
+            guard meeting.state == .ringing, user != meeting.host else { return try await Self.change(meeting, stateChanged: false, sql) }
+            meeting.state = .active
+            try await sql.execute("UPDATE meetings SET state = 'active' WHERE id = ?", [.text(id)])
+            return try await Self.change(meeting, stateChanged: true, sql)
+        }
+    }
+
+    public func declineMeeting(_ id: String, user: String) async throws -> MeetingChange {
+        try await transaction { sql in
+            let meeting = try await Self.meeting(id, viewer: user, lock: dialect.forUpdate, sql)
+            guard meeting.state == .ringing else { return try await Self.change(meeting, stateChanged: false, sql) }
+            // The caller declining their own call cancels it.
+            if user == meeting.host { return try await Self.finish(meeting, as: .ended, reason: .cancelled, sql) }
+            try await sql.execute(
+                "INSERT INTO meeting_declines (meeting_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [.text(id), .text(user)])
+            let undecided = try await sql.first(
+                """
+                SELECT COUNT(*) FROM room_members rm WHERE rm.room_id = ? AND rm.user_id <> ?
+                AND NOT EXISTS (SELECT 1 FROM meeting_declines d WHERE d.meeting_id = ? AND d.user_id = rm.user_id)
+                """, [.text(meeting.room), .text(meeting.host), .text(id)]
+            )!.int(0)
+            guard undecided == 0 else { return try await Self.change(meeting, stateChanged: false, sql) }
+            return try await Self.finish(meeting, as: .declined, reason: .declined, sql)
+        }
+    }
+
+    public func endMeeting(_ id: String, actor: String) async throws -> MeetingChange {
+        try await transaction { sql in
+            let meeting = try await Self.meeting(id, viewer: actor, lock: dialect.forUpdate, sql)
+            guard meeting.state.isOpen else { return try await Self.change(meeting, stateChanged: false, sql) }
+            let role = try await sql.role(of: actor, in: meeting.room)
+            let kind = RoomKind(rawValue: try await sql.first("SELECT kind FROM rooms WHERE id = ?", [.text(meeting.room)])!.text(0)) ?? .group
+            guard RoomPolicy.canEndMeeting(role, isHost: actor == meeting.host, in: kind) else {
+                throw ParleyError.forbidden("only the host or an admin of the group ends the meeting; leave it instead")
+            }
+            return try await Self.finish(meeting, as: .ended, reason: .ended, sql)
+        }
+    }
+
+    public func joinMeeting(_ id: String, attendee: Attendee, capacity: Int) async throws -> MeetingChange {
+        try await transaction { sql in
+            var meeting = try await Self.meeting(id, viewer: attendee.user, lock: dialect.forUpdate, sql)
+            guard meeting.state.isOpen else { throw ParleyError(.meetingEnded, "the meeting has ended") }
+            let present = try await Self.attendees(of: id, sql)
+            if present.contains(where: { $0.conn == attendee.conn }) { return try await Self.change(meeting, stateChanged: false, sql) }
+            guard present.count < capacity else {
+                throw ParleyError(.meetingFull, "the meeting is full: it holds at most \(capacity) attendees")
+            }
+            try await sql.execute(
+                """
+                INSERT INTO attendees (meeting_id, conn_id, user_id, node_id, audio, video, screen, joined_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [.text(id), .text(attendee.conn), .text(attendee.user), .text(attendee.node)] + Self.binds(attendee.media)
+                    + [.int(attendee.joinedAt.milliseconds)])
+            // Anyone but the caller joining answers the call.
+            let answers = meeting.state == .ringing && attendee.user != meeting.host
+            if answers {
+                meeting.state = .active
+                try await sql.execute("UPDATE meetings SET state = 'active' WHERE id = ?", [.text(id)])
+            }
+            return try await Self.change(meeting, stateChanged: answers, sql)
+        }
+    }
+
+    public func leaveMeeting(_ id: String, conn: String) async throws -> MeetingChange? {
+        try await transaction { sql in
+            guard let row = try await sql.first("SELECT \(Self.meetingColumns) FROM meetings mt WHERE mt.id = ?" + dialect.forUpdate, [.text(id)])
+            else { return nil }
+            let left = try await Self.removeAttendees("meeting_id = ? AND conn_id = ?", [.text(id), .text(conn)], sql)
+            guard !left.isEmpty else { return nil }
+            return try await Self.closeIfEmpty(try Self.meeting(from: row), left: left, sql)
+        }
+    }
+
+    public func updateMedia(_ id: String, conn: String, media: MediaState) async throws -> Attendee {
+        try await transaction { sql in
+            try await sql.execute(
+                "UPDATE attendees SET audio = ?, video = ?, screen = ? WHERE meeting_id = ? AND conn_id = ?",
+                Self.binds(media) + [.text(id), .text(conn)])
+            guard let attendee = try await Self.attendees(of: id, sql).first(where: { $0.conn == conn }) else {
+                throw ParleyError.notFound("meeting attendance")
+            }
+            return attendee
+        }
+    }
+
+    public func attendee(_ id: String, conn: String) async throws -> Attendee? {
+        try await read { sql in try await Self.attendees(of: id, sql).first(where: { $0.conn == conn }) }
+    }
+
+    public func attendeeNodes() async throws -> [String] {
+        try await read { sql in try await sql.query("SELECT DISTINCT node_id FROM attendees ORDER BY node_id", []).map { try $0.text(0) } }
+    }
+
+    public func removeAttendees(node: String) async throws -> [MeetingChange] {
+        let meetings = try await read { sql in
+            try await sql.query("SELECT DISTINCT meeting_id FROM attendees WHERE node_id = ?", [.text(node)]).map { try $0.text(0) }
+        }
+        var changes: [MeetingChange] = []
+        // One meeting per transaction, so that a node's clean-up never holds many meetings locked at once.
+        for id in meetings {
+            let change = try await transaction { sql -> MeetingChange? in
+                guard
+                    let row = try await sql.first("SELECT \(Self.meetingColumns) FROM meetings mt WHERE mt.id = ?" + dialect.forUpdate, [.text(id)])
+                else { return nil }
+                let left = try await Self.removeAttendees("meeting_id = ? AND node_id = ?", [.text(id), .text(node)], sql)
+                guard !left.isEmpty else { return nil }
+                return try await Self.closeIfEmpty(try Self.meeting(from: row), left: left, sql)
+            }
+            if let change { changes.append(change) }
+        }
+        return changes
+    }
+
+    public func expireRings(now: Timestamp) async throws -> [MeetingChange] {
+        try await transaction { sql in
+            let due = try await sql.query(
+                "SELECT \(Self.meetingColumns) FROM meetings mt WHERE mt.state = 'ringing' AND mt.rings_until <= ? ORDER BY mt.rings_until LIMIT 100"
+                    + dialect.forUpdateSkipLocked, [.int(now.milliseconds)])
+            var changes: [MeetingChange] = []
+            for row in due {
+                changes.append(try await Self.finish(try Self.meeting(from: row), as: .missed, reason: .missed, sql))
+            }
+            return changes
+        }
+    }
+
+    // MARK: Helpers inside a transaction
+
+    /// A meeting the viewer may see (a member of its room), optionally locked.
+    private static func meeting(_ id: String, viewer: String, lock: String, _ sql: any SQLExecutor) async throws -> Meeting {
+        guard let row = try await sql.first("SELECT \(meetingColumns) FROM meetings mt WHERE mt.id = ?" + lock, [.text(id)]) else {
+            throw ParleyError.notFound("meeting")
+        }
+        let meeting = try meeting(from: row)
+        guard try await sql.first("SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?", [.text(meeting.room), .text(viewer)]) != nil
+        else { throw ParleyError.notFound("meeting") }
+        return meeting
+    }
+
+    static func attendees(of meeting: String, _ sql: any SQLExecutor) async throws -> [Attendee] {
+        try await sql.query(
+            "SELECT conn_id, user_id, audio, video, screen, joined_at FROM attendees WHERE meeting_id = ? ORDER BY joined_at, conn_id",
+            [.text(meeting)]
+        ).map(attendee(from:))
+    }
+
+    static func withAttendees(_ meeting: Meeting, _ sql: any SQLExecutor) async throws -> Meeting {
+        var meeting = meeting
+        meeting.attendees = try await attendees(of: meeting.id, sql)
+        return meeting
+    }
+
+    private static func attendee(from row: SQLRow) throws -> Attendee {
+        Attendee(
+            conn: try row.text(0), user: try row.text(1),
+            media: MediaState(audio: try row.int(2) != 0, video: try row.int(3) != 0, screen: try row.int(4) != 0),
+            joinedAt: Timestamp(milliseconds: try row.int(5)))
+    }
+
+    private static func binds(_ media: MediaState) -> [SQLValue] {
+        [.int(media.audio ? 1 : 0), .int(media.video ? 1 : 0), .int(media.screen ? 1 : 0)]
+    }
+
+    private static func removeAttendees(_ condition: String, _ binds: [SQLValue], _ sql: any SQLExecutor) async throws -> [Attendee] {
+        try await sql.query("DELETE FROM attendees WHERE \(condition) RETURNING conn_id, user_id, audio, video, screen, joined_at", binds)
+            .map(attendee(from:))
+    }
+
+    /// After attendees left: the meeting ends once nobody is left in it, as cancelled if nobody had answered.
+    private static func closeIfEmpty(_ meeting: Meeting, left: [Attendee], _ sql: any SQLExecutor) async throws -> MeetingChange {
+        let remaining = try await attendees(of: meeting.id, sql)
+        guard remaining.isEmpty, meeting.state.isOpen else { return try await change(meeting, stateChanged: false, left: left, sql) }
+        var change = try await finish(meeting, as: .ended, reason: meeting.state == .ringing ? .cancelled : .empty, sql)
+        change.left = left
+        return change
+    }
+
+    /// Ends a meeting: its attendees are gone with it.
+    private static func finish(_ meeting: Meeting, as state: MeetingState, reason: MeetingEndReason, _ sql: any SQLExecutor) async throws
+        -> MeetingChange
+    {
+        var meeting = meeting
+        let now = Timestamp.now
+        meeting.state = state
+        meeting.endedAt = now
+        meeting.endReason = reason
+        try await sql.execute(
+            "UPDATE meetings SET state = ?, ended_at = ?, end_reason = ? WHERE id = ?",
+            [.text(state.rawValue), .int(now.milliseconds), .text(reason.rawValue), .text(meeting.id)])
+        let left = try await removeAttendees("meeting_id = ?", [.text(meeting.id)], sql)
+        return try await change(meeting, stateChanged: true, left: left, sql)
+    }
+
+    private static func change(_ meeting: Meeting, stateChanged: Bool, left: [Attendee] = [], _ sql: any SQLExecutor) async throws
+        -> MeetingChange
+    {
+        MeetingChange(
+            meeting: try await withAttendees(meeting, sql), members: try await memberIds(of: meeting.room, sql), stateChanged: stateChanged,
+            left: left)
+    }
+}
