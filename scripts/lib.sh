@@ -73,3 +73,10 @@ use_swift() {
   command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH
   command -v swift >/dev/null 2>&1 || { echo "Swift 6 is required: https://swift.org/install"; return 1; }
 }
+
+# A Python virtual environment in .test/venv with the test suite's packages from PyPI (tests/requirements.txt).
+ensure_test_python() {
+  [ -x .test/venv/bin/python ] || python3 -m venv .test/venv
+  echo "==> pip install -r tests/requirements.txt"
+  .test/venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+}
