@@ -1,7 +1,8 @@
 import Foundation
 
-/// Applies the SQL files under `migrations/<dialect>/` in name order, each in its own transaction, and records
-/// each in `schema_migrations` so that it runs once.
+/// Applies the SQL files under `migrations/` in name order, each in its own transaction, and records each in
+/// `schema_migrations` so that it runs once. A file that is the same in both dialects sits in `migrations/`
+/// itself; one that differs has a version per dialect in `migrations/<dialect>/`.
 struct Migrator {
     let database: any SQLDatabase
 
@@ -10,13 +11,15 @@ struct Migrator {
         guard let folder = Bundle.module.url(forResource: "migrations", withExtension: nil) else {
             throw StoreError.migrationsMissing
         }
-        let directory = folder.appendingPathComponent(dialect.rawValue)
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            .filter { $0.hasSuffix(".sql") }
-            .sorted()
-        return try names.map { name in
-            (String(name.dropLast(4)), try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8))
+        var files: [String: URL] = [:]
+        for directory in [folder, folder.appendingPathComponent(dialect.rawValue)] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".sql") {
+                guard files.updateValue(directory.appendingPathComponent(name), forKey: String(name.dropLast(4))) == nil else {
+                    throw StoreError(description: "migration \(name) is both shared and \(dialect.rawValue)-only")
+                }
+            }
         }
+        return try files.sorted { $0.key < $1.key }.map { version, url in (version, try String(contentsOf: url, encoding: .utf8)) }
     }
 
     /// Splits a file into statements at semicolons that end a line. Migrations keep to that shape.

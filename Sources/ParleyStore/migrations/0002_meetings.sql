@@ -1,5 +1,5 @@
 -- Meetings: calls in a room. A room has at most one open (ringing or active) meeting, which dialling again joins.
--- The same in both dialects; flags are 0 or 1.
+-- The same in both dialects (so it sits outside the dialect folders); flags are 0 or 1.
 CREATE TABLE meetings (
     id          TEXT PRIMARY KEY,
     room_id     TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
