@@ -73,11 +73,11 @@ func buildRouter(
         AuthController(store: store, bus: bus, tokens: tokens, passwords: passwords, decoyHash: decoyHash)
             .addRoutes(to: router.group("api/auth"))
         let api = router.group("api").add(middleware: Authenticator(tokens: tokens))
-        UserController(store: store).addRoutes(to: api)
+        UserController(store: store, bus: bus).addRoutes(to: api)
         let roomEvents = RoomEvents(bus: bus, store: store, logger: logger)
         ContactController(store: store, events: roomEvents).addRoutes(to: api)
         RoomController(store: store, events: roomEvents).addRoutes(to: api)
-        MessageController(store: store, events: events).addRoutes(to: api)
+        MessageController(store: store, events: events, bus: bus).addRoutes(to: api)
         MeetingController(meetings: Meetings(configuration, store: store, bus: bus, logger: logger), ice: ICEServers(configuration))
             .addRoutes(to: api)
     }

@@ -1,4 +1,5 @@
 import Hummingbird
+import ParleyBus
 import ParleyCore
 import ParleyStore
 
@@ -6,6 +7,7 @@ import ParleyStore
 struct MessageController {
     let store: any Store
     let events: EventPublisher
+    let bus: any Bus
 
     struct Send: Decodable {
         let clientId: String
@@ -52,7 +54,10 @@ struct MessageController {
     @Sendable func read(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await request.json(Read.self, context: context)
         guard body.seq >= 0 else { throw ParleyError.invalid("seq", "must not be negative") }
-        try await store.markRead(room: try context.parameters.require("room"), user: try context.caller(), seq: body.seq)
+        let room = try context.parameters.require("room")
+        let user = try context.caller()
+        try await store.markRead(room: room, user: user, seq: body.seq)
+        try? await bus.publish(try Frames.encode(Frames.Read(room: room, user: user, seq: body.seq)), to: Channel.room(room))
         return Response(status: .noContent)
     }
 }

@@ -1,14 +1,22 @@
 import Hummingbird
+import ParleyBus
 import ParleyCore
 import ParleyStore
 
-/// The caller, and the search for other users.
+/// The caller, the search for other users, and whether the caller's contacts are online.
 struct UserController {
     let store: any Store
+    let bus: any Bus
+
+    struct Online: Codable, Sendable {
+        let user: String
+        let online: Bool
+    }
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("me", use: me)
         group.get("users", use: search)
+        group.get("presence", use: presence)
     }
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> JSONBody<User> {
@@ -21,6 +29,15 @@ struct UserController {
         let query = try Validate.query(request.uri.queryParameters.get("q") ?? "")
         let limit = try Validate.pageSize(try request.integer("limit").map(Int.init))
         return JSONBody(try await store.searchUsers(query, limit: limit))
+    }
+
+    /// A snapshot of the caller's contacts' presence; `presence` events keep it current on a live socket.
+    @Sendable func presence(_ request: Request, context: AppRequestContext) async throws -> JSONBody<[Online]> {
+        var answer: [Online] = []
+        for contact in try await store.contacts(of: try context.caller()) {
+            answer.append(Online(user: contact.user.id, online: try await bus.isOnline(user: contact.user.id)))
+        }
+        return JSONBody(answer)
     }
 }
 

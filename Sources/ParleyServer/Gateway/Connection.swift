@@ -158,6 +158,6 @@ final class Connection: Sendable {
 extension EventHeader {
     /// Events of a room channel, which reach a connection only while it subscribes to the room.
     var isRoomEvent: Bool {
-        ["message.created", "message.deleted", "typing", "member.added", "member.removed", "presence"].contains(type)
+        ["message.created", "message.deleted", "typing", "read", "member.added", "member.removed", "presence"].contains(type)
     }
 }

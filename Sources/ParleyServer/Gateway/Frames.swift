@@ -28,6 +28,14 @@ enum Frames {
         let user: String
     }
 
+    /// A member's read mark moved: `read {room, user, seq}`, so that others can show what was seen.
+    struct Read: Encodable {
+        let type = "read"
+        let room: String
+        let user: String
+        let seq: Int64
+    }
+
     /// `{"re": id, "ok": true}`, with the sent message for `send`, the meeting for meeting frames, and the
     /// attendee for `media`.
     struct Ok: Encodable {

@@ -138,8 +138,10 @@ struct Gateway {
             try await bus.publish(try Frames.encode(Frames.Typing(room: room, user: connection.userId)), to: Channel.room(room))
             if let reply { connection.enqueue(.frame(reply)) }
         case "read":
-            try await store.markRead(room: try frame.require(frame.room, "room"), user: connection.userId, seq: try frame.require(frame.seq, "seq"))
+            let (room, seq) = (try frame.require(frame.room, "room"), try frame.require(frame.seq, "seq"))
+            try await store.markRead(room: room, user: connection.userId, seq: seq)
             if let reply { connection.enqueue(.frame(reply)) }
+            try await bus.publish(try Frames.encode(Frames.Read(room: room, user: connection.userId, seq: seq)), to: Channel.room(room))
         case "auth":
             let (userId, expiry) = try await tokens.verify(try frame.require(frame.token, "token"))
             guard userId == connection.userId else { throw ParleyError(.unauthorized, "the token is another user's") }

@@ -1,0 +1,81 @@
+"""Two headless Chromium browsers against a Parley cluster behind HAProxy: scripts/cluster up with one API node and
+two WS nodes, on loopback, in a folder of its own. Each browser asks HAProxy for a different WS node (?node=ws-N),
+which HAProxy honours while that node is up."""
+
+import os
+import socket
+import subprocess
+import tempfile
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCREENSHOTS = os.path.join(ROOT, ".test", "screenshots")
+
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns", "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="parley-browser-")
+        self.port = free_port()
+        self.environment = {**os.environ, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4"}
+
+    def run(self, *arguments):
+        result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)
+        assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def url(self, node):
+        return f"http://127.0.0.1:{self.port}/?node={node}"
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    cluster = Cluster()
+    cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
+    try:
+        yield cluster
+    finally:
+        for name in ("api-1", "ws-1", "ws-2", "haproxy"):
+            log = cluster.run("logs", name)
+            with open(os.path.join(SCREENSHOTS, f"{name}.log"), "w") as file:
+                file.write(log)
+        cluster.run("down")
+
+
+def chromium():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
+
+
+@pytest.fixture(scope="session")
+def browsers():
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    opened = [chromium(), chromium()]
+    try:
+        yield opened
+    finally:
+        for number, browser in enumerate(opened):
+            with open(os.path.join(SCREENSHOTS, f"browser-{number + 1}-console.log"), "w") as file:
+                for entry in browser.get_log("browser"):
+                    file.write(f"{entry['level']} {entry['message']}\n")
+            browser.quit()

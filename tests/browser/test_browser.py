@@ -1,0 +1,195 @@
+"""The web client end to end, in real headless Chromium: sign up, add a contact, chat, call, and survive the death of
+a WS node. Alice's browser asks for ws-1 and Bob's for ws-2, so every message and signal crosses nodes. The tests run
+in file order and build on each other, as one user story."""
+
+import os
+import time
+import uuid
+
+import pytest
+from selenium.common.exceptions import ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import SCREENSHOTS
+
+story = {}
+
+
+def wait(browser, condition, timeout=20, message=""):
+    """Waits until `condition` holds; the page redraws as events arrive, so elements may go stale meanwhile."""
+    ignored = (StaleElementReferenceException, NoSuchElementException, ElementClickInterceptedException, IndexError)
+    return WebDriverWait(browser, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(lambda _: condition(), message)
+
+
+def click(browser, find, message=""):
+    """Clicks what `find` returns, once it is there and clickable."""
+
+    def clicked():
+        element = find()
+        if element is None:
+            return False
+        element.click()
+        return True
+
+    wait(browser, clicked, message=message)
+
+
+def texts(browser):
+    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#messages li.message .text")]
+
+
+def sign_up(browser, url, username, name):
+    browser.get(url)
+    wait(browser, lambda: browser.find_element(By.ID, "auth").is_displayed())
+    form = browser.find_element(By.ID, "auth-form")
+    form.find_element(By.NAME, "username").send_keys(username)
+    form.find_element(By.NAME, "password").send_keys("password123")
+    form.find_element(By.NAME, "name").send_keys(name)
+    browser.find_element(By.ID, "sign-up").click()
+    wait(browser, lambda: browser.find_element(By.ID, "app").is_displayed())
+    wait(browser, lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-node"), message="no hello")
+
+
+def send(browser, text):
+    box = browser.find_element(By.ID, "message-input")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def open_room(browser, name):
+    click(browser, lambda: next((b for b in browser.find_elements(By.CSS_SELECTOR, "button.room") if name in b.text), None))
+    wait(browser, lambda: browser.find_element(By.ID, "room-title").text == name)
+
+
+def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
+    alice, bob = browsers
+    suffix = uuid.uuid4().hex[:6]
+    story["alice"], story["bob"] = f"alice{suffix}", f"bob{suffix}"
+    sign_up(alice, cluster.url("ws-1"), story["alice"], "Alice")
+    sign_up(bob, cluster.url("ws-2"), story["bob"], "Bob")
+    assert alice.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-1"
+    assert bob.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-2"
+
+    alice.find_element(By.ID, "search").send_keys(story["bob"])
+    click(alice, lambda: next(iter(alice.find_elements(By.CSS_SELECTOR, f"[data-add='{story['bob']}']")), None))
+    wait(alice, lambda: alice.find_element(By.ID, "room-title").text == "Bob")
+    send(alice, "Hello Bob, this is Alice.")
+    wait(alice, lambda: alice.find_elements(By.CSS_SELECTOR, "#messages li.message:not(.pending) [data-state='sent']"), message="not sent")
+
+    # Bob's room list gets the new room live, with Alice's message in it.
+    open_room(bob, "Alice")
+    wait(bob, lambda: "Hello Bob, this is Alice." in texts(bob))
+    send(bob, "Hi Alice! Bob here.")
+    wait(alice, lambda: "Hi Alice! Bob here." in texts(alice), message="Alice did not get Bob's reply live")
+    send(alice, "Shall we call?")
+    wait(bob, lambda: texts(bob)[-1:] == ["Shall we call?"])
+    assert texts(alice) == texts(bob) == ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?"]
+    # Bob read everything: Alice's last message shows it.
+    wait(alice, lambda: alice.find_elements(By.CSS_SELECTOR, "[data-state='sent']")[-1].text == "seen")
+    alice.save_screenshot(os.path.join(SCREENSHOTS, "chat.png"))
+
+
+FRAMES_DECODED = """
+const done = arguments[arguments.length - 1];
+const call = window.parley.state.call;
+if (!call) return done(-1);
+Promise.all([...call.peers.values()].map((peer) => peer.pc.getStats())).then((reports) => {
+  let frames = 0;
+  for (const report of reports) report.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0; });
+  done(frames);
+});
+"""
+
+
+def remote_video_width(browser):
+    return browser.execute_script(
+        "const v = document.querySelector('#grid .tile:not(.local) video'); return v ? v.videoWidth : 0;"
+    )
+
+
+def test_alice_calls_bob_they_see_each_other_and_bob_sees_alice_mute(cluster, browsers):
+    alice, bob = browsers
+    alice.find_element(By.ID, "call-button").click()
+    wait(alice, lambda: alice.find_element(By.ID, "call").is_displayed())
+    wait(bob, lambda: bob.find_element(By.ID, "incoming").is_displayed(), message="Bob's browser did not ring")
+    assert "Alice is calling" in bob.find_element(By.ID, "incoming-who").text
+    bob.find_element(By.ID, "accept-call").click()
+
+    for browser in (alice, bob):
+        wait(browser, lambda: remote_video_width(browser) > 0, timeout=30, message="no remote video")
+        first = browser.execute_async_script(FRAMES_DECODED)
+        wait(browser, lambda: browser.execute_async_script(FRAMES_DECODED) > first + 10, message="framesDecoded does not grow")
+    alice.save_screenshot(os.path.join(SCREENSHOTS, "call.png"))
+
+    # Alice turns her camera off: her camera stops, and Bob sees her video muted.
+    alice.find_element(By.ID, "toggle-cam").click()
+    wait(alice, lambda: alice.find_element(By.ID, "toggle-cam").text == "Camera off")
+    assert alice.execute_script("return window.parley.state.call.tracks.video") is None
+    wait(bob, lambda: bob.find_element(By.CSS_SELECTOR, "#grid .tile:not(.local)").get_attribute("data-video") == "false")
+    assert "camera off" in bob.find_element(By.CSS_SELECTOR, "#grid .tile:not(.local) figcaption").text
+    bob.save_screenshot(os.path.join(SCREENSHOTS, "call-muted.png"))
+
+    alice.find_element(By.ID, "end-call").click()
+    for browser in (alice, bob):
+        wait(browser, lambda: not browser.find_element(By.ID, "call").is_displayed(), message="the call did not end")
+
+
+def test_alices_node_dies_and_her_page_catches_up_on_the_other_node(cluster, browsers):
+    alice, bob = browsers
+    cluster.run("kill", "ws-1")
+    wait(alice, lambda: alice.find_element(By.ID, "offline-banner").is_displayed() or alice.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-2")
+    sent = [f"While you were away {n}" for n in range(1, 8)]
+    for text in sent:
+        send(bob, text)
+    wait(bob, lambda: texts(bob)[-1:] == sent[-1:])
+    wait(alice, lambda: alice.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-2", timeout=30, message="Alice did not reconnect")
+    wait(alice, lambda: not alice.find_element(By.ID, "offline-banner").is_displayed())
+    wait(alice, lambda: texts(alice)[-len(sent):] == sent, timeout=30, message=f"Alice has {texts(alice)}")
+    expected = ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?", *sent]
+    assert texts(alice) == expected
+    seqs = [int(e.get_attribute("data-seq")) for e in alice.find_elements(By.CSS_SELECTOR, "#messages li.message")]
+    assert seqs == list(range(1, len(expected) + 1))
+
+    # And she can still talk: her message goes through the surviving node.
+    send(alice, "Back again.")
+    wait(bob, lambda: texts(bob)[-1:] == ["Back again."])
+    cluster.run("restart", "ws-1")
+
+
+def test_a_call_survives_the_death_of_its_node(cluster, browsers):
+    alice, bob = browsers
+    wait(alice, lambda: alice.find_element(By.ID, "call-button").is_displayed())
+    click(alice, lambda: alice.find_element(By.ID, "call-button"))
+    click(bob, lambda: bob.find_element(By.ID, "accept-call"), message="Bob's browser did not ring")
+    for browser in (alice, bob):
+        wait(browser, lambda: remote_video_width(browser) > 0, timeout=30, message="no remote video")
+    old = bob.execute_script("return window.parley.live.conn")
+
+    # Both pages are on ws-2 now (Alice moved there when ws-1 died). Each reconnects to ws-1 and joins the meeting
+    # again with its new connection; the old connections go when the dead node's attendees are reaped.
+    cluster.run("kill", "ws-2")
+    wait(bob, lambda: bob.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-1", timeout=30)
+    new = bob.execute_script("return window.parley.live.conn")
+    assert new != old
+    wait(alice, lambda: alice.find_elements(By.CSS_SELECTOR, f"#grid .tile[data-conn='{new}']"), timeout=30, message="Bob did not rejoin")
+    wait(alice, lambda: not alice.find_elements(By.CSS_SELECTOR, f"#grid .tile[data-conn='{old}']"), timeout=30, message="the old connection stayed")
+    wait(alice, lambda: remote_video_width(alice) > 0, timeout=30)
+    first = alice.execute_async_script(FRAMES_DECODED)
+    wait(alice, lambda: alice.execute_async_script(FRAMES_DECODED) > first + 10, message="no video after the rejoin")
+    click(bob, lambda: bob.find_element(By.ID, "leave-call"))
+    wait(alice, lambda: not alice.find_element(By.ID, "call").is_displayed() or len(alice.find_elements(By.CSS_SELECTOR, "#grid .tile")) == 1)
+    click(alice, lambda: alice.find_element(By.ID, "leave-call"))
+    cluster.run("restart", "ws-2")
+
+
+def test_the_client_works_at_phone_width(cluster, browsers):
+    alice, _ = browsers
+    alice.set_window_size(390, 844)
+    click(alice, lambda: alice.find_element(By.ID, "back"))
+    wait(alice, lambda: alice.find_element(By.ID, "rooms").is_displayed() and not alice.find_element(By.ID, "chat").is_displayed())
+    open_room(alice, "Bob")
+    wait(alice, lambda: alice.find_element(By.ID, "message-input").is_displayed() and not alice.find_element(By.ID, "rooms").is_displayed())
+    alice.save_screenshot(os.path.join(SCREENSHOTS, "phone.png"))
+    alice.set_window_size(1280, 800)
