@@ -42,6 +42,8 @@ public enum CloseCode {
     public static let tokenExpired: UInt16 = 4401
     /// The client read too slowly and its send queue overflowed; reconnect and resume with `since`.
     public static let slowConsumer: UInt16 = 4008
+    /// The node is restarting or stopping (graceful drain): reconnect at once, to another node.
+    public static let serviceRestart: UInt16 = 1012
     /// The user signed out.
     public static let signedOut: UInt16 = 4001
 }

@@ -11,7 +11,8 @@ import Prometheus
 public func buildApplication(
     _ configuration: Configuration,
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-    logger: Logger = Logger(label: "parley")
+    logger: Logger = Logger(label: "parley"),
+    drain: NodeDrain = NodeDrain()
 ) async throws -> some ApplicationProtocol {
     var nodeLogger = logger
     nodeLogger[metadataKey: "node"] = "\(configuration.nodeId)"
@@ -22,8 +23,10 @@ public func buildApplication(
     let bus = try makeBus(configuration, logger: logger)
     let store = try await makeStore(configuration, logger: logger)
     let meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
-    let router = try await buildRouter(configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger)
+    let router = try await buildRouter(
+        configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger, drain: drain)
     let hub = Hub(nodeId: configuration.nodeId, bus: bus, logger: logger)
+    drain.attach(hub)
     let presence = Presence(
         nodeId: configuration.nodeId, bus: bus, store: store, holdsConnections: configuration.role.servesWebSockets, logger: logger)
     let webSocketRouter = Router(context: AppRequestContext.self)
@@ -31,7 +34,8 @@ public func buildApplication(
     if configuration.role.servesWebSockets {
         Gateway(
             hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
-            presence: presence, meetings: meetings, rateLimit: configuration.rateLimit, allowedOrigins: Set(configuration.allowedOrigins)
+            presence: presence, meetings: meetings, drain: drain, rateLimit: configuration.rateLimit,
+            allowedOrigins: Set(configuration.allowedOrigins)
         ).addRoutes(to: webSocketRouter)
     }
 
@@ -59,12 +63,13 @@ public func buildApplication(
 /// The REST routes a node's role serves, behind the error, metrics and authentication middleware.
 func buildRouter(
     _ configuration: Configuration, store: any Store, bus: any Bus, tokens: Tokens,
-    registry: PrometheusCollectorRegistry, logger: Logger
+    registry: PrometheusCollectorRegistry, logger: Logger, drain: NodeDrain = NodeDrain()
 ) async throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: MetricsMiddleware())
-    OpsController(store: store, registry: registry, nodeId: configuration.nodeId, role: configuration.role).addRoutes(to: router)
+    OpsController(store: store, registry: registry, nodeId: configuration.nodeId, role: configuration.role, drain: drain)
+        .addRoutes(to: router)
 
     if configuration.role.servesREST {
         let passwords = PasswordHasher(cost: configuration.passwordCost)

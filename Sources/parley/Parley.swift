@@ -67,14 +67,13 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = store.logger()
-        let app = try await buildApplication(configuration, registry: registry, logger: logger)
         logger.info(
-            "Parley listening",
+            "starting Parley",
             metadata: [
                 "url": "http://\(configuration.host):\(configuration.port)", "role": "\(configuration.role.rawValue)",
                 "store": "\(configuration.databaseURL == nil ? "sqlite \(configuration.sqlitePath)" : "postgres")",
             ])
-        try await app.runService()
+        try await runNode(configuration, registry: registry, logger: logger)
     }
 }
 

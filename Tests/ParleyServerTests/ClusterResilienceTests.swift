@@ -4,6 +4,7 @@ import ParleyClient
 import ParleyCore
 import ParleyStore
 import ParleyTestSupport
+import Synchronization
 import Testing
 
 @Suite("Nothing lost across node deaths and Redis restarts", .enabled(if: TestCluster.available), .serialized)
@@ -70,6 +71,39 @@ struct ClusterResilienceTests {
         }
     }
 
+    @Test("SIGTERM drains a WS node: its sockets close with 1012, its clients move at once, nothing is lost, it exits 0")
+    func gracefulDrain() async throws {
+        try await TestCluster.with { cluster in
+            let pair = try await LivePair.make(
+                api: cluster.http("api-1"), ws: [cluster.ws("ws-1"), cluster.ws("ws-2")], wsForBob: [cluster.ws("ws-2")])
+            try await withLive([pair.alice, pair.bob]) {
+                #expect(try await pair.alice.connected() == "ws-1")
+                _ = try await pair.bob.connected()
+                try await pair.alice.follow(pair.room)
+                try await pair.bob.follow(pair.room)
+                let node = try #require(cluster.nodes["ws-1"])
+                // Bob keeps sending while Alice's node drains and stops.
+                async let sends: [Int64] = (1...40).asyncMap { n in
+                    try await Task.sleep(for: .milliseconds(25))
+                    return try await pair.bob.send(room: pair.room, text: "m\(n)").seq
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let stoppedAt = ContinuousClock.now
+                async let exit = node.terminate()
+                // One pass over Alice's events sees the close, the reconnect and every message.
+                let seen = Seen()
+                try await pair.alice.next(within: 30) { event -> Bool? in seen.record(event) ? true : nil }
+                #expect(seen.closeCodes == [CloseCode.serviceRestart])
+                #expect(seen.nodes == ["ws-2"])
+                print("drain: client back on another node \(seen.reconnectedAt! - stoppedAt) after SIGTERM")
+                #expect(try await exit == 0)
+                let acknowledged = try await sends
+                #expect(acknowledged == Array(1...40))
+                #expect(seen.seqs == acknowledged)
+            }
+        }
+    }
+
     @Test("Redis restarted in the middle of a stream of sends: every acknowledged message reaches the other member once, in order")
     func redisRestart() async throws {
         try await TestCluster.with { cluster in
@@ -103,6 +137,46 @@ extension LiveClient {
                 json.contains("\"online\":\(online)")
             else { return nil }
             return true
+        }
+    }
+}
+
+extension ClosedRange<Int> {
+    /// Runs `transform` on each element in order, one after the other.
+    func asyncMap<T>(_ transform: (Int) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
+
+/// What a client's events showed, recorded in one pass: the close codes, the nodes it reconnected to, and the seqs.
+final class Seen: Sendable {
+    private struct State {
+        var closeCodes: [UInt16?] = []
+        var nodes: [String] = []
+        var seqs: [Int64] = []
+        var reconnectedAt: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+
+    var closeCodes: [UInt16?] { state.withLock { $0.closeCodes } }
+    var nodes: [String] { state.withLock { $0.nodes } }
+    var seqs: [Int64] { state.withLock { $0.seqs } }
+    var reconnectedAt: ContinuousClock.Instant? { state.withLock { $0.reconnectedAt } }
+
+    /// Records an event; true once a reconnect and 40 messages were seen.
+    func record(_ event: LiveEvent) -> Bool {
+        state.withLock { state in
+            switch event {
+            case .disconnected(let code): state.closeCodes.append(code)
+            case .connected(_, let node):
+                state.nodes.append(node)
+                state.reconnectedAt = .now
+            case .message(let message): state.seqs.append(message.seq)
+            default: break
+            }
+            return !state.nodes.isEmpty && state.seqs.count >= 40
         }
     }
 }

@@ -11,6 +11,7 @@ struct OpsController {
     let registry: PrometheusCollectorRegistry
     let nodeId: String
     let role: Configuration.Role
+    let drain: NodeDrain
 
     struct Status: Codable, Sendable {
         let status: String
@@ -29,8 +30,10 @@ struct OpsController {
         JSONBody(Status(status: "ok", node: nodeId, role: role.rawValue))
     }
 
-    /// Ready while the store answers; a load balancer takes the node out of rotation otherwise.
+    /// Ready while the store answers and the node is not draining; a load balancer takes the node out of rotation
+    /// otherwise.
     @Sendable func readyz(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Status> {
+        guard !drain.isDraining else { throw HTTPError(.serviceUnavailable, message: "the node is draining before it stops") }
         do {
             try await store.ping()
         } catch {

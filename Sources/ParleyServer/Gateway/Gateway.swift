@@ -21,6 +21,7 @@ struct Gateway {
     let events: EventPublisher
     let presence: Presence
     let meetings: Meetings
+    let drain: NodeDrain
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
     let allowedOrigins: Set<String>
@@ -28,7 +29,12 @@ struct Gateway {
     func addRoutes(to router: Router<AppRequestContext>) {
         router.group("ws")
             .add(middleware: WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins))
-            .ws("", shouldUpgrade: { _, _ in .upgrade([.secWebSocketProtocol: WebSocketAuthenticator.subprotocol]) }, onUpgrade: serve)
+            .ws(
+                "",
+                shouldUpgrade: { [drain] _, _ in
+                    // A draining node takes no new sockets: the client tries again, and the balancer sends it elsewhere.
+                    drain.isDraining ? .dontUpgrade : .upgrade([.secWebSocketProtocol: WebSocketAuthenticator.subprotocol])
+                }, onUpgrade: serve)
     }
 
     @Sendable func serve(

@@ -156,6 +156,13 @@ final class Hub: Service {
         if last { try? await subscription().unsubscribe([Channel.room(room)]) }
     }
 
+    /// Closes every local connection, as a drain does.
+    func closeAll(code: UInt16, reason: String) {
+        for connection in state.withLock({ Array($0.connections.values) }) {
+            connection.enqueue(.close(code: code, reason: reason))
+        }
+    }
+
     /// The local connections of a user, for closing them all at sign-out.
     func connections(of user: String) -> [Connection] {
         state.withLock { state in (state.users[user] ?? []).compactMap { state.connections[$0] } }
