@@ -117,6 +117,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The chaos test's load and fault driver, run by scripts/chaos against a scripts/cluster.
+        .executableTarget(
+            name: "parley-chaos",
+            dependencies: [
+                "ParleyClient",
+                "ParleyCore",
+                "ParleyBus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ParleyChaos",
+            swiftSettings: swiftSettings
+        ),
+
         // Child processes for the tests: parley nodes and a redis-server of their own.
         .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
         .testTarget(

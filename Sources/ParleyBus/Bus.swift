@@ -27,8 +27,11 @@ public protocol Bus: Service {
 
     // MARK: Presence: which nodes live, and which users are online on them
 
-    /// Marks `node` alive for `ttl`; a node that stops calling this is dead once it lapses.
-    func heartbeat(node: String, ttl: Duration) async throws
+    /// Marks `node` alive for `ttl`; a node that stops calling this is dead once it lapses. Returns whether the
+    /// node's previous beat was still current: false for a first beat, and after the bus lost its state (a Redis
+    /// restart), when the node must record its online users again.
+    @discardableResult
+    func heartbeat(node: String, ttl: Duration) async throws -> Bool
     /// Records that `user` has (or no longer has) connections on `node`, and returns whether the user is online
     /// on any live node afterwards.
     func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool

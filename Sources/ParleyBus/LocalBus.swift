@@ -61,8 +61,12 @@ public final class LocalBus: Bus {
         }
     }
 
-    public func heartbeat(node: String, ttl: Duration) async throws {
-        beats.withLock { $0[node] = .now + ttl }
+    @discardableResult
+    public func heartbeat(node: String, ttl: Duration) async throws -> Bool {
+        beats.withLock { beats in
+            defer { beats[node] = .now + ttl }
+            return beats[node].map { $0 > .now } ?? false
+        }
     }
 
     /// A node is alive while its last beat lasts: in one process that is this process's own node, and a node id

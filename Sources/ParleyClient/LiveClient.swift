@@ -32,6 +32,7 @@ public final class LiveClient: Sendable {
         var outbound: WebSocketOutboundWriter?
         var nextId = 0
         var connects = 0
+        var stopped = false
     }
 
     public let rest: ParleyClient
@@ -52,18 +53,33 @@ public final class LiveClient: Sendable {
     /// How many times the socket has connected.
     public var connects: Int { state.withLock { $0.connects } }
 
-    /// Connects, and reconnects after every drop, until the task is cancelled. `reconnectDelay` spaces the tries.
+    /// Connects, and reconnects after every drop, until the task is cancelled or `stop()` is called.
+    /// `reconnectDelay` spaces the tries.
     public func run(reconnectDelay: Duration = .milliseconds(200)) async {
-        var attempt = 0
-        while !Task.isCancelled {
-            let url = urls[attempt % urls.count]
-            attempt += 1
-            let code = await connectOnce(url: url)
-            failWaiting(ParleyError(.internal, "the connection closed"))
-            emit.yield(.disconnected(code: code))
-            try? await Task.sleep(for: reconnectDelay)
+        // Cancelling the task closes the socket too, with a handshake, rather than leave it open behind.
+        await withTaskCancellationHandler {
+            var attempt = 0
+            while !Task.isCancelled, !state.withLock({ $0.stopped }) {
+                let url = urls[attempt % urls.count]
+                attempt += 1
+                let code = await connectOnce(url: url)
+                failWaiting(ParleyError(.internal, "the connection closed"))
+                emit.yield(.disconnected(code: code))
+                try? await Task.sleep(for: reconnectDelay)
+            }
+            emit.finish()
+        } onCancel: {
+            Task { await self.stop() }
         }
-        emit.finish()
+    }
+
+    /// Closes the socket with a close handshake (1000) and ends `run`: the server sees the user leave at once.
+    public func stop() async {
+        let outbound = state.withLock { state in
+            state.stopped = true
+            return state.outbound
+        }
+        try? await outbound?.close(.normalClosure, reason: "client stopped")
     }
 
     /// Starts holding a room: subscribed now if connected, and on every reconnect. `since` is the last seq held.

@@ -25,10 +25,14 @@ public func buildApplication(
     let meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
     let router = try await buildRouter(
         configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger, drain: drain)
-    let hub = Hub(nodeId: configuration.nodeId, bus: bus, logger: logger)
+    // This run of the node on the bus: a node restarted under the same name is a new incarnation, so that the
+    // survivors clean up the users and attendees of the one that died, as they would for any dead node.
+    let incarnation = "\(configuration.nodeId)~\(Identifier.make("").dropFirst().prefix(6))"
+    let hub = Hub(nodeId: incarnation, name: configuration.nodeId, bus: bus, logger: logger)
     drain.attach(hub)
     let presence = Presence(
-        nodeId: configuration.nodeId, bus: bus, store: store, holdsConnections: configuration.role.servesWebSockets, logger: logger)
+        nodeId: incarnation, bus: bus, store: store, holdsConnections: configuration.role.servesWebSockets, logger: logger,
+        localUsers: { hub.users })
     let webSocketRouter = Router(context: AppRequestContext.self)
     webSocketRouter.add(middleware: ErrorMiddleware())
     if configuration.role.servesWebSockets {
@@ -48,7 +52,7 @@ public func buildApplication(
         // Started in this order and stopped in reverse: the hub needs the bus, and both outlive the sockets.
         services: [
             store, bus, hub, presence, OutboxRelay(store: store, bus: bus, logger: logger),
-            MeetingReaper(nodeId: configuration.nodeId, meetings: meetings, logger: logger),
+            MeetingReaper(nodeId: incarnation, meetings: meetings, logger: logger),
         ],
         logger: logger)
     if configuration.migrate {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ParleyBus
 import ParleyClient
 import ParleyCore
 import ParleyStore
@@ -124,6 +125,22 @@ struct ClusterResilienceTests {
                 let received = try await pair.bob.nextMessages(60, within: 30)
                 #expect(received.map(\.seq) == acknowledged)
                 #expect(received.map(\.text) == (1...60).map { "m\($0)" })
+
+                // Redis came back empty: the nodes notice their lapsed beats and record their users online again.
+                let bus = try RedisBus(url: cluster.redis.url, logger: Logger(label: "test"))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await bus.run() }
+                    defer { group.cancelAll() }
+                    let users = [pair.alice.rest.currentSession!.user.id, pair.bob.rest.currentSession!.user.id]
+                    let deadline = ContinuousClock.now + .seconds(15)
+                    var online = false
+                    while !online, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                        online = true
+                        for user in users where (try? await bus.isOnline(user: user)) != true { online = false }
+                    }
+                    #expect(online, "presence was not recorded again after the Redis restart")
+                }
             }
         }
     }

@@ -5,10 +5,13 @@ import NIOCore
 /// - `parley:nodes`: every node that ever beat, until its clean-up;
 /// - `parley:node-users:{node}` and `parley:user-nodes:{user}`: who is online where, both ways.
 extension RedisBus {
-    public func heartbeat(node: String, ttl: Duration) async throws {
+    @discardableResult
+    public func heartbeat(node: String, ttl: Duration) async throws -> Bool {
         let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-        try await command("SET", "parley:heartbeat:\(node)", "1", "PX", "\(milliseconds)")
+        // GET answers the value the key held before: nil when the beat had lapsed or Redis lost it.
+        let previous = try await command("SET", "parley:heartbeat:\(node)", "1", "PX", "\(milliseconds)", "GET")
         try await command("SADD", "parley:nodes", node)
+        return previous.string != nil
     }
 
     public func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool {

@@ -47,7 +47,7 @@ struct Gateway {
             .frame(
                 try Frames.encode(
                     Frames.Hello(
-                        conn: connection.id, user: userId, node: hub.nodeId,
+                        conn: connection.id, user: userId, node: hub.name,
                         heartbeatMs: Int(Self.heartbeat.components.seconds) * 1000))))
         // A callee who was away hears of the calls that are still ringing or going on.
         for meeting in (try? await store.openMeetings(of: userId)) ?? [] {

@@ -43,13 +43,17 @@ final class Hub: Service {
         case publish(ByteBuffer, to: String)
     }
 
+    /// This run of the node on the bus (`ws-1~k3f9z0`): connection ids and the node channel use it.
     let nodeId: String
+    /// The node's configured name (`PARLEY_NODE_ID`), as `hello` shows it.
+    let name: String
     private let bus: any Bus
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(nodeId: String, bus: any Bus, logger: Logger) {
+    init(nodeId: String, name: String, bus: any Bus, logger: Logger) {
         self.nodeId = nodeId
+        self.name = name
         self.bus = bus
         self.logger = logger
     }
@@ -78,6 +82,9 @@ final class Hub: Service {
     }
 
     var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// The users with a connection on this node.
+    var users: [String] { state.withLock { Array($0.users.keys) } }
 
     /// Adds a connection; returns true when it is its user's first on this node.
     func register(_ connection: Connection) async throws -> Bool {

@@ -60,7 +60,8 @@ struct Meetings: Sendable {
         let attendee = Attendee(conn: conn, user: user, media: media, joinedAt: .now)
         let change = try await store.joinMeeting(meeting, attendee: attendee, capacity: capacity)
         if let joined = change.meeting.attendees.first(where: { $0.conn == conn }) {
-            await publish(MeetingFrames.AttendeeChanged(.joined, room: change.meeting.room, meeting: meeting, attendee: joined), to: Channel.room(change.meeting.room))
+            let joinedFrame = MeetingFrames.AttendeeChanged(.joined, room: change.meeting.room, meeting: meeting, attendee: joined)
+            await publish(joinedFrame, to: Channel.room(change.meeting.room))
         }
         await announce(change)
         return change.meeting
@@ -108,7 +109,8 @@ struct Meetings: Sendable {
     func announce(_ change: MeetingChange) async {
         let meeting = change.meeting
         for attendee in change.left {
-            await publish(MeetingFrames.AttendeeChanged(.left, room: meeting.room, meeting: meeting.id, attendee: attendee), to: Channel.room(meeting.room))
+            let leftFrame = MeetingFrames.AttendeeChanged(.left, room: meeting.room, meeting: meeting.id, attendee: attendee)
+            await publish(leftFrame, to: Channel.room(meeting.room))
         }
         guard change.stateChanged else { return }
         let frame = MeetingFrames.StateChanged(meeting, reason: meeting.endReason, type: MeetingFrames.type(of: meeting.state))
