@@ -6,12 +6,12 @@ import Metrics
 import ParleyServer
 import Prometheus
 
-/// The one executable: `serve` (the default), `migrate`.
+/// The one executable: `serve` (the default), `migrate`, `bench`.
 @main
 struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat and peer-to-peer video meetings.",
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, Bench.self],
         defaultSubcommand: Serve.self)
 }
 

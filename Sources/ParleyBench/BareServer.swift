@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Synchronization
+
+/// The floor the fan-out is measured against: a Hummingbird WebSocket server that writes every text frame it
+/// gets to every other socket, awaiting one write per socket. No bus, no auth, no JSON, no store.
+public enum BareServer {
+    public static func run(port: Int) async throws {
+        let sockets = Mutex<[Int: WebSocketOutboundWriter]>([:])
+        let nextId = Atomic(0)
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.ws("/") { inbound, outbound, _ in
+            let id = nextId.add(1, ordering: .relaxed).newValue
+            sockets.withLock { $0[id] = outbound }
+            defer { sockets.withLock { $0[id] = nil } }
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .text(let text) = message else { continue }
+                for (other, socket) in sockets.withLock({ $0 }) where other != id {
+                    try? await socket.write(.text(text))
+                }
+            }
+        }
+        var logger = Logger(label: "bare")
+        logger.logLevel = .warning
+        let app = Application(
+            router: Router(),
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+/// The bare server as a child process (`parley bench bare-server`), stopped with the run.
+struct BareServerProcess {
+    let process: Process
+    let port: Int
+    var pid: Int32 { process.processIdentifier }
+
+    init(executable: String) throws {
+        port = Int.random(in: 40_000...59_000)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["bench", "bare-server", "--port", "\(port)"]
+        try process.run()
+        // Ready once it accepts a connection.
+        for _ in 0..<100 {
+            if Self.accepts(port: port) { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        process.terminate()
+        throw BenchError("the bare server did not start on port \(port)")
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    private static func accepts(port: Int) -> Bool {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

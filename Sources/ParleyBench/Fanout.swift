@@ -1,0 +1,79 @@
+import Foundation
+import NIOCore
+
+/// The fastest rate one room size held with p99 under the limit, in one mode.
+public struct FanoutResult: Sendable, Codable {
+    public let mode: String
+    public let roomSize: Int
+    public let best: Step?
+    public let steps: [Step]
+}
+
+/// Fan-out across nodes: a sender on WS node 1, the room's members on WS node 2, so that every message crosses
+/// Redis; room sizes 10, 100 and 1000. For each size the rate rises until p99 passes 50 ms. The `bare` mode runs
+/// the same load against a bare Hummingbird WebSocket broadcast (no bus, no auth, no JSON): the floor.
+struct Fanout {
+    static let p99Limit = 50.0
+
+    /// Nil for the bare floor, which runs without a cluster.
+    let cluster: BenchCluster?
+    let sizes: [Int]
+    let duration: Duration
+    let group: any EventLoopGroup
+
+    func parley() async throws -> [FanoutResult] {
+        guard let cluster else { throw BenchError("fanout needs a cluster") }
+        let ws = cluster.nodes(role: "ws")
+        guard ws.count >= 2 else { throw BenchError("fanout needs two WS nodes (scripts/cluster up --ws 2)") }
+        let largest = sizes.max() ?? 0
+        let users = try await BenchUsers.signUp(largest + 1, url: cluster.url, label: "fanout")
+        let sender = largest
+        let tokens = users.tokens
+        let acks = Latencies()
+        let deliveries = Latencies()
+        let senders = try await connectPeers(
+            4, port: ws[0].port, tokens: { _ in tokens[sender] }, group: group, latencies: acks, label: "senders on \(ws[0].name)")
+        let receivers = try await connectPeers(
+            largest, port: ws[1].port, tokens: { tokens[$0] }, group: group, latencies: deliveries, label: "members on \(ws[1].name)")
+        defer { Task { for peer in senders + receivers { await peer.close() } } }
+        let ids = ClientIds()
+        var results: [FanoutResult] = []
+        for size in sizes {
+            say("  room of \(size), sender on \(ws[0].name), members on \(ws[1].name)")
+            let room = try await users.room(owner: sender, members: Array(0..<size), name: "Fanout \(size)")
+            for receiver in receivers.prefix(size) { try await receiver.subscribe(room) }
+            let runner = StepRunner(
+                senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries, meter: cluster.meter,
+                duration: duration, fanout: size)
+            let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit) { _, _, intended in
+                "{\"type\":\"send\",\"room\":\"\(room)\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
+            }
+            results.append(FanoutResult(mode: "parley", roomSize: size, best: best, steps: steps))
+        }
+        return results
+    }
+
+    /// The same load shape on a bare broadcast server, run as a child process so that its CPU is its own.
+    func bare(executable: String) async throws -> [FanoutResult] {
+        let server = try BareServerProcess(executable: executable)
+        defer { server.stop() }
+        var results: [FanoutResult] = []
+        for size in sizes {
+            say("  bare broadcast, room of \(size)")
+            let deliveries = Latencies()
+            let receivers = try await connectPeers(
+                size, port: server.port, tokens: { _ in nil }, group: group, latencies: deliveries, label: "listeners", path: "/")
+            let sender = try await BenchPeer.connect(
+                port: server.port, token: nil, localAddress: "127.0.0.1", group: group, latencies: Latencies(), path: "/")
+            let runner = StepRunner(
+                senders: [sender], receivers: receivers, latencies: deliveries, meter: ProcessMeter(pids: [server.pid]),
+                duration: duration, fanout: size)
+            let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit) { _, _, intended in
+                "\"\(Stamp.text(intended))\""
+            }
+            results.append(FanoutResult(mode: "bare", roomSize: size, best: best, steps: steps))
+            for peer in receivers + [sender] { await peer.close() }
+        }
+        return results
+    }
+}

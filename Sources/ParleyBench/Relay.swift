@@ -1,0 +1,91 @@
+import Foundation
+import NIOCore
+
+public struct RelayResult: Sendable, Codable {
+    /// The saturation rate the fractions are of, in frames per second, and where it came from.
+    public let reference: Double
+    public let referenceSource: String
+    /// `message` or `signal`, with the fraction of the reference, and the step at that rate.
+    public let runs: [Run]
+
+    public struct Run: Sendable, Codable {
+        public let kind: String
+        public let fraction: Double
+        public let step: Step
+    }
+}
+
+/// 1:1 traffic across nodes: pairs of users, the first of each on WS node 1 and the second on WS node 2. Messages
+/// go through each pair's room; signals go from attendee to attendee of each pair's meeting. Both run at 10%, 50%
+/// and 80% of the fan-out saturation rate.
+struct Relay {
+    static let fractions = [0.1, 0.5, 0.8]
+
+    let cluster: BenchCluster
+    let pairs: Int
+    let duration: Duration
+    let group: any EventLoopGroup
+
+    /// `reference`: the fan-out saturation rate (deliveries per second) measured in the same run, if there was one;
+    /// otherwise this finds the 1:1 message saturation rate first.
+    func run(reference given: Double?) async throws -> RelayResult {
+        let ws = cluster.nodes(role: "ws")
+        guard ws.count >= 2 else { throw BenchError("relay needs two WS nodes (scripts/cluster up --ws 2)") }
+        let users = try await BenchUsers.signUp(pairs * 2, url: cluster.url, label: "relay")
+        let tokens = users.tokens
+        let latencies = Latencies()
+        let senders = try await connectPeers(
+            pairs, port: ws[0].port, tokens: { tokens[$0] }, group: group, latencies: Latencies(), label: "senders on \(ws[0].name)")
+        let receivers = try await connectPeers(
+            pairs, port: ws[1].port, tokens: { tokens[pairs + $0] }, group: group, latencies: latencies, label: "receivers on \(ws[1].name)")
+        defer { Task { for peer in senders + receivers { await peer.close() } } }
+        var rooms: [String] = []
+        var meetings: [String] = []
+        let setup = Progress("rooms and meetings", total: pairs)
+        for pair in 0..<pairs {
+            let room = try await users.room(owner: pair, members: [pairs + pair], name: "Pair \(pair)")
+            try await receivers[pair].subscribe(room)
+            let meeting = try decode(try await senders[pair].request("{\"type\":\"meeting.start\",\"room\":\"\(room)\"}"), "meeting", "id")
+            for peer in [senders[pair], receivers[pair]] { try await peer.request("{\"type\":\"meeting.join\",\"meeting\":\"\(meeting)\"}") }
+            rooms.append(room)
+            meetings.append(meeting)
+            setup.advance()
+        }
+        setup.finish()
+        let targets = receivers.map { $0.conn ?? "" }
+        let runner = StepRunner(senders: senders, receivers: receivers, latencies: latencies, meter: cluster.meter, duration: duration, fanout: 1)
+        let ids = ClientIds()
+        let message = { (peer: Int, n: Int, intended: UInt64) in
+            "{\"type\":\"send\",\"room\":\"\(rooms[peer])\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
+        }
+        let signal = { (peer: Int, _: Int, intended: UInt64) in
+            "{\"type\":\"signal\",\"meeting\":\"\(meetings[peer])\",\"to\":\"\(targets[peer])\",\"kind\":\"candidate\",\"payload\":{\"candidate\":\"\(Stamp.text(intended))\"}}"
+        }
+
+        var reference = given ?? 0
+        var source = "the fan-out saturation of this run (room of 10)"
+        if given == nil {
+            say("  finding the 1:1 message saturation rate (p99 under \(Int(Fanout.p99Limit)) ms)")
+            reference = await runner.saturate(from: 500, p99: Fanout.p99Limit, frame: message).best?.perSecond ?? 0
+            source = "the 1:1 message saturation of this run"
+            guard reference > 0 else { throw BenchError("no rate held p99 under \(Fanout.p99Limit) ms") }
+        }
+        var runs: [RelayResult.Run] = []
+        for (kind, frame) in [("message", message), ("signal", signal)] {
+            for fraction in Self.fractions {
+                say("  \(kind)s at \(Int(fraction * 100))% of \(Int(reference))/s")
+                runs.append(.init(kind: kind, fraction: fraction, step: await runner.run(rate: reference * fraction, frame: frame)))
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        return RelayResult(reference: reference, referenceSource: source, runs: runs)
+    }
+}
+
+/// A string inside a JSON reply, by its path.
+func decode(_ reply: String, _ path: String...) throws -> String {
+    var value: Any? = try JSONSerialization.jsonObject(with: Data(reply.utf8))
+    for key in path { value = (value as? [String: Any])?[key] }
+    guard let text = value as? String else { throw BenchError("no \(path.joined(separator: ".")) in \(reply.prefix(200))") }
+    return text
+}

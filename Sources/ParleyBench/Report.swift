@@ -1,0 +1,118 @@
+import Foundation
+
+/// A scenario's figures: a table for the terminal, a JSON line, and a section of BENCHMARKS.md.
+public struct Report: Sendable {
+    public let scenario: String
+    public let table: String
+    public let markdown: String
+    public let json: String
+
+    /// Rewrites this scenario's section of `path` (between `<!-- bench:NAME -->` markers), keeping the others.
+    public func write(to path: String, command: String) throws {
+        let begin = "<!-- bench:\(scenario) -->"
+        let end = "<!-- /bench:\(scenario) -->"
+        let section = """
+            \(begin)
+            ## \(scenario)
+
+            Command: `\(command)`, \(ISO8601DateFormatter().string(from: Date())).
+            Machine: \(Machine.description); Parley built with `swift build -c release`.
+
+            \(markdown)
+            \(end)
+            """
+        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# Benchmarks\n"
+        if let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) {
+            text.replaceSubrange(start.lowerBound..<stop.upperBound, with: section)
+        } else {
+            text += (text.hasSuffix("\n") ? "\n" : "\n\n") + section + "\n"
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func json(_ scenario: String, _ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        return "{\"scenario\":\"\(scenario)\",\"results\":\(body)}"
+    }
+}
+
+private func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
+private func count(_ value: Double) -> String { String(format: "%.0f", value) }
+
+extension Report {
+    public static func fanout(_ parley: [FanoutResult], bare: [FanoutResult]) -> Report {
+        var rows = [
+            "| room size | mode | deliveries/s | per server CPU-second | server CPU per delivery | p50 | p99 | max |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for result in (parley + bare).sorted(by: { ($0.roomSize, $0.mode) < ($1.roomSize, $1.mode) }) {
+            guard let best = result.best else {
+                rows.append("| \(result.roomSize) | \(result.mode) | no rate held p99 under \(Int(Fanout.p99Limit)) ms | | | | | |")
+                continue
+            }
+            rows.append(
+                "| \(result.roomSize) | \(result.mode) | \(count(best.perSecond)) | \(count(best.perCPUSecond)) | "
+                    + String(format: "%.1f µs", best.cpuMicros) + " | \(ms(best.p50)) | \(ms(best.p99)) | \(ms(best.max)) |")
+        }
+        var ratios: [String] = []
+        for result in parley {
+            guard let mine = result.best, let floor = bare.first(where: { $0.roomSize == result.roomSize })?.best, floor.perCPUSecond > 0 else {
+                continue
+            }
+            ratios.append(
+                String(
+                    format: "room of %d: Parley %.2f× the bare floor per server CPU-second", result.roomSize, mine.perCPUSecond / floor.perCPUSecond))
+        }
+        let markdown = """
+            The fastest rate at which p99 stayed under \(Int(Fanout.p99Limit)) ms, each room size on its own. `parley`: a sender on \
+            WS node 1, the members on WS node 2, every message stored and crossing Redis; server CPU is both WS nodes \
+            and the API node. `bare`: a Hummingbird WebSocket broadcast that awaits one write per socket, with no bus, \
+            auth or JSON, as the floor.
+
+            \(rows.joined(separator: "\n"))
+
+            \(ratios.isEmpty ? "" : ratios.map { "- \($0)" }.joined(separator: "\n"))
+            """
+        return Report(scenario: "fanout", table: rows.joined(separator: "\n"), markdown: markdown, json: json("fanout", parley + bare))
+    }
+
+    public static func relay(_ result: RelayResult) -> Report {
+        var rows = ["| kind | load | rate/s | p50 | p99 | p99.9 | max | server CPU each |", "|---|---|---|---|---|---|---|---|"]
+        for run in result.runs {
+            let step = run.step
+            rows.append(
+                "| \(run.kind) | \(Int(run.fraction * 100))% | \(count(step.perSecond)) | \(ms(step.p50)) | \(ms(step.p99)) | "
+                    + "\(ms(step.p999)) | \(ms(step.max)) | " + String(format: "%.1f µs", step.cpuMicros)
+                    + (step.complete ? "" : " (\(step.expected - step.received) missing)") + " |")
+        }
+        let markdown = """
+            1:1 across nodes: senders on WS node 1, receivers on WS node 2; latency from the intended send time to \
+            arrival. The load is a fraction of \(count(result.reference))/s, \(result.referenceSource).
+
+            \(rows.joined(separator: "\n"))
+            """
+        return Report(scenario: "relay", table: rows.joined(separator: "\n"), markdown: markdown, json: json("relay", result))
+    }
+
+    public static func durable(_ result: DurableResult, senders: Int) -> Report {
+        var rows = ["| offered/s | acknowledged/s | p50 ack | p99 ack | max | server CPU each |", "|---|---|---|---|---|---|"]
+        for step in result.steps {
+            rows.append(
+                "| \(count(step.rate)) | \(count(step.perSecond)) | \(ms(step.p50)) | \(ms(step.p99)) | \(ms(step.max)) | "
+                    + String(format: "%.1f µs", step.cpuMicros) + (step.complete ? "" : " (\(step.expected - step.received) unacknowledged)") + " |")
+        }
+        let best =
+            result.best.map { "\(count($0.perSecond)) acknowledged sends/s with p99 \(ms($0.p99))" }
+            ?? "no rate held p99 ack under \(Int(Durable.p99Limit)) ms"
+        let markdown = """
+            \(senders) connections on one WS node send into their own rooms; each send is timed from its intended send \
+            time until its acknowledgement, which comes after the commit (Postgres 15, `fsync` on). The rate rises by \
+            half each step until p99 passes \(Int(Durable.p99Limit)) ms. Best: \(best).
+
+            \(rows.joined(separator: "\n"))
+            """
+        return Report(scenario: "durable", table: rows.joined(separator: "\n"), markdown: markdown, json: json("durable", result))
+    }
+}

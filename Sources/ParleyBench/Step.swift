@@ -1,0 +1,83 @@
+import Foundation
+
+/// One rate held for a while: what went out, what came back and how late, and what it cost the server.
+public struct Step: Sendable, Codable {
+    /// Frames sent per second, as scheduled.
+    public let rate: Double
+    public let sent: Int
+    /// Stamped frames expected back (deliveries or acknowledgements), and those that came.
+    public let expected: Int
+    public let received: Int
+    public let errors: Int
+    public let seconds: Double
+    /// Server CPU (user + system) over the step and its drain.
+    public let cpuSeconds: Double
+    public let p50: Double
+    public let p99: Double
+    public let p999: Double
+    public let max: Double
+
+    /// Stamped frames per second of the step.
+    public var perSecond: Double { Double(received) / seconds }
+    public var perCPUSecond: Double { cpuSeconds > 0 ? Double(received) / cpuSeconds : 0 }
+    /// Server CPU per stamped frame, in microseconds.
+    public var cpuMicros: Double { received > 0 ? cpuSeconds * 1e6 / Double(received) : 0 }
+    public var complete: Bool { received >= expected && errors == 0 }
+
+    func meets(p99 limit: Double) -> Bool { complete && p99 <= limit }
+
+    var line: String {
+        String(
+            format: "%9.0f/s sent, %10.0f/s back (%d/%d), p50 %.2f ms, p99 %.2f ms, max %.1f ms, %.1f µs server CPU each%@",
+            rate, perSecond, received, expected, p50, p99, max, cpuMicros, errors > 0 ? ", \(errors) errors" : "")
+    }
+}
+
+/// Holds each rate for `duration`, counting what `receivers` got back into `latencies`.
+struct StepRunner {
+    let senders: [BenchPeer]
+    let receivers: [BenchPeer]
+    let latencies: Latencies
+    let meter: ProcessMeter
+    let duration: Duration
+    /// Stamped frames each sent frame brings back.
+    let fanout: Int
+
+    func run(rate: Double, frame: (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
+        latencies.reset()
+        let receivedBefore = receivers.reduce(0) { $0 + $1.received }
+        let errorsBefore = (senders + receivers).reduce(0) { $0 + $1.errors }
+        let cpuBefore = meter.cpuSeconds()
+        let sent = await OpenLoop(peers: senders, rate: rate, duration: duration).run(frame)
+        let expected = sent * fanout
+        func received() -> Int { receivers.reduce(0) { $0 + $1.received } - receivedBefore }
+        // What is still in flight gets a few seconds to land; past that it counts as missing.
+        _ = await wait(upTo: .seconds(5)) { received() >= expected }
+        let step = Step(
+            rate: rate, sent: sent, expected: expected, received: received(),
+            errors: (senders + receivers).reduce(0) { $0 + $1.errors } - errorsBefore, seconds: duration.seconds,
+            cpuSeconds: meter.cpuSeconds() - cpuBefore, p50: latencies.milliseconds(at: 50), p99: latencies.milliseconds(at: 99),
+            p999: latencies.milliseconds(at: 99.9), max: latencies.maxMilliseconds)
+        say("    " + step.line)
+        return step
+    }
+
+    /// Raises the rate by half each step from `start` until a step misses its p99 `limit` or loses frames, and
+    /// returns the fastest step that held.
+    func saturate(
+        from start: Double, p99 limit: Double, maxSteps: Int = 14,
+        frame: (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
+    ) async -> (best: Step?, steps: [Step]) {
+        var steps: [Step] = []
+        var rate = start
+        for _ in 0..<maxSteps {
+            let step = await run(rate: rate, frame: frame)
+            steps.append(step)
+            guard step.meets(p99: limit) else { break }
+            rate *= 1.5
+            // Let queues empty between steps.
+            try? await Task.sleep(for: .seconds(1))
+        }
+        return (steps.last { $0.meets(p99: limit) }, steps)
+    }
+}
