@@ -89,7 +89,8 @@ public final class BenchPeer: Sendable {
     private func waitForHello() async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while conn == nil {
-            guard !isClosed, ContinuousClock.now < deadline else { throw BenchError("no hello from the server") }
+            guard !isClosed else { throw BenchError("the server closed the connection before its hello") }
+            guard ContinuousClock.now < deadline else { throw BenchError("no hello from the server within 30 s") }
             try await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -137,7 +138,7 @@ func field(_ name: String, in text: String) -> String? {
 /// Connections spread over 127.0.0.1…127.0.0.250 as their source addresses, a few hundred at a time.
 public func connectPeers(
     _ count: Int, port: Int, tokens: (Int) -> String?, group: any EventLoopGroup, latencies: Latencies, label: String,
-    path: String = "/ws"
+    path: String = "/ws", firstAddress: Int = 0
 ) async throws -> [BenchPeer] {
     let progress = Progress("connecting \(count) \(label)", total: count)
     defer { progress.finish() }
@@ -151,7 +152,8 @@ public func connectPeers(
             let token = tokens(index)
             group_.addTask {
                 let peer = try await BenchPeer.connect(
-                    port: port, token: token, localAddress: "127.0.0.\(1 + index % 250)", group: group, latencies: latencies, path: path)
+                    port: port, token: token, localAddress: "127.0.0.\(1 + (firstAddress + index) % 250)", group: group, latencies: latencies,
+                    path: path)
                 return (index, peer)
             }
         }

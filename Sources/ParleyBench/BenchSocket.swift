@@ -38,8 +38,11 @@ public final class BenchSocket: Sendable {
                 let configuration = NIOTypedHTTPClientUpgradeConfiguration(
                     upgradeRequestHead: head, upgraders: [upgrader],
                     notUpgradingCompletionHandler: { channel in channel.eventLoop.makeSucceededFuture(nil) })
-                return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
-                    configuration: .init(upgradeConfiguration: configuration))
+                // The server may send its first frame (Parley's `hello`) in the same read as the 101; NIO drops
+                // such bytes unless told to forward them.
+                var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: configuration)
+                pipeline.leftOverBytesStrategy = .forwardBytes
+                return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline)
             }
         }
         guard let channel = try await upgraded.get() else {

@@ -18,8 +18,7 @@ public final class Latencies: Sendable {
     public init() {}
 
     /// Records the time from `intended` (monotonic nanoseconds) until now.
-    public func record(since intended: UInt64) {
-        let now = monotonicNanos()
+    public func record(since intended: UInt64, at now: UInt64 = monotonicNanos()) {
         let micros = now > intended ? (now - intended) / 1000 : 0
         histogram.withLock { _ = $0.record(min(micros, 60_000_000)) }
     }

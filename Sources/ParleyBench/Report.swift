@@ -116,3 +116,42 @@ extension Report {
         return Report(scenario: "durable", table: rows.joined(separator: "\n"), markdown: markdown, json: json("durable", result))
     }
 }
+
+extension Report {
+    public static func idle(_ results: [IdleResult], node: String) -> Report {
+        var rows = ["| idle connections | node RSS | RSS before | per connection |", "|---|---|---|---|"]
+        for result in results {
+            rows.append(
+                "| \(result.connections) | \(mebibytes(result.residentBytes)) | \(mebibytes(result.baselineBytes)) | "
+                    + String(format: "%.1f KiB", result.bytesPerConnection / 1024) + " |")
+        }
+        let markdown = """
+            Authenticated connections, one user each, that say nothing after `hello`, opened on \(node) in steps by \
+            child generator processes of at most \(Idle.perProcess) connections; per connection is the node's RSS \
+            over its RSS before the first connection.
+
+            \(rows.joined(separator: "\n"))
+            """
+        return Report(scenario: "idle", table: rows.joined(separator: "\n"), markdown: markdown, json: json("idle", results))
+    }
+}
+
+extension Report {
+    public static func storm(_ result: StormResult) -> Report {
+        let rows = [
+            "| clients | caught up | p50 | p99 | all back and caught up |", "|---|---|---|---|---|",
+            "| \(result.clients) | \(result.caughtUp) | \(ms(result.p50)) | \(ms(result.p99)) | \(ms(result.max)) |",
+        ]
+        let markdown = """
+            \(result.clients) clients on WS node 1, one user each, in rooms of \(Storm.roomSize), held by child generator \
+            processes of at most \(Storm.perProcess). Node 1 is killed with SIGKILL and every room gets a message over \
+            REST while its members are away; each client reconnects straight to WS node 2 (again after 100–500 ms while \
+            that fails), resubscribes with `since`, and is caught up once it holds that message. Times are from the kill.
+
+            \(rows.joined(separator: "\n"))
+            """
+        return Report(scenario: "storm", table: rows.joined(separator: "\n"), markdown: markdown, json: json("storm", result))
+    }
+}
+
+private func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }

@@ -2,7 +2,7 @@ import NIOPosix
 
 /// The scenarios `parley bench` runs, on the generator's event loops (one per core).
 public enum Scenarios {
-    private static var group: MultiThreadedEventLoopGroup { .singleton }
+    static var group: MultiThreadedEventLoopGroup { .singleton }
 
     public static func fanout(cluster: BenchCluster, sizes: [Int], duration: Duration) async throws -> [FanoutResult] {
         try await Fanout(cluster: cluster, sizes: sizes, duration: duration, group: group).parley()
@@ -15,6 +15,16 @@ public enum Scenarios {
 
     public static func relay(cluster: BenchCluster, pairs: Int, duration: Duration, reference: Double?) async throws -> RelayResult {
         try await Relay(cluster: cluster, pairs: pairs, duration: duration, group: group).run(reference: reference)
+    }
+
+    /// `executable` is `parley`, whose `bench hold` children hold the connections.
+    public static func idle(cluster: BenchCluster, counts: [Int], executable: String) async throws -> [IdleResult] {
+        try await Idle(cluster: cluster, counts: counts, executable: executable).run()
+    }
+
+    /// `executable` is `parley`, whose `bench storm-client` children are the clients.
+    public static func storm(cluster: BenchCluster, clients: Int, executable: String) async throws -> StormResult {
+        try await Storm(cluster: cluster, clients: clients, executable: executable).run()
     }
 
     public static func durable(cluster: BenchCluster, senders: Int, duration: Duration) async throws -> DurableResult {

@@ -9,7 +9,11 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a running cluster; figures go to BENCHMARKS.md.",
         discussion: "scripts/bench SCENARIO brings up a release-built cluster, runs the scenario and takes the cluster down.",
-        subcommands: [FanoutCommand.self, RelayCommand.self, DurableCommand.self, AllCommand.self, BareServerCommand.self])
+        subcommands: [
+            FanoutCommand.self, RelayCommand.self, DurableCommand.self, IdleCommand.self, StormCommand.self, AllCommand.self, BareServerCommand.self,
+            HoldCommand.self,
+            StormClientCommand.self,
+        ])
 }
 
 struct BenchOptions: ParsableArguments {
@@ -42,7 +46,7 @@ struct FanoutCommand: AsyncParsableCommand {
     @Flag(help: "Skip the bare broadcast floor.") var noBare = false
 
     func run() async throws {
-        let report = try await fanout(options: options, sizes: try parseSizes(sizes), bare: !noBare)
+        let report = try await fanout(options: options, sizes: try parseCounts(sizes, option: "--sizes", upTo: 5000), bare: !noBare)
         try options.publish(report.report)
     }
 }
@@ -70,6 +74,32 @@ struct DurableCommand: AsyncParsableCommand {
     }
 }
 
+struct IdleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "idle", abstract: "RSS per idle authenticated connection on one WS node.")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "Connection counts, comma-separated, opened in steps.") var counts = "5000,10000,18000"
+
+    func run() async throws {
+        try options.publish(try await idle(options: options, counts: try parseCounts(counts, option: "--counts", upTo: 50_000)))
+    }
+}
+
+struct StormCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storm", abstract: "Kill a WS node holding many clients; time until all are back on the others and caught up.")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "Clients on the node that is killed.") var clients = 15_000
+
+    func run() async throws {
+        guard (1...50_000).contains(clients) else { throw ValidationError("--clients: from 1 to 50000") }
+        print("storm: \(clients) clients")
+        let cluster = try options.clusterState()
+        try options.publish(Report.storm(try await Scenarios.storm(cluster: cluster, clients: clients, executable: CommandLine.arguments[0])))
+    }
+}
+
 struct AllCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "all", abstract: "fanout, relay at fractions of its saturation, and durable.")
 
@@ -93,10 +123,39 @@ struct BareServerCommand: AsyncParsableCommand {
     func run() async throws { try await BareServer.run(port: port) }
 }
 
-private func parseSizes(_ text: String) throws -> [Int] {
-    let sizes = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !sizes.isEmpty, sizes.allSatisfy({ (1...5000).contains($0) }) else { throw ValidationError("--sizes: room sizes from 1 to 5000") }
-    return sizes
+struct HoldCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hold", abstract: "A child load generator: holds idle connections until its input closes.", shouldDisplay: false)
+
+    @Option var port: Int
+    @Option var tokens: String
+    @Option var from: Int
+    @Option var count: Int
+
+    func run() async throws { try await Hold.run(port: port, tokens: tokens, from: from, count: count) }
+}
+
+struct StormClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storm-client", abstract: "A child load generator: storm clients, driven over standard input.", shouldDisplay: false)
+
+    @Option var port: Int
+    @Option var fallback: Int
+    @Option var tokens: String
+    @Option var rooms: String
+    @Option var from: Int
+    @Option var count: Int
+
+    func run() async throws {
+        try await StormClients.run(port: port, fallback: fallback, tokens: tokens, rooms: rooms, from: from, count: count)
+    }
+}
+
+/// A comma-separated list of counts, each from 1 to `upTo`.
+private func parseCounts(_ text: String, option: String, upTo limit: Int) throws -> [Int] {
+    let counts = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !counts.isEmpty, counts.allSatisfy({ (1...limit).contains($0) }) else { throw ValidationError("\(option): counts from 1 to \(limit)") }
+    return counts
 }
 
 private func fanout(options: BenchOptions, sizes: [Int], bare: Bool) async throws -> (report: Report, parley: [FanoutResult]) {
@@ -117,4 +176,11 @@ private func durable(options: BenchOptions, senders: Int) async throws -> Report
     print("durable: \(senders) senders, \(options.seconds) s per rate")
     return Report.durable(
         try await Scenarios.durable(cluster: try options.clusterState(), senders: senders, duration: options.duration), senders: senders)
+}
+
+private func idle(options: BenchOptions, counts: [Int]) async throws -> Report {
+    print("idle: \(counts.map(String.init).joined(separator: ", ")) connections")
+    let cluster = try options.clusterState()
+    let results = try await Scenarios.idle(cluster: cluster, counts: counts, executable: CommandLine.arguments[0])
+    return Report.idle(results, node: cluster.nodes(role: "ws").first?.name ?? "?")
 }

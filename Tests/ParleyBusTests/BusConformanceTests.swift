@@ -101,6 +101,35 @@ struct BusConformanceTests {
         }
     }
 
+    @Test("many subscribes at once each return, confirmed, however their confirmations race them", arguments: BusKind.available)
+    func concurrentSubscribes(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let prefix = "parley:user:\(UUID().uuidString):"
+            try await publishWhenReady(bus, "warm-up", to: prefix + "none")
+            try await bus.withSubscription { subscription in
+                // A confirmation that came before its caller waited for it was once lost, and the caller hung.
+                let subscribed = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for n in 0..<2000 {
+                        group.addTask {
+                            try await subscription.subscribe([prefix + "\(n)"])
+                            return 1
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(20))
+                        throw CancellationError()
+                    }
+                    var count = 0
+                    while count < 2000, let done = try await group.next() { count += done }
+                    group.cancelAll()
+                    return count
+                }
+                #expect(subscribed == 2000)
+                #expect(try await bus.publish(ByteBuffer(string: "last"), to: prefix + "1999") == 1)
+            }
+        }
+    }
+
     @Test("a publish counts its receivers, so that a node channel nobody holds is known to be gone", arguments: BusKind.available)
     func receivers(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in

@@ -15,12 +15,18 @@ public final class RedisBus: Bus {
         let continuation: AsyncStream<BusDelivery>.Continuation
     }
 
+    private struct Confirmation {
+        var confirmed = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
     private struct State {
         var subscribers: [Int: Subscriber] = [:]
         /// How many subscriptions hold each channel; the node is subscribed while the count is above zero.
         var holders: [String: Int] = [:]
-        /// Subscribe calls waiting for Redis to confirm their channel.
-        var confirming: [String: [CheckedContinuation<Void, Never>]] = [:]
+        /// Channels subscribed on Redis and not yet confirmed. The entry is made before SUBSCRIBE goes out, so a
+        /// confirmation that comes before its waiter is kept for it.
+        var confirming: [String: Confirmation] = [:]
         var listener: RedisConnection?
         var commands: RedisConnection?
         var nextId = 0
@@ -112,7 +118,7 @@ public final class RedisBus: Bus {
                 state.commands = nil
                 state.confirming = [:]
             }
-            return (state.listener, state.commands, state.confirming.values.flatMap { $0 })
+            return (state.listener, state.commands, state.confirming.values.compactMap(\.waiter))
         }
         // Nobody waits for a confirmation that will not come; the resubscription and `.resumed` cover them.
         waiting.forEach { $0.resume() }
@@ -134,8 +140,16 @@ public final class RedisBus: Bus {
             }
         case "subscribe":
             guard let channel = parts.dropFirst().first?.string else { return }
-            let waiting = state.withLock { $0.confirming.removeValue(forKey: channel) ?? [] }
-            waiting.forEach { $0.resume() }
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let entry = state.confirming[channel] else { return nil }
+                if let waiter = entry.waiter {
+                    state.confirming.removeValue(forKey: channel)
+                    return waiter
+                }
+                state.confirming[channel]?.confirmed = true
+                return nil
+            }
+            waiter?.resume()
         default:
             break
         }
@@ -190,20 +204,30 @@ public final class RedisBus: Bus {
                 state.holders[channel, default: 0] += 1
                 if state.holders[channel] == 1 { fresh.append(channel) }
             }
+            guard state.listener != nil else { return ([], nil) }
+            for channel in fresh { state.confirming[channel] = Confirmation() }
             return (fresh, state.listener)
         }
         guard !fresh.isEmpty, let listener else { return }
-        await withTaskGroup(of: Void.self) { group in
-            for channel in fresh {
-                group.addTask {
-                    await withCheckedContinuation { continuation in
-                        self.state.withLock { $0.confirming[channel, default: []].append(continuation) }
+        do {
+            try await listener.post(["SUBSCRIBE"] + fresh)
+        } catch {
+            await disconnect()
+            return
+        }
+        for channel in fresh {
+            await withCheckedContinuation { continuation in
+                let confirmed = state.withLock { state -> Bool in
+                    // No entry: confirmed and taken, or dropped by a disconnect, after which the resubscription
+                    // and `.resumed` cover the channel.
+                    guard let entry = state.confirming[channel], !entry.confirmed else {
+                        state.confirming.removeValue(forKey: channel)
+                        return true
                     }
+                    state.confirming[channel]?.waiter = continuation
+                    return false
                 }
-            }
-            // Posted after the waiters are in place, so that no confirmation arrives before its waiter.
-            group.addTask {
-                do { try await listener.post(["SUBSCRIBE"] + fresh) } catch { await self.disconnect() }
+                if confirmed { continuation.resume() }
             }
         }
     }

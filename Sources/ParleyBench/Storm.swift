@@ -1,0 +1,273 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+public struct StormResult: Sendable, Codable {
+    public let clients: Int
+    /// Clients back on another node with every message posted while their node was down, and how long after the
+    /// kill each got there, in milliseconds.
+    public let caughtUp: Int
+    public let p50: Double
+    public let p99: Double
+    public let max: Double
+}
+
+/// A reconnect storm: `clients` connections on WS node 1, one user each, subscribed to rooms of 250. Node 1 is
+/// killed with SIGKILL; every room then gets a message over REST while its members are away. Each client
+/// reconnects to the other WS node at once (and again after a jittered pause while that fails), resubscribes
+/// with `since`, and counts as caught up when it holds the message posted after the kill. The time is from the
+/// kill to that moment.
+struct Storm {
+    static let perProcess = 5000
+    static let roomSize = 250
+
+    let cluster: BenchCluster
+    let clients: Int
+    let executable: String
+
+    func run() async throws -> StormResult {
+        let ws = cluster.nodes(role: "ws")
+        guard ws.count >= 2 else { throw BenchError("storm needs two WS nodes (scripts/cluster up --ws 2)") }
+        let users = try await BenchUsers.signUp(clients, url: cluster.url, label: "storm")
+        var rooms: [String] = []
+        let setup = Progress("rooms of \(Self.roomSize)", total: (clients + Self.roomSize - 1) / Self.roomSize)
+        for owner in stride(from: 0, to: clients, by: Self.roomSize) {
+            let members = Array(owner + 1..<min(clients, owner + Self.roomSize))
+            rooms.append(try await users.room(owner: owner, members: members, name: "Storm \(owner / Self.roomSize)"))
+            setup.advance()
+        }
+        setup.finish()
+        let tokens = try writeLines(users.tokens, prefix: "tokens")
+        let roomOf = try writeLines((0..<clients).map { rooms[$0 / Self.roomSize] }, prefix: "rooms")
+        defer { for path in [tokens, roomOf] { try? FileManager.default.removeItem(atPath: path) } }
+
+        say("  \(clients) clients on \(ws[0].name), in \(rooms.count) rooms")
+        let children = try ChildGenerator.spread(clients, perProcess: Self.perProcess, executable: executable) { from, count in
+            [
+                "bench", "storm-client", "--port", "\(ws[0].port)", "--fallback", "\(ws[1].port)", "--tokens", tokens, "--rooms", roomOf,
+                "--from", "\(from)", "--count", "\(count)",
+            ]
+        }
+        defer { children.forEach { $0.stop() } }
+        for child in children { _ = try await child.line(startingWith: "ready") }
+
+        say("  killing \(ws[0].name) (pid \(ws[0].pid))")
+        let killed = monotonicNanos()
+        kill(ws[0].pid, SIGKILL)
+        children.forEach { $0.send("killed \(killed)") }
+        for (index, room) in rooms.enumerated() {
+            let message = try await users.clients[index * Self.roomSize].send(room: room, text: "posted while the node was down")
+            children.forEach { $0.send("target \(room) \(message.seq)") }
+        }
+        children.forEach { $0.send("targets done") }
+
+        let latencies = Latencies()
+        var caughtUp = 0
+        for child in children {
+            let line = try await child.line(startingWith: "result")
+            for field in line.split(separator: " ").dropFirst() {
+                guard let nanos = UInt64(field) else { continue }
+                latencies.record(since: killed, at: killed + nanos)
+                caughtUp += 1
+            }
+        }
+        let result = StormResult(
+            clients: clients, caughtUp: caughtUp, p50: latencies.milliseconds(at: 50), p99: latencies.milliseconds(at: 99),
+            max: latencies.maxMilliseconds)
+        say(
+            String(
+                format: "    %d of %d caught up; p50 %.0f ms, p99 %.0f ms, all %.0f ms after the kill", caughtUp, clients, result.p50, result.p99,
+                result.max))
+        return result
+    }
+}
+
+/// `parley bench storm-client`: one child generator of the storm. It connects its clients to `port`, subscribes
+/// each to its room, prints `ready`, and then follows the parent's lines: `killed NANOS` (when the node died),
+/// `target ROOM SEQ` (a message each client of the room must hold), `targets done`. It prints `result` and the
+/// nanoseconds from the kill until each client was caught up, once all are or after 60 s.
+public enum StormClients {
+    public static func run(port: Int, fallback: Int, tokens tokensPath: String, rooms roomsPath: String, from: Int, count: Int) async throws {
+        let tokens = try readLines(tokensPath)
+        let rooms = try readLines(roomsPath)
+        let run = StormRun()
+        let clients = (0..<count).map { index in
+            StormClient(token: tokens[from + index], room: rooms[from + index], address: "127.0.0.\(1 + (from + index) % 250)", run: run)
+        }
+        let progress = Progress("connecting \(count) storm clients", total: count)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, client) in clients.enumerated() {
+                if index >= 200 { try await group.next() }
+                group.addTask {
+                    try await client.connect(port: port)
+                    progress.advance()
+                }
+            }
+            try await group.waitForAll()
+        }
+        progress.finish()
+        _ = await wait(upTo: .seconds(60)) { clients.allSatisfy(\.isReplayed) }
+        for client in clients { client.fallback = fallback }
+        tellParent("ready \(count)")
+
+        reading: while let line = await nextInputLine() {
+            let words = line.split(separator: " ").map(String.init)
+            switch (words.first, words.count) {
+            case ("killed", 2): run.killed(at: UInt64(words[1]) ?? monotonicNanos())
+            case ("target", 3): run.target(room: words[1], seq: Int64(words[2]) ?? 0)
+            case ("targets", _): break reading
+            default: continue
+            }
+        }
+        clients.forEach { $0.check() }
+        _ = await wait(upTo: .seconds(60)) { clients.allSatisfy { $0.caughtUp != nil } }
+        let behind = clients.filter { $0.caughtUp == nil }
+        if !behind.isEmpty {
+            let away = behind.filter { !$0.isBack }.count
+            say("  \(behind.count) clients not caught up after 60 s: \(away) not back, \(behind.count - away) back but behind")
+            for client in behind.prefix(5) { say("    " + client.summary) }
+        }
+        tellParent("result " + clients.compactMap { $0.caughtUp.map(String.init) }.joined(separator: " "))
+        await untilInputCloses()
+    }
+}
+
+/// What every client of a storm child needs to know: when the node died, and what each room must be caught up to.
+final class StormRun: Sendable {
+    private struct State {
+        var killedAt: UInt64?
+        var targets: [String: Int64] = [:]
+        var complete = false
+    }
+
+    private let state = Mutex(State())
+
+    func killed(at nanos: UInt64) { state.withLock { $0.killedAt = nanos } }
+    func target(room: String, seq: Int64) { state.withLock { $0.targets[room] = seq } }
+
+    /// When the node died, and the seq `room` must reach; nil until both are known.
+    func goal(room: String) -> (killedAt: UInt64, seq: Int64)? {
+        state.withLock { state in
+            guard let killedAt = state.killedAt, let seq = state.targets[room] else { return nil }
+            return (killedAt, seq)
+        }
+    }
+}
+
+/// One client of the storm: a user's connection that resubscribes from the last seq it holds when it reconnects.
+final class StormClient: Sendable {
+    private struct State {
+        var socket: BenchSocket?
+        /// The connection said hello and is not subscribed yet.
+        var greeted = false
+        var lastSeq: Int64 = 0
+        var replayed = false
+        /// A hello came after the kill: the client is back.
+        var back = false
+        var caughtUp: UInt64?
+        var fallback: Int?
+        var lastError: String?
+    }
+
+    let token: String
+    let room: String
+    let address: String
+    private let run: StormRun
+    private let state = Mutex(State())
+
+    init(token: String, room: String, address: String, run: StormRun) {
+        self.token = token
+        self.room = room
+        self.address = address
+        self.run = run
+    }
+
+    var isReplayed: Bool { state.withLock { $0.replayed } }
+    var isBack: Bool { state.withLock { $0.back } }
+    var summary: String {
+        let goal = run.goal(room: room)
+        return state.withLock { "room \(room) seq \($0.lastSeq) of \(goal?.seq ?? -1), error \($0.lastError ?? "none")" }
+    }
+    /// Nanoseconds from the kill until the client was caught up.
+    var caughtUp: UInt64? { state.withLock { $0.caughtUp } }
+    /// The port to reconnect to when the connection drops.
+    var fallback: Int? {
+        get { state.withLock { $0.fallback } }
+        set { state.withLock { $0.fallback = newValue } }
+    }
+
+    func connect(port: Int) async throws {
+        state.withLock { state in
+            state.socket = nil
+            state.greeted = false
+        }
+        let socket = try await BenchSocket.connect(
+            host: "127.0.0.1", port: port, protocols: "parley.v1, bearer.\(token)", localAddress: address,
+            group: Scenarios.group, onText: { self.receive($0) }, onClose: { self.closed() })
+        state.withLock { $0.socket = socket }
+        subscribeOnceGreeted()
+    }
+
+    /// Subscribes from the last seq held once the connection is both set and greeted: the hello may come with the
+    /// upgrade, before `connect` has the socket.
+    private func subscribeOnceGreeted() {
+        let ready = state.withLock { state -> (BenchSocket, Int64)? in
+            guard state.greeted, let socket = state.socket else { return nil }
+            state.greeted = false
+            return (socket, state.lastSeq)
+        }
+        guard let (socket, since) = ready else { return }
+        socket.send("{\"id\":\"s\",\"type\":\"subscribe\",\"rooms\":[{\"room\":\"\(room)\",\"since\":\(since)}]}")
+    }
+
+    /// Records a catch-up once the client is back and holds the room's target seq.
+    func check() {
+        guard let goal = run.goal(room: room) else { return }
+        state.withLock { state in
+            guard state.caughtUp == nil, state.back, state.lastSeq >= goal.seq else { return }
+            state.caughtUp = monotonicNanos() - goal.killedAt
+        }
+    }
+
+    private func receive(_ buffer: ByteBuffer) {
+        let text = String(buffer: buffer)
+        if text.contains("\"type\":\"hello\"") {
+            state.withLock { state in
+                state.back = state.fallback != nil
+                state.greeted = true
+            }
+            subscribeOnceGreeted()
+        } else if text.contains("\"type\":\"message.created\""), let seq = integer("seq", in: text) {
+            state.withLock { $0.lastSeq = max($0.lastSeq, seq) }
+        } else if text.contains("\"type\":\"replay.done\"") {
+            state.withLock { $0.replayed = true }
+        } else if text.contains("\"type\":\"error\"") || text.contains("\"ok\":false") {
+            state.withLock { $0.lastError = String(text.prefix(300)) }
+        }
+        check()
+    }
+
+    /// The node went away: back to the fallback at once, and again after a jittered pause while that fails.
+    private func closed() {
+        guard let port = fallback else { return }
+        Task {
+            for attempt in 0..<100 {
+                if attempt > 0 { try? await Task.sleep(for: .milliseconds(Int.random(in: 100...500))) }
+                if (try? await connect(port: port)) != nil { return }
+            }
+        }
+    }
+}
+
+/// An integer field of a flat JSON object, found without decoding it: `"name":123`.
+func integer(_ name: String, in text: String) -> Int64? {
+    guard let start = text.range(of: "\"\(name)\":") else { return nil }
+    return Int64(text[start.upperBound...].prefix { $0.isNumber || $0 == "-" })
+}
+
+/// The next line of standard input, read on a thread of its own; nil at its end.
+func nextInputLine() async -> String? {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: readLine()) }
+    }
+}
