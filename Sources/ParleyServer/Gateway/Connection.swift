@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOWebSocket
 import ParleyCore
 import ParleyStore
 import Synchronization
@@ -8,6 +9,10 @@ import Synchronization
 /// One socket's outgoing side. Everything it sends passes through one queue, written by one task in order:
 /// replies, replays and live events. That order is what makes replay safe: a live event that arrives while a
 /// room replays waits behind the replay, and is then dropped if the replay already held it.
+///
+/// A live event that finds the writer idle, with nothing queued, skips the queue: the hub writes it on the socket's
+/// event loop (`deliver`), so that fan-out costs no task wake-up per socket. Gaps, closes and a socket that does
+/// not take writes go through the writer as before.
 final class Connection: Sendable {
     /// What the writer does next.
     enum Item: Sendable {
@@ -28,8 +33,13 @@ final class Connection: Sendable {
 
     let id: String
     let userId: String
+    /// The socket, for live events written on it directly; nil where the writer's sink is not a socket (tests).
+    let channel: (any NIOCore.Channel)?
     private let store: any Store
     private let queue = ItemQueue<Item>()
+    /// The last seq delivered per subscribed room. The writer moves them while it works, a direct delivery only
+    /// while the writer is idle.
+    private let cursors = Mutex<[String: Int64]>([:])
     private let queued = Atomic<Int>(0)
     private let maxQueued: Int
     private let overflowed = Atomic<Bool>(false)
@@ -39,9 +49,12 @@ final class Connection: Sendable {
     /// When the access token the socket runs on expires; `auth` frames move it.
     let tokenExpiry: Mutex<Date>
 
-    init(id: String, userId: String, tokenExpiry: Date, store: any Store, maxQueued: Int = 1024) {
+    init(
+        id: String, userId: String, tokenExpiry: Date, store: any Store, channel: (any NIOCore.Channel)? = nil, maxQueued: Int = 1024
+    ) {
         self.id = id
         self.userId = userId
+        self.channel = channel
         self.store = store
         self.maxQueued = maxQueued
         self.tokenExpiry = Mutex(tokenExpiry)
@@ -57,6 +70,47 @@ final class Connection: Sendable {
         queue.push(item)
     }
 
+    /// Delivers a bus event, on `channel`'s event loop: written on the socket without a flush when the writer is
+    /// idle, else queued. Returns true when it wrote, and the caller is to flush the socket.
+    func deliver(_ header: EventHeader, _ payload: ByteBuffer) -> Bool {
+        guard let channel, channel.isWritable,
+            case let verdict?? = queue.whenIdle({ cursors.withLock { Self.route(header, userId: userId, cursors: &$0, direct: true) } })
+        else {
+            enqueue(.event(header, payload))
+            return false
+        }
+        guard case .deliver = verdict else { return false }
+        channel.write(NIOAny(WebSocketFrame(fin: true, opcode: .text, data: payload)), promise: nil)
+        return true
+    }
+
+    /// What becomes of a live event.
+    private enum Verdict {
+        case deliver
+        case drop
+        /// Deliver after the messages between `after` and `before`, read from the store.
+        case fillGap(room: String, after: Int64, before: Int64)
+        case signOut
+    }
+
+    /// Routes a live event by the room cursors, moving them. With `direct`, a gap or a sign-out, which the writer
+    /// must handle, returns nil and moves nothing.
+    private static func route(_ header: EventHeader, userId: String, cursors: inout [String: Int64], direct: Bool) -> Verdict? {
+        if header.type == "session.closed" { return direct ? nil : .signOut }
+        guard let room = header.room, header.isRoomEvent else { return .deliver }
+        guard let cursor = cursors[room] else { return .drop }
+        guard header.isMessageCreated, let seq = header.seq else {
+            // Removed from the room: this is the last the connection hears of it.
+            if header.type == "member.removed", header.user == userId { cursors[room] = nil }
+            return .deliver
+        }
+        guard seq > cursor else { return .drop }
+        // A jump in seq: an event was lost or is late. What lies between is delivered from the store first.
+        if seq > cursor + 1 && direct { return nil }
+        cursors[room] = seq
+        return seq > cursor + 1 ? .fillGap(room: room, after: cursor, before: seq) : .deliver
+    }
+
     func finish() {
         queue.finish()
         overflowSignal.finish()
@@ -65,7 +119,6 @@ final class Connection: Sendable {
     /// Writes the queue to the socket until the queue finishes, the socket fails, or a close item comes. What
     /// queued up meanwhile is written as one batch, with one flush.
     func write(to sink: some FrameSink) async throws {
-        var cursors: [String: Int64] = [:]
         var frames: [ByteBuffer] = []
         while let batch = await queue.next() {
             queued.subtract(batch.count, ordering: .relaxed)
@@ -84,36 +137,30 @@ final class Connection: Sendable {
                     try await sink.close(code: code, reason: reason)
                     return
                 case .subscribe(let room, let since, let reply):
-                    cursors[room] = try await replay(room, since: since, into: &frames)
+                    let cursor = try await replay(room, since: since, into: &frames)
+                    cursors.withLock { $0[room] = cursor }
                     if let reply { frames.append(reply) }
                 case .unsubscribe(let room):
-                    cursors[room] = nil
+                    cursors.withLock { $0[room] = nil }
                 case .resync:
-                    for (room, cursor) in cursors {
-                        cursors[room] = try await catchUp(room, after: cursor, before: nil, into: &frames)
+                    for (room, cursor) in cursors.withLock({ $0 }) {
+                        let caughtUp = try await catchUp(room, after: cursor, before: nil, into: &frames)
+                        cursors.withLock { $0[room] = caughtUp }
                     }
                 case .event(let header, let payload):
-                    if header.type == "session.closed" {
+                    switch cursors.withLock({ Self.route(header, userId: userId, cursors: &$0, direct: false) }) {
+                    case .deliver?:
+                        frames.append(payload)
+                    case .drop?, nil:
+                        continue
+                    case .fillGap(let room, let after, let before)?:
+                        _ = try await catchUp(room, after: after, before: before, into: &frames)
+                        frames.append(payload)
+                    case .signOut?:
                         try await sink.write(frames)
                         try await sink.close(code: CloseCode.signedOut, reason: "signed out")
                         return
                     }
-                    guard let room = header.room, header.isRoomEvent else {
-                        frames.append(payload)
-                        continue
-                    }
-                    guard let cursor = cursors[room] else { continue }
-                    if header.type == "member.removed", header.user == userId {
-                        // Removed from the room: this is the last the connection hears of it.
-                        cursors[room] = nil
-                    }
-                    if header.isMessageCreated, let seq = header.seq {
-                        guard seq > cursor else { continue }
-                        // A jump in seq: an event was lost or is late. Deliver what lies between from the store first.
-                        if seq > cursor + 1 { _ = try await catchUp(room, after: cursor, before: seq, into: &frames) }
-                        cursors[room] = seq
-                    }
-                    frames.append(payload)
                 }
             }
             try await sink.write(frames)

@@ -41,7 +41,8 @@ struct Gateway {
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<AppRequestContext>
     ) async throws {
         guard let userId = context.requestContext.userId, let expiry = context.requestContext.tokenExpiry else { return }
-        let connection = Connection(id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiry, store: store)
+        let connection = Connection(
+            id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiry, store: store, channel: context.requestContext.channel)
         if try await hub.register(connection) { await presence.update(user: userId, online: true) }
         connection.enqueue(
             .frame(

@@ -218,10 +218,28 @@ final class Hub: Service {
             {
                 followups.append(.publish(bounce, to: Channel.node(Attendee.node(of: from))))
             }
-            for connection in targets {
-                connection.enqueue(.event(header, message.payload))
-            }
+            deliver(header, message.payload, to: targets)
             return followups
+        }
+    }
+
+    /// Hands an event to its local connections with one task per event loop, not one per socket: on its loop, each
+    /// connection writes the event on its socket or queues it, and each socket written to is flushed once.
+    private func deliver(_ header: EventHeader, _ payload: ByteBuffer, to targets: [Connection]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [Connection])] = [:]
+        for connection in targets {
+            guard let loop = connection.channel?.eventLoop else {
+                connection.enqueue(.event(header, payload))
+                continue
+            }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].connections.append(connection)
+        }
+        for (loop, connections) in byLoop.values {
+            loop.execute {
+                for connection in connections where connection.deliver(header, payload) {
+                    connection.channel?.flush()
+                }
+            }
         }
     }
 }

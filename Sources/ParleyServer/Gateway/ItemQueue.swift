@@ -21,6 +21,15 @@ final class ItemQueue<Item: Sendable>: Sendable {
         waiter?.resume()
     }
 
+    /// Runs `body` under the queue's lock when the writer waits in `next` on an empty queue, and returns its result;
+    /// nil otherwise. What `body` does then comes before anything pushed after it, and nothing queued is overtaken.
+    func whenIdle<Result: Sendable>(_ body: () -> Result) -> Result? {
+        state.withLock { state in
+            guard state.waiter != nil, state.items.isEmpty, !state.finished else { return nil }
+            return body()
+        }
+    }
+
     /// Ends the queue: `next` returns what is left, then nil.
     func finish() {
         let waiter = state.withLock { state in
