@@ -33,25 +33,26 @@ public enum BareServer {
     }
 }
 
-/// The bare server as a child process (`parley bench bare-server`), stopped with the run.
-struct BareServerProcess {
+/// A server the fan-out floor or the peer runs in, as a child process so that its CPU is its own, stopped with
+/// the run: `parley bench bare-server`, or an instance of the socket.io peer.
+struct ServerProcess {
     let process: Process
     let port: Int
     var pid: Int32 { process.processIdentifier }
 
-    init(executable: String) throws {
+    /// Starts `executable` with `arguments(port)` on a free port and waits until it accepts connections.
+    init(executable: String, arguments: (Int) -> [String]) throws {
         port = Int.random(in: 40_000...59_000)
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["bench", "bare-server", "--port", "\(port)"]
+        process.arguments = arguments(port)
         try process.run()
-        // Ready once it accepts a connection.
-        for _ in 0..<100 {
+        for _ in 0..<200 {
             if Self.accepts(port: port) { return }
             Thread.sleep(forTimeInterval: 0.1)
         }
         process.terminate()
-        throw BenchError("the bare server did not start on port \(port)")
+        throw BenchError("\(executable) did not start on port \(port)")
     }
 
     func stop() {

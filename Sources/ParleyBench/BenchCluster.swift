@@ -38,6 +38,12 @@ public struct BenchCluster: Sendable {
 
     public func nodes(role: String) -> [Node] { nodes.filter { $0.role == role } }
 
+    /// A setting the nodes run with, such as `REDIS_URL`, from the cluster's `env` file.
+    func setting(_ name: String) -> String? {
+        let lines = (try? String(contentsOfFile: "\(folder)/env", encoding: .utf8))?.split(separator: "\n") ?? []
+        return lines.first { $0.hasPrefix("\(name)=") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
     /// The CPU and memory of every Parley node.
     public var meter: ProcessMeter { ProcessMeter(pids: nodes.map(\.pid)) }
 }

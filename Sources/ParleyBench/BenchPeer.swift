@@ -2,9 +2,20 @@ import Foundation
 import NIOCore
 import Synchronization
 
-/// One authenticated Parley connection of the load generator. Frames that carry a benchmark stamp (deliveries to
-/// a receiver, acknowledgements to a sender) are timed into `latencies` without decoding; control replies wake
-/// whoever waits for them.
+/// What a load-generator connection speaks.
+public enum Dialect: Sendable {
+    /// Parley's protocol: `hello`, frames with `id`, replies with `re`.
+    case parley
+    /// Engine.IO 4 over a WebSocket with socket.io packets: `40` connects and greets with the socket's `sid`,
+    /// `42ID[event, data]` asks, `43ID[...]` answers, and a ping (`2`) wants a pong (`3`).
+    case socketIO
+
+    var path: String { self == .parley ? "/ws" : "/socket.io/?EIO=4&transport=websocket" }
+}
+
+/// One connection of the load generator, authenticated in Parley's case. Frames that carry a benchmark stamp
+/// (deliveries to a receiver, acknowledgements to a sender) are timed into `latencies` without decoding; control
+/// replies wake whoever waits for them.
 public final class BenchPeer: Sendable {
     private struct State {
         var conn: String?
@@ -14,6 +25,7 @@ public final class BenchPeer: Sendable {
     }
 
     public let latencies: Latencies
+    let dialect: Dialect
     private let socket: Mutex<BenchSocket?> = Mutex(nil)
     private let state = Mutex(State())
     private let stamped = Atomic(0)
@@ -25,21 +37,23 @@ public final class BenchPeer: Sendable {
     public var conn: String? { state.withLock { $0.conn } }
     public var isClosed: Bool { state.withLock { $0.closed } }
 
-    private init(latencies: Latencies) {
+    private init(latencies: Latencies, dialect: Dialect) {
         self.latencies = latencies
+        self.dialect = dialect
     }
 
-    /// Connects with `token` and waits for `hello`.
+    /// Connects, with `token` in Parley's case, and waits for the greeting (`hello`, or socket.io's connect).
+    /// `path` overrides the dialect's; without a token in Parley's dialect nothing greets, and nothing is awaited.
     public static func connect(
         host: String = "127.0.0.1", port: Int, token: String?, localAddress: String?, group: any EventLoopGroup,
-        latencies: Latencies, path: String = "/ws"
+        latencies: Latencies, dialect: Dialect = .parley, path: String? = nil
     ) async throws -> BenchPeer {
-        let peer = BenchPeer(latencies: latencies)
+        let peer = BenchPeer(latencies: latencies, dialect: dialect)
         let socket = try await BenchSocket.connect(
-            host: host, port: port, path: path, protocols: token.map { "parley.v1, bearer.\($0)" }, localAddress: localAddress,
-            group: group, onText: { peer.receive($0) }, onClose: { peer.closed() })
+            host: host, port: port, path: path ?? dialect.path, protocols: token.map { "parley.v1, bearer.\($0)" },
+            localAddress: localAddress, group: group, onText: { peer.receive($0, answer: $1) }, onClose: { peer.closed() })
         peer.socket.withLock { $0 = socket }
-        if token != nil { try await peer.waitForHello() }
+        if token != nil || dialect == .socketIO { try await peer.waitForHello() }
         return peer
     }
 
@@ -61,16 +75,20 @@ public final class BenchPeer: Sendable {
 
     public var eventLoop: (any EventLoop)? { socket.withLock { $0 }?.channel.eventLoop }
 
-    /// Sends `frame` (JSON without its `id`, which this adds) and waits up to 30 s for the reply.
+    /// Sends `frame` and waits up to 30 s for the reply. In Parley's dialect `frame` is a JSON object without its
+    /// `id`, which this adds; in socket.io's it is the event array, `["join","room"]`.
     @discardableResult
     public func request(_ frame: String) async throws -> String {
-        let id = state.withLock { state -> String in
+        let (id, text) = state.withLock { state -> (String, String) in
             state.nextId += 1
-            return "q\(state.nextId)"
+            switch dialect {
+            case .parley: return ("q\(state.nextId)", "{\"id\":\"q\(state.nextId)\"," + frame.dropFirst())
+            case .socketIO: return ("\(state.nextId)", "42\(state.nextId)" + frame)
+            }
         }
         let reply = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
             state.withLock { $0.waiting[id] = continuation }
-            send("{\"id\":\"\(id)\"," + frame.dropFirst())
+            send(text)
             Task {
                 try? await Task.sleep(for: .seconds(30))
                 self.resume(id, .failure(BenchError("no reply to \(frame.prefix(80)) within 30 s")))
@@ -80,8 +98,12 @@ public final class BenchPeer: Sendable {
         return reply
     }
 
+    /// Starts receiving a room: Parley's `subscribe`, or the socket.io peer's `join`.
     public func subscribe(_ room: String) async throws {
-        try await request("{\"type\":\"subscribe\",\"rooms\":[{\"room\":\"\(room)\",\"since\":0}]}")
+        switch dialect {
+        case .parley: try await request("{\"type\":\"subscribe\",\"rooms\":[{\"room\":\"\(room)\",\"since\":0}]}")
+        case .socketIO: try await request("[\"join\",\"\(room)\"]")
+        }
     }
 
     public func close() async { await socket.withLock { $0 }?.close() }
@@ -95,18 +117,35 @@ public final class BenchPeer: Sendable {
         }
     }
 
-    private func receive(_ buffer: ByteBuffer) {
+    private func receive(_ buffer: ByteBuffer, answer: BenchSocket.Answer) {
         if let stamp = Stamp.find(in: buffer) {
             latencies.record(since: stamp)
             stamped.add(1, ordering: .relaxed)
             return
         }
         let text = String(buffer: buffer)
-        if text.contains("\"type\":\"hello\""), let conn = field("conn", in: text) {
+        if dialect == .socketIO {
+            receiveSocketIO(text, answer: answer)
+        } else if text.contains("\"type\":\"hello\""), let conn = field("conn", in: text) {
             state.withLock { $0.conn = conn }
         } else if let id = field("re", in: text) {
             if !resume(id, .success(text)) { failures.add(1, ordering: .relaxed) }
         } else if text.contains("\"type\":\"error\"") {
+            failures.add(1, ordering: .relaxed)
+        }
+    }
+
+    private func receiveSocketIO(_ text: String, answer: BenchSocket.Answer) {
+        if text == "2" {
+            answer.send("3")
+        } else if text.hasPrefix("0{") {
+            answer.send("40")
+        } else if text.hasPrefix("40"), let sid = field("sid", in: text) {
+            state.withLock { $0.conn = sid }
+        } else if text.hasPrefix("43") {
+            // Acknowledgements of sends nobody waits for are expected; only a waiter's reply matters.
+            resume(String(text.dropFirst(2).prefix { $0.isNumber }), .success(text))
+        } else if text.hasPrefix("44") {
             failures.add(1, ordering: .relaxed)
         }
     }
@@ -138,7 +177,7 @@ func field(_ name: String, in text: String) -> String? {
 /// Connections spread over 127.0.0.1…127.0.0.250 as their source addresses, a few hundred at a time.
 public func connectPeers(
     _ count: Int, port: Int, tokens: (Int) -> String?, group: any EventLoopGroup, latencies: Latencies, label: String,
-    path: String = "/ws", firstAddress: Int = 0
+    dialect: Dialect = .parley, path: String? = nil, firstAddress: Int = 0
 ) async throws -> [BenchPeer] {
     let progress = Progress("connecting \(count) \(label)", total: count)
     defer { progress.finish() }
@@ -152,8 +191,8 @@ public func connectPeers(
             let token = tokens(index)
             group_.addTask {
                 let peer = try await BenchPeer.connect(
-                    port: port, token: token, localAddress: "127.0.0.\(1 + (firstAddress + index) % 250)", group: group, latencies: latencies,
-                    path: path)
+                    port: port, token: token, localAddress: "127.0.0.\(1 + (firstAddress + index) % 250)", group: group,
+                    latencies: latencies, dialect: dialect, path: path)
                 return (index, peer)
             }
         }

@@ -17,7 +17,7 @@ public final class BenchSocket: Sendable {
     /// run one address pair out of ports), offering `protocols` in `Sec-WebSocket-Protocol`.
     public static func connect(
         host: String, port: Int, path: String = "/ws", protocols: String?, localAddress: String?,
-        group: any EventLoopGroup, onText: @escaping @Sendable (ByteBuffer) -> Void,
+        group: any EventLoopGroup, onText: @escaping @Sendable (ByteBuffer, _ answer: Answer) -> Void,
         onClose: @escaping @Sendable () -> Void = {}
     ) async throws -> BenchSocket {
         var bootstrap = ClientBootstrap(group: group)
@@ -53,8 +53,18 @@ public final class BenchSocket: Sendable {
 
     /// Writes a text frame; `flush` false leaves it for the next flush, so that a burst leaves in one syscall.
     public func send(_ text: String, flush: Bool = true) {
-        let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text))
-        if flush { channel.writeAndFlush(frame, promise: nil) } else { channel.write(frame, promise: nil) }
+        Answer(channel: channel).send(text, flush: flush)
+    }
+
+    /// A frame written back on the connection a frame came from, usable before `connect` has returned: a server
+    /// may speak first, in the same read as its 101.
+    public struct Answer: Sendable {
+        let channel: any Channel
+
+        public func send(_ text: String, flush: Bool = true) {
+            let frame = WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: ByteBuffer(string: text))
+            if flush { channel.writeAndFlush(frame, promise: nil) } else { channel.write(frame, promise: nil) }
+        }
     }
 
     public func flush() { channel.flush() }
@@ -67,10 +77,10 @@ private final class FrameHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    let onText: @Sendable (ByteBuffer) -> Void
+    let onText: @Sendable (ByteBuffer, BenchSocket.Answer) -> Void
     let onClose: @Sendable () -> Void
 
-    init(onText: @escaping @Sendable (ByteBuffer) -> Void, onClose: @escaping @Sendable () -> Void) {
+    init(onText: @escaping @Sendable (ByteBuffer, BenchSocket.Answer) -> Void, onClose: @escaping @Sendable () -> Void) {
         self.onText = onText
         self.onClose = onClose
     }
@@ -78,7 +88,7 @@ private final class FrameHandler: ChannelInboundHandler, Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
-        case .text, .continuation: onText(frame.unmaskedData)
+        case .text, .continuation: onText(frame.unmaskedData, BenchSocket.Answer(channel: context.channel))
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)

@@ -33,7 +33,7 @@ struct Durable {
         }
         let ids = ClientIds()
         let runner = StepRunner(senders: peers, receivers: peers, latencies: acks, meter: cluster.meter, duration: duration, fanout: 1)
-        let (best, steps) = await runner.saturate(from: 250, p99: Self.p99Limit) { peer, n, intended in
+        let (best, steps) = await runner.saturate(from: 250, p99: Self.p99Limit) { [rooms] peer, n, intended in
             "{\"id\":\"d\(n)\",\"type\":\"send\",\"room\":\"\(rooms[peer])\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
         }
         let fastest = steps.filter(\.complete).max { $0.perSecond < $1.perSecond }

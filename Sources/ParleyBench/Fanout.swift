@@ -53,9 +53,38 @@ struct Fanout {
         return results
     }
 
+    /// The same load shape on the socket.io peer: the sender on instance 1, the room's members on instance 2.
+    func peer(_ setup: PeerSetup) async throws -> [FanoutResult] {
+        guard let cluster else { throw BenchError("the peer runs on the cluster's Redis") }
+        let peer = try SocketIOPeer(setup, cluster: cluster)
+        defer { peer.stop() }
+        let (first, second) = (peer.servers[0].port, peer.servers[1].port)
+        let deliveries = Latencies()
+        let senders = try await connectPeers(
+            4, port: first, tokens: { _ in nil }, group: group, latencies: Latencies(), label: "senders on instance 1", dialect: .socketIO)
+        let receivers = try await connectPeers(
+            sizes.max() ?? 0, port: second, tokens: { _ in nil }, group: group, latencies: deliveries, label: "members on instance 2",
+            dialect: .socketIO)
+        defer { Task { for socket in senders + receivers { await socket.close() } } }
+        var results: [FanoutResult] = []
+        for size in sizes {
+            say("  \(SocketIOPeer.name) peer, room of \(size), sender on instance 1, members on instance 2")
+            let room = "fanout-\(size)"
+            for receiver in receivers.prefix(size) { try await receiver.subscribe(room) }
+            let runner = StepRunner(
+                senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries, meter: peer.meter,
+                duration: duration, fanout: size)
+            let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit) { _, n, intended in
+                "42\(n + 1)[\"send\",{\"room\":\"\(room)\",\"text\":\"\(Stamp.text(intended))\"}]"
+            }
+            results.append(FanoutResult(mode: SocketIOPeer.name, roomSize: size, best: best, steps: steps))
+        }
+        return results
+    }
+
     /// The same load shape on a bare broadcast server, run as a child process so that its CPU is its own.
     func bare(executable: String) async throws -> [FanoutResult] {
-        let server = try BareServerProcess(executable: executable)
+        let server = try ServerProcess(executable: executable) { ["bench", "bare-server", "--port", "\($0)"] }
         defer { server.stop() }
         var results: [FanoutResult] = []
         for size in sizes {

@@ -42,12 +42,12 @@ private func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
 private func count(_ value: Double) -> String { String(format: "%.0f", value) }
 
 extension Report {
-    public static func fanout(_ parley: [FanoutResult], bare: [FanoutResult]) -> Report {
+    public static func fanout(_ parley: [FanoutResult], peer: [FanoutResult], bare: [FanoutResult]) -> Report {
         var rows = [
-            "| room size | mode | deliveries/s | per server CPU-second | server CPU per delivery | p50 | p99 | max |",
+            "| room size | system | deliveries/s | per server CPU-second | server CPU per delivery | p50 | p99 | max |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for result in (parley + bare).sorted(by: { ($0.roomSize, $0.mode) < ($1.roomSize, $1.mode) }) {
+        for result in (parley + peer + bare).sorted(by: { $0.roomSize < $1.roomSize }) {
             guard let best = result.best else {
                 rows.append("| \(result.roomSize) | \(result.mode) | no rate held p99 under \(Int(Fanout.p99Limit)) ms | | | | | |")
                 continue
@@ -58,38 +58,50 @@ extension Report {
         }
         var ratios: [String] = []
         for result in parley {
-            guard let mine = result.best, let floor = bare.first(where: { $0.roomSize == result.roomSize })?.best, floor.perCPUSecond > 0 else {
-                continue
+            for (other, name) in [(peer, "the \(SocketIOPeer.name) peer"), (bare, "the bare floor")] {
+                let mine = result.best?.perCPUSecond ?? 0
+                guard let theirs = other.first(where: { $0.roomSize == result.roomSize }) else { continue }
+                let text =
+                    if let best = theirs.best, best.perCPUSecond > 0, mine > 0 {
+                        String(format: "%.2f×", mine / best.perCPUSecond)
+                    } else {
+                        "not comparable (\(mine > 0 ? name : "Parley") held no rate)"
+                    }
+                ratios.append("room of \(result.roomSize): Parley per server CPU-second against \(name): \(text)")
             }
-            ratios.append(
-                String(
-                    format: "room of %d: Parley %.2f× the bare floor per server CPU-second", result.roomSize, mine.perCPUSecond / floor.perCPUSecond))
         }
         let markdown = """
-            The fastest rate at which p99 stayed under \(Int(Fanout.p99Limit)) ms, each room size on its own. `parley`: a sender on \
-            WS node 1, the members on WS node 2, every message stored and crossing Redis; server CPU is both WS nodes \
-            and the API node. `bare`: a Hummingbird WebSocket broadcast that awaits one write per socket, with no bus, \
-            auth or JSON, as the floor.
+            The fastest rate at which p99 stayed under \(Int(Fanout.p99Limit)) ms, each room size on its own; the rate rises by half \
+            each step. `parley`: a sender on WS node 1, the members on WS node 2, every message stored and crossing \
+            Redis; server CPU is both WS nodes and the API node. `\(SocketIOPeer.name)`: python-socketio's AsyncServer \
+            with AsyncRedisManager, two instances on the same Redis, sender on one and members on the other; server \
+            CPU is both instances. `bare`: a Hummingbird WebSocket broadcast that awaits one write per socket, with no \
+            bus, auth or JSON: the floor.
 
             \(rows.joined(separator: "\n"))
 
-            \(ratios.isEmpty ? "" : ratios.map { "- \($0)" }.joined(separator: "\n"))
+            \(ratios.map { "- \($0)" }.joined(separator: "\n"))
             """
-        return Report(scenario: "fanout", table: rows.joined(separator: "\n"), markdown: markdown, json: json("fanout", parley + bare))
+        return Report(
+            scenario: "fanout", table: rows.joined(separator: "\n"), markdown: markdown, json: json("fanout", parley + peer + bare))
     }
 
     public static func relay(_ result: RelayResult) -> Report {
-        var rows = ["| kind | load | rate/s | p50 | p99 | p99.9 | max | server CPU each |", "|---|---|---|---|---|---|---|---|"]
+        var rows = [
+            "| system | kind | load | rate/s | p50 | p99 | p99.9 | max | server CPU each |", "|---|---|---|---|---|---|---|---|---|",
+        ]
         for run in result.runs {
             let step = run.step
             rows.append(
-                "| \(run.kind) | \(Int(run.fraction * 100))% | \(count(step.perSecond)) | \(ms(step.p50)) | \(ms(step.p99)) | "
+                "| \(run.system) | \(run.kind) | \(Int(run.fraction * 100))% | \(count(step.perSecond)) | \(ms(step.p50)) | \(ms(step.p99)) | "
                     + "\(ms(step.p999)) | \(ms(step.max)) | " + String(format: "%.1f µs", step.cpuMicros)
                     + (step.complete ? "" : " (\(step.expected - step.received) missing)") + " |")
         }
         let markdown = """
-            1:1 across nodes: senders on WS node 1, receivers on WS node 2; latency from the intended send time to \
-            arrival. The load is a fraction of \(count(result.reference))/s, \(result.referenceSource).
+            1:1 across nodes: senders on WS node 1, receivers on WS node 2 (for the \(SocketIOPeer.name) peer, instance 1 \
+            and instance 2); latency from the intended send time to arrival. Messages go through each pair's room; \
+            Parley's signals go to the other attendee of the pair's meeting, the peer's to the other socket's `sid`. \
+            The load is a fraction of \(count(result.reference))/s, \(result.referenceSource).
 
             \(rows.joined(separator: "\n"))
             """

@@ -13,8 +13,15 @@ public enum Scenarios {
         try await Fanout(cluster: nil, sizes: sizes, duration: duration, group: group).bare(executable: executable)
     }
 
-    public static func relay(cluster: BenchCluster, pairs: Int, duration: Duration, reference: Double?) async throws -> RelayResult {
-        try await Relay(cluster: cluster, pairs: pairs, duration: duration, group: group).run(reference: reference)
+    /// `peer`: the socket.io peer to run the same load on, after Parley.
+    public static func relay(cluster: BenchCluster, pairs: Int, duration: Duration, reference: Double?, peer: PeerSetup?) async throws
+        -> RelayResult
+    {
+        try await Relay(cluster: cluster, pairs: pairs, duration: duration, group: group).run(reference: reference, peer: peer)
+    }
+
+    public static func peerFanout(cluster: BenchCluster, sizes: [Int], duration: Duration, peer: PeerSetup) async throws -> [FanoutResult] {
+        try await Fanout(cluster: cluster, sizes: sizes, duration: duration, group: group).peer(peer)
     }
 
     /// `executable` is `parley`, whose `bench hold` children hold the connections.

@@ -43,7 +43,7 @@ struct StepRunner {
     /// Stamped frames each sent frame brings back.
     let fanout: Int
 
-    func run(rate: Double, frame: (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
+    func run(rate: Double, frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
         latencies.reset()
         let receivedBefore = receivers.reduce(0) { $0 + $1.received }
         let errorsBefore = (senders + receivers).reduce(0) { $0 + $1.errors }
@@ -62,11 +62,16 @@ struct StepRunner {
         return step
     }
 
+    /// Closes every connection of the run.
+    func closeAll() async {
+        for peer in senders + receivers { await peer.close() }
+    }
+
     /// Raises the rate by half each step from `start` until a step misses its p99 `limit` or loses frames, and
     /// returns the fastest step that held.
     func saturate(
         from start: Double, p99 limit: Double, maxSteps: Int = 14,
-        frame: (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
+        frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
     ) async -> (best: Step?, steps: [Step]) {
         var steps: [Step] = []
         var rate = start

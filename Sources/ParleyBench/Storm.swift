@@ -203,7 +203,7 @@ final class StormClient: Sendable {
         }
         let socket = try await BenchSocket.connect(
             host: "127.0.0.1", port: port, protocols: "parley.v1, bearer.\(token)", localAddress: address,
-            group: Scenarios.group, onText: { self.receive($0) }, onClose: { self.closed() })
+            group: Scenarios.group, onText: { text, _ in self.receive(text) }, onClose: { self.closed() })
         state.withLock { $0.socket = socket }
         subscribeOnceGreeted()
     }

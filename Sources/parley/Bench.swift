@@ -23,8 +23,21 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "The file the figures go to.") var output = "BENCHMARKS.md"
     @Flag(help: "Print the figures only.") var dryRun = false
     @Option(help: "The command to show beside the figures.") var command: String?
+    @Flag(help: "Skip the socket.io peer in fanout and relay.") var noPeer = false
+    @Option(help: "A Python with the peer's packages (bench/requirements.txt); scripts/bench makes one.") var peerPython =
+        ProcessInfo.processInfo.environment["PARLEY_PEER_PYTHON"] ?? ".bench/venv/bin/python"
+    @Option(help: "The peer's server.") var peerScript = "bench/socketio_peer.py"
 
     func clusterState() throws -> BenchCluster { try BenchCluster(folder: cluster) }
+
+    /// The socket.io peer, unless `--no-peer`; its Python and script must be there.
+    func peer() throws -> PeerSetup? {
+        guard !noPeer else { return nil }
+        for path in [peerPython, peerScript] where !FileManager.default.fileExists(atPath: path) {
+            throw ValidationError("the socket.io peer needs \(path): run scripts/bench, which installs it, or pass --no-peer")
+        }
+        return PeerSetup(python: peerPython, script: peerScript)
+    }
 
     var duration: Duration { .seconds(seconds) }
 
@@ -161,15 +174,19 @@ private func parseCounts(_ text: String, option: String, upTo limit: Int) throws
 private func fanout(options: BenchOptions, sizes: [Int], bare: Bool) async throws -> (report: Report, parley: [FanoutResult]) {
     let cluster = try options.clusterState()
     print("fanout: rooms of \(sizes.map(String.init).joined(separator: ", ")), \(options.seconds) s per rate")
+    let peer = try options.peer()
     let parley = try await Scenarios.fanout(cluster: cluster, sizes: sizes, duration: options.duration)
+    var socketIO: [FanoutResult] = []
+    if let peer { socketIO = try await Scenarios.peerFanout(cluster: cluster, sizes: sizes, duration: options.duration, peer: peer) }
     let floor = bare ? try await Scenarios.bareFanout(executable: CommandLine.arguments[0], sizes: sizes, duration: options.duration) : []
-    return (Report.fanout(parley, bare: floor), parley)
+    return (Report.fanout(parley, peer: socketIO, bare: floor), parley)
 }
 
 private func relay(options: BenchOptions, pairs: Int, reference: Double?) async throws -> Report {
     print("relay: \(pairs) pairs, \(options.seconds) s per rate")
     return Report.relay(
-        try await Scenarios.relay(cluster: try options.clusterState(), pairs: pairs, duration: options.duration, reference: reference))
+        try await Scenarios.relay(
+            cluster: try options.clusterState(), pairs: pairs, duration: options.duration, reference: reference, peer: try options.peer()))
 }
 
 private func durable(options: BenchOptions, senders: Int) async throws -> Report {
