@@ -55,8 +55,10 @@ struct ServerProcess {
         throw BenchError("\(executable) did not start on port \(port)")
     }
 
+    /// SIGKILL: the server keeps nothing worth a graceful stop, and a child started from a thread that blocks
+    /// SIGTERM inherits the block, so that `terminate()` would leave it running.
     func stop() {
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 

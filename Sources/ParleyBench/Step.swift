@@ -44,6 +44,7 @@ struct StepRunner {
     let fanout: Int
 
     func run(rate: Double, frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
+        await settle()
         latencies.reset()
         let receivedBefore = receivers.reduce(0) { $0 + $1.received }
         let errorsBefore = (senders + receivers).reduce(0) { $0 + $1.errors }
@@ -60,6 +61,18 @@ struct StepRunner {
             p999: latencies.milliseconds(at: 99.9), max: latencies.maxMilliseconds)
         say("    " + step.line)
         return step
+    }
+
+    /// Waits until nothing has arrived for half a second (for at most 30 s), so that the stragglers of an overloaded
+    /// step do not count in the next one.
+    private func settle() async {
+        var last = -1
+        for _ in 0..<60 {
+            let now = receivers.reduce(0) { $0 + $1.received }
+            if now == last { return }
+            last = now
+            try? await Task.sleep(for: .milliseconds(500))
+        }
     }
 
     /// Closes every connection of the run.
