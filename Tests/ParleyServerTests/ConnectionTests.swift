@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOEmbedded
+import NIOWebSocket
 import ParleyCore
 import ParleyStore
 import Synchronization
@@ -75,6 +77,55 @@ struct ConnectionTests {
             #expect(frames[0].contains(#""seq":3"#) && frames[2].contains(#""seq":5"#))
             #expect(frames[3].contains("replay.done") && frames[4] == "reply")
         }
+    }
+
+    @Test("a live event skips the queue onto the socket while the writer is idle; a duplicate is dropped and a gap queued")
+    func directDelivery() async throws {
+        try await withConnection { _, store in
+            let alice = try await store.createUser(username: "alice", name: "Alice", passwordHash: "h")
+            let room = try await store.createGroup(owner: alice.id, name: "Live", members: []).room.id
+            let socket = EmbeddedChannel()
+            let connection = Connection(id: "n.3", userId: alice.id, tokenExpiry: .distantFuture, store: store, channel: socket)
+            let sink = RecordingSink()
+            connection.enqueue(.subscribe(room: room, since: 0, reply: ByteBuffer(string: "reply")))
+            let writer = Task { try await connection.write(to: sink) }
+            try await waitUntil { connection.isIdle }
+            #expect(sink.batches.joined().last == "reply")
+
+            func event(_ n: Int) async throws -> (EventHeader, ByteBuffer) {
+                let message = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)").message
+                let payload = try Frames.encode(Event.messageCreated(message))
+                return (EventHeader.decode(payload)!, payload)
+            }
+            let first = try await event(1)
+            #expect(connection.deliver(first.0, first.1))
+            socket.flush()
+            #expect(try socket.readOutbound(as: WebSocketFrame.self)?.unmaskedData == first.1)
+            // The same event again: dropped by the cursor, neither written nor queued.
+            #expect(!connection.deliver(first.0, first.1))
+            socket.flush()
+            #expect(try socket.readOutbound(as: WebSocketFrame.self) == nil)
+            // Seq 3 after 1: the writer fills the gap from the store, in order.
+            _ = try await event(2)
+            let third = try await event(3)
+            #expect(!connection.deliver(third.0, third.1))
+            try await waitUntil { sink.batches.count == 2 }
+            let filled = sink.batches[1]
+            #expect(filled.count == 2 && filled[0].contains(#""seq":2"#) && filled[1].contains(#""seq":3"#))
+            #expect(try socket.readOutbound(as: WebSocketFrame.self) == nil)
+
+            connection.enqueue(.close(code: 1000, reason: "done"))
+            try await writer.value
+            #expect(sink.closed == 1000)
+        }
+    }
+
+    /// Polls `condition` every 10 ms for up to 5 s.
+    func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<500 where !condition() {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(condition())
     }
 
     @Test("a queue past its bound closes the socket with 4008 instead of growing")

@@ -84,6 +84,9 @@ final class Connection: Sendable {
         return true
     }
 
+    /// Whether the writer waits on an empty queue, so that a live event may skip it.
+    var isIdle: Bool { queue.whenIdle { true } ?? false }
+
     /// What becomes of a live event.
     private enum Verdict {
         case deliver
