@@ -247,12 +247,16 @@ final class StormClient: Sendable {
         check()
     }
 
-    /// The node went away: back to the fallback at once, and again after a jittered pause while that fails.
+    /// The node went away: back to the fallback at once, and again after a jittered pause while that fails, for as
+    /// long as the scenario waits (60 s) and a little more.
     private func closed() {
         guard let port = fallback else { return }
         Task {
-            for attempt in 0..<100 {
-                if attempt > 0 { try? await Task.sleep(for: .milliseconds(Int.random(in: 100...500))) }
+            let deadline = ContinuousClock.now + .seconds(75)
+            var attempts = 0
+            while ContinuousClock.now < deadline {
+                if attempts > 0 { try? await Task.sleep(for: .milliseconds(Int.random(in: 100...500))) }
+                attempts += 1
                 if (try? await connect(port: port)) != nil { return }
             }
         }
