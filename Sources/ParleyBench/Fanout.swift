@@ -42,13 +42,13 @@ struct Fanout {
             say("  room of \(size), sender on \(ws[0].name), members on \(ws[1].name)")
             let room = try await users.room(owner: sender, members: Array(0..<size), name: "Fanout \(size)")
             for receiver in receivers.prefix(size) { try await receiver.subscribe(room) }
-            let runner = StepRunner(
-                senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries, meter: cluster.meter,
-                duration: duration, fanout: size)
-            let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit) { _, _, intended in
-                "{\"type\":\"send\",\"room\":\"\(room)\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
-            }
-            results.append(FanoutResult(mode: "parley", roomSize: size, best: best, steps: steps))
+            results.append(
+                await saturate(
+                    "parley", size: size, senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries,
+                    meter: cluster.meter
+                ) { _, _, intended in
+                    "{\"type\":\"send\",\"room\":\"\(room)\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
+                })
         }
         return results
     }
@@ -71,13 +71,13 @@ struct Fanout {
             say("  \(SocketIOPeer.name) peer, room of \(size), sender on instance 1, members on instance 2")
             let room = "fanout-\(size)"
             for receiver in receivers.prefix(size) { try await receiver.subscribe(room) }
-            let runner = StepRunner(
-                senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries, meter: peer.meter,
-                duration: duration, fanout: size)
-            let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit) { _, n, intended in
-                "42\(n + 1)[\"send\",{\"room\":\"\(room)\",\"text\":\"\(Stamp.text(intended))\"}]"
-            }
-            results.append(FanoutResult(mode: SocketIOPeer.name, roomSize: size, best: best, steps: steps))
+            results.append(
+                await saturate(
+                    SocketIOPeer.name, size: size, senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries,
+                    meter: peer.meter
+                ) { _, n, intended in
+                    "42\(n + 1)[\"send\",{\"room\":\"\(room)\",\"text\":\"\(Stamp.text(intended))\"}]"
+                })
         }
         return results
     }
@@ -94,15 +94,23 @@ struct Fanout {
                 size, port: server.port, tokens: { _ in nil }, group: group, latencies: deliveries, label: "listeners", path: "/")
             let sender = try await BenchPeer.connect(
                 port: server.port, token: nil, localAddress: "127.0.0.1", group: group, latencies: Latencies(), path: "/")
-            let runner = StepRunner(
-                senders: [sender], receivers: receivers, latencies: deliveries, meter: ProcessMeter(pids: [server.pid]),
-                duration: duration, fanout: size)
-            let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit) { _, _, intended in
-                "\"\(Stamp.text(intended))\""
-            }
-            results.append(FanoutResult(mode: "bare", roomSize: size, best: best, steps: steps))
+            results.append(
+                await saturate(
+                    "bare", size: size, senders: [sender], receivers: receivers, latencies: deliveries,
+                    meter: ProcessMeter(pids: [server.pid])
+                ) { _, _, intended in "\"\(Stamp.text(intended))\"" })
             for peer in receivers + [sender] { await peer.close() }
         }
         return results
+    }
+
+    /// Raises the rate at one room size, from about 1000 deliveries a second, until p99 passes the limit.
+    private func saturate(
+        _ mode: String, size: Int, senders: [BenchPeer], receivers: [BenchPeer], latencies: Latencies, meter: ProcessMeter,
+        frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
+    ) async -> FanoutResult {
+        let runner = StepRunner(senders: senders, receivers: receivers, latencies: latencies, meter: meter, duration: duration, fanout: size)
+        let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit, frame: frame)
+        return FanoutResult(mode: mode, roomSize: size, best: best, steps: steps)
     }
 }
