@@ -20,7 +20,7 @@ struct RedisRestartTests {
                 var iterator = subscription.deliveries.makeAsyncIterator()
                 #expect(await iterator.nextMessage() == "r1=before")
 
-                server.kill()
+                await server.kill()
                 await #expect(throws: (any Error).self) {
                     try await Task.sleep(for: .milliseconds(200))
                     try await bus.publish(ByteBuffer(string: "lost"), to: "parley:room:r1")

@@ -54,7 +54,7 @@ struct ClusterResilienceTests {
 
                     for n in 1...5 { try await pair.bob.rest.send(room: pair.room, text: "before \(n)") }
                     _ = try await pair.alice.nextMessages(5)
-                    cluster.kill("ws-1")
+                    await cluster.kill("ws-1")
                     let killedAt = ContinuousClock.now
                     for n in 1...20 { try await pair.bob.rest.send(room: pair.room, text: "during \(n)") }
                     #expect(try await pair.alice.connected() == "ws-2")
@@ -116,7 +116,7 @@ struct ClusterResilienceTests {
                 try await pair.bob.follow(pair.room)
                 var acknowledged: [Int64] = []
                 for n in 1...60 {
-                    if n == 20 { cluster.redis.kill() }
+                    if n == 20 { await cluster.redis.kill() }
                     if n == 35 { try await cluster.redis.start() }
                     acknowledged.append(try await pair.alice.send(room: pair.room, text: "m\(n)").seq)
                     try await Task.sleep(for: .milliseconds(20))

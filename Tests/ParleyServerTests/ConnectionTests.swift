@@ -84,7 +84,7 @@ struct ConnectionTests {
         try await withConnection { _, store in
             let alice = try await store.createUser(username: "alice", name: "Alice", passwordHash: "h")
             let room = try await store.createGroup(owner: alice.id, name: "Live", members: []).room.id
-            let socket = EmbeddedChannel()
+            let socket = NIOAsyncTestingChannel()
             let connection = Connection(id: "n.3", userId: alice.id, tokenExpiry: .distantFuture, store: store, channel: socket)
             let sink = RecordingSink()
             connection.enqueue(.subscribe(room: room, since: 0, reply: ByteBuffer(string: "reply")))
@@ -97,22 +97,27 @@ struct ConnectionTests {
                 let payload = try Frames.encode(Event.messageCreated(message))
                 return (EventHeader.decode(payload)!, payload)
             }
+            // On the socket's event loop, as the hub delivers, then flushed.
+            func deliver(_ event: (EventHeader, ByteBuffer)) async throws -> Bool {
+                try await socket.testingEventLoop.executeInContext {
+                    defer { socket.flush() }
+                    return connection.deliver(event.0, event.1)
+                }
+            }
             let first = try await event(1)
-            #expect(connection.deliver(first.0, first.1))
-            socket.flush()
-            #expect(try socket.readOutbound(as: WebSocketFrame.self)?.unmaskedData == first.1)
+            #expect(try await deliver(first))
+            #expect(try await socket.readOutbound(as: WebSocketFrame.self)?.unmaskedData == first.1)
             // The same event again: dropped by the cursor, neither written nor queued.
-            #expect(!connection.deliver(first.0, first.1))
-            socket.flush()
-            #expect(try socket.readOutbound(as: WebSocketFrame.self) == nil)
+            #expect(try await !deliver(first))
+            #expect(try await socket.readOutbound(as: WebSocketFrame.self) == nil)
             // Seq 3 after 1: the writer fills the gap from the store, in order.
             _ = try await event(2)
             let third = try await event(3)
-            #expect(!connection.deliver(third.0, third.1))
+            #expect(try await !deliver(third))
             try await waitUntil { sink.batches.count == 2 }
             let filled = sink.batches[1]
             #expect(filled.count == 2 && filled[0].contains(#""seq":2"#) && filled[1].contains(#""seq":3"#))
-            #expect(try socket.readOutbound(as: WebSocketFrame.self) == nil)
+            #expect(try await socket.readOutbound(as: WebSocketFrame.self) == nil)
 
             connection.enqueue(.close(code: 1000, reason: "done"))
             try await writer.value

@@ -192,14 +192,14 @@ struct MeetingClusterTests {
                 }
 
                 // Then Alice's whole node dies.
-                cluster.kill("ws-1")
+                await cluster.kill("ws-1")
                 let killedAt = ContinuousClock.now
                 _ = try await bob.frame("attendee.left", within: 15) { $0.attendeeConn == aliceConn }
                 print("meetings: a killed node's attendee left \(ContinuousClock.now - killedAt) after the kill")
                 #expect(try await trio.bob.meeting(meeting.id).attendees.map(\.user) == [trio.bob.userId])
 
                 // And then Bob's, the last one in the meeting: nothing of it survives.
-                cluster.kill("ws-2")
+                await cluster.kill("ws-2")
                 let deadline = ContinuousClock.now + .seconds(15)
                 var state = try await trio.carol.meeting(meeting.id)
                 while state.state.isOpen && ContinuousClock.now < deadline {

@@ -68,10 +68,10 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// SIGKILL, as a crash would.
-    func kill(_ name: String) { nodes[name]?.kill() }
+    func kill(_ name: String) async { await nodes[name]?.kill() }
 
     func restart(_ name: String) async throws {
-        kill(name)
+        await kill(name)
         try await start(name, role: roles[name]!)
     }
 
@@ -81,7 +81,7 @@ final class TestCluster: @unchecked Sendable {
     /// Stops every node gracefully, and Redis.
     func stop() async {
         for node in nodes.values { _ = try? await node.terminate() }
-        redis.kill()
+        await redis.kill()
         try? FileManager.default.removeItem(at: directory)
     }
 

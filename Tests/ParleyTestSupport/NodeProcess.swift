@@ -74,26 +74,37 @@ public final class NodeProcess: @unchecked Sendable {
 
     /// Waits for the node to stop by itself; kills it and throws if it does not in time.
     public func exitStatus(within seconds: Double = 30) async throws -> Int32 {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning {
-            guard Date() < deadline else {
-                Foundation.kill(process.processIdentifier, SIGKILL)
-                throw NodeError(description: "the node was still running after \(seconds) s:\n\(output)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        guard await process.exited(within: seconds) else {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            throw NodeError(description: "the node was still running after \(seconds) s:\n\(output)")
         }
         return process.terminationStatus
     }
 
     /// SIGKILL, as a crash would.
-    public func kill() {
+    public func kill() async {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
     }
 
     deinit {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+extension Process {
+    /// Waits until the process has exited, or `seconds` have passed, and says whether it exited. It polls instead of
+    /// calling `waitUntilExit()`, which spins a run loop that, off the main thread, may never hear of the exit: that
+    /// parks one of the cooperative pool's threads for good, and on 2 cores two of them hang every test.
+    @discardableResult
+    public func exited(within seconds: Double = 30) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
     }
 }
 

@@ -29,14 +29,14 @@ public final class RedisServer: @unchecked Sendable {
         throw NodeError(description: "redis-server did not start on \(port)")
     }
 
-    public func kill() {
+    public func kill() async {
         guard let process, process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
     }
 
     deinit {
-        kill()
+        if let process, process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -63,7 +63,10 @@ public enum RedisPing {
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        guard await process.exited(within: 5) else {
+            process.terminate()
+            return false
+        }
         return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("PONG")
     }
 }
