@@ -14,30 +14,101 @@ extension SQLStore {
             deletedAt: try row.optionalInt(column + 6).map(Timestamp.init(milliseconds:)))
     }
 
+    /// Sends go through a batcher: concurrent sends share a transaction, and so a commit (see `sendBatch`).
     public func send(room: String, sender: String, clientId: String, text: String) async throws -> Sent {
-        try await transaction { sql in
-            _ = try await sql.role(of: sender, in: room)
-            // Locking the room row serialises the room's senders, so the next seq is free and no seq is skipped.
-            let lastSeq = try await sql.first("SELECT last_seq FROM rooms WHERE id = ?" + dialect.forUpdate, [.text(room)])!.int(0)
-            // Checked under the lock, so that a retry racing its original sees the original once it commits.
-            if let row = try await sql.first(
-                "SELECT \(Self.messageColumns) FROM messages m WHERE m.room_id = ? AND m.sender_id = ? AND m.client_id = ?",
-                [.text(room), .text(sender), .text(clientId)])
-            {
-                return Sent(message: try Self.message(from: row), created: false, outbox: nil)
+        try await sends.submit(SendRequest(room: room, sender: sender, clientId: clientId, text: text)) { [self] batch in
+            await sendBatch(batch)
+        }
+    }
+
+    /// Commits a batch of sends in one transaction, with a fixed number of statements whatever its size. A request
+    /// that fails on its own (its sender is not a member) fails alone; if the transaction itself fails, each request
+    /// is tried again by itself, so that one cannot take the others down with it.
+    func sendBatch(_ requests: [SendRequest]) async -> [Result<Sent, any Error>] {
+        do {
+            return try await transaction { sql in try await Self.send(requests, now: .now, dialect: dialect, sql) }
+        } catch  where requests.count > 1 {
+            var results: [Result<Sent, any Error>] = []
+            for request in requests { results += await sendBatch([request]) }
+            return results
+        } catch {
+            return [.failure(error)]
+        }
+    }
+
+    private static func send(
+        _ requests: [SendRequest], now: Timestamp, dialect: SQLDialect, _ sql: any SQLExecutor
+    ) async throws -> [Result<Sent, any Error>] {
+        let pairs = Array(Set(requests.map(\.membership)))
+        let members = Set(
+            try await sql.query(
+                "SELECT rm.room_id, rm.user_id FROM room_members rm JOIN (VALUES \(values(pairs.count, 2))) AS v"
+                    + " ON rm.room_id = v.column1 AND rm.user_id = v.column2",
+                pairs.flatMap { [.text($0.room), .text($0.user)] }
+            ).map { Membership(room: try $0.text(0), user: try $0.text(1)) })
+        let admitted = requests.filter { members.contains($0.membership) }
+        guard !admitted.isEmpty else { return requests.map { _ in .failure(ParleyError.notFound("room")) } }
+
+        // Locking the room rows serialises each room's senders, so the next seq is free and no seq is skipped. In id
+        // order, so that two batches never wait for each other's rooms.
+        let rooms = Set(admitted.map(\.room)).sorted()
+        var lastSeq: [String: Int64] = [:]
+        for row in try await sql.query(
+            "SELECT id, last_seq FROM rooms WHERE id IN (\(placeholders(rooms.count))) ORDER BY id" + dialect.forUpdate, rooms.map { .text($0) })
+        {
+            lastSeq[try row.text(0)] = try row.int(1)
+        }
+        // Checked under the lock, so that a retry racing its original sees the original once it commits.
+        var stored: [SendRequest.Key: Message] = [:]
+        for row in try await sql.query(
+            "SELECT \(messageColumns) FROM messages m JOIN (VALUES \(values(admitted.count, 3))) AS v"
+                + " ON m.room_id = v.column1 AND m.sender_id = v.column2 AND m.client_id = v.column3",
+            admitted.flatMap { [.text($0.room), .text($0.sender), .text($0.clientId)] })
+        {
+            let message = try message(from: row)
+            stored[SendRequest.Key(room: message.room, sender: message.sender, clientId: message.clientId)] = message
+        }
+
+        var results: [Result<Sent, any Error>] = []
+        var created: [Message] = []
+        for request in requests {
+            guard members.contains(request.membership), let last = lastSeq[request.room] else {
+                results.append(.failure(ParleyError.notFound("room")))
+                continue
             }
-            let now = Timestamp.now
-            let message = Message(room: room, seq: lastSeq + 1, clientId: clientId, sender: sender, text: text, sentAt: now)
-            try await sql.execute(
-                "INSERT INTO messages (room_id, seq, client_id, sender_id, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(room), .int(message.seq), .text(clientId), .text(sender), .text(text), .int(now.milliseconds)])
-            try await sql.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", [.int(message.seq), .text(room)])
-            // What you sent yourself is read.
-            try await sql.execute(
-                "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ?",
-                [.int(message.seq), .text(room), .text(sender)])
-            let outbox = try await sql.enqueue(.messageCreated(message), on: Channel.room(room), now: now)
-            return Sent(message: message, created: true, outbox: outbox)
+            // A retry, also of a request earlier in this batch.
+            if let message = stored[request.key] {
+                results.append(.success(Sent(message: message, created: false, outbox: nil)))
+                continue
+            }
+            let message = Message(
+                room: request.room, seq: last + 1, clientId: request.clientId, sender: request.sender, text: request.text, sentAt: now)
+            lastSeq[request.room] = message.seq
+            stored[request.key] = message
+            created.append(message)
+            results.append(.success(Sent(message: message, created: true, outbox: nil)))
+        }
+        guard !created.isEmpty else { return results }
+
+        try await sql.execute(
+            "INSERT INTO messages (room_id, seq, client_id, sender_id, text, sent_at) VALUES \(values(created.count, 6))",
+            created.flatMap { [.text($0.room), .int($0.seq), .text($0.clientId), .text($0.sender), .text($0.text ?? ""), .int(now.milliseconds)] })
+        let roomSeqs = Dictionary(created.map { ($0.room, $0.seq) }, uniquingKeysWith: max)
+        try await sql.execute(
+            "UPDATE rooms SET last_seq = v.column2 FROM (VALUES \(values(roomSeqs.count, 2))) AS v WHERE rooms.id = v.column1",
+            roomSeqs.flatMap { [.text($0.key), .int($0.value)] })
+        // What you sent yourself is read.
+        let readSeqs = Dictionary(created.map { (Membership(room: $0.room, user: $0.sender), $0.seq) }, uniquingKeysWith: max)
+        try await sql.execute(
+            "UPDATE room_members SET last_read_seq = v.column3 FROM (VALUES \(values(readSeqs.count, 3))) AS v"
+                + " WHERE room_members.room_id = v.column1 AND room_members.user_id = v.column2",
+            readSeqs.flatMap { [.text($0.key.room), .text($0.key.user), .int($0.value)] })
+        let outbox = try await sql.enqueue(created.map { (.messageCreated($0), Channel.room($0.room)) }, now: now)
+        var entries = outbox.makeIterator()
+        return results.map { result in
+            guard case .success(var sent) = result, sent.created else { return result }
+            sent.outbox = entries.next()
+            return .success(sent)
         }
     }
 
@@ -100,8 +171,18 @@ extension SQLStore {
         }
     }
 
+    /// Deletes go through a batcher, as a node publishes many events at once.
     public func markPublished(outbox id: Int64) async throws {
-        try await read { sql in try await sql.execute("DELETE FROM outbox WHERE id = ?", [.int(id)]) }
+        try await publishedOutbox.submit(id) { [self] ids in
+            do {
+                try await read { sql in
+                    try await sql.execute("DELETE FROM outbox WHERE id IN (\(Self.placeholders(ids.count)))", ids.map { .int($0) })
+                }
+                return ids.map { _ in .success(()) }
+            } catch {
+                return ids.map { _ in .failure(error) }
+            }
+        }
     }
 
     public func relayOutbox(olderThan: Timestamp, limit: Int, publish: (OutboxEntry) async throws -> Void) async throws -> Int {
@@ -120,4 +201,28 @@ extension SQLStore {
             return published
         }
     }
+}
+
+/// One call to `send`, waiting for its batch.
+struct SendRequest: Sendable {
+    /// What makes a send a retry of another.
+    struct Key: Hashable {
+        let room: String
+        let sender: String
+        let clientId: String
+    }
+
+    let room: String
+    let sender: String
+    let clientId: String
+    let text: String
+
+    var key: Key { Key(room: room, sender: sender, clientId: clientId) }
+    var membership: Membership { Membership(room: room, user: sender) }
+}
+
+/// A user in a room.
+struct Membership: Hashable {
+    let room: String
+    let user: String
 }

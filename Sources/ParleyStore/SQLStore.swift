@@ -8,6 +8,10 @@ import ServiceLifecycle
 public final class SQLStore: Store {
     let database: any SQLDatabase
     let logger: Logger
+    /// Concurrent sends, committed together.
+    let sends = Batcher<SendRequest, Sent>(concurrency: 4, maxSize: 256)
+    /// Published outbox rows, deleted together.
+    let publishedOutbox = Batcher<Int64, Void>(concurrency: 2, maxSize: 1024)
 
     public init(database: any SQLDatabase, logger: Logger) {
         self.database = database
@@ -52,6 +56,17 @@ public final class SQLStore: Store {
     func read<R: Sendable>(_ body: (any SQLExecutor) async throws -> R) async throws -> R {
         try await database.withExecutor(body)
     }
+
+    /// `count` placeholders for an `IN` list: `?, ?, ?`.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
+    /// `count` rows of `columns` placeholders for a `VALUES` list: `(?, ?), (?, ?)`. Both dialects name the
+    /// columns of a `VALUES` list `column1`, `column2`, and so on.
+    static func values(_ count: Int, _ columns: Int) -> String {
+        Array(repeating: "(\(placeholders(columns)))", count: count).joined(separator: ", ")
+    }
 }
 
 extension SQLExecutor {
@@ -65,10 +80,19 @@ extension SQLExecutor {
 
     /// Writes an event to the outbox, to be published on `channel` after commit.
     func enqueue(_ event: Event, on channel: String, now: Timestamp) async throws -> OutboxEntry {
-        let payload = String(decoding: try JSONEncoder().encode(event), as: UTF8.self)
-        let row = try await first(
-            "INSERT INTO outbox (channel, payload, created_at) VALUES (?, ?, ?) RETURNING id",
-            [.text(channel), .text(payload), .int(now.milliseconds)])
-        return OutboxEntry(id: try row!.int(0), channel: channel, payload: payload)
+        try await enqueue([(event, channel)], now: now)[0]
+    }
+
+    /// Writes events to the outbox in one statement, and gives their entries in the same order.
+    func enqueue(_ events: [(Event, channel: String)], now: Timestamp) async throws -> [OutboxEntry] {
+        let encoder = JSONEncoder()
+        let rows = try events.map { event, channel in (channel, String(decoding: try encoder.encode(event), as: UTF8.self)) }
+        // The rows of one `VALUES` list take their ids from the sequence in list order, so the ids sorted are the
+        // rows' ids in order, whatever order `RETURNING` gives them in.
+        let ids = try await query(
+            "INSERT INTO outbox (channel, payload, created_at) VALUES \(SQLStore.values(rows.count, 3)) RETURNING id",
+            rows.flatMap { [.text($0.0), .text($0.1), .int(now.milliseconds)] }
+        ).map { try $0.int(0) }.sorted()
+        return zip(ids, rows).map { OutboxEntry(id: $0, channel: $1.0, payload: $1.1) }
     }
 }

@@ -49,6 +49,57 @@ struct MessageStoreTests {
         }
     }
 
+    @Test("a batch of sends to several rooms, with retries and a non-member in it, gives each what it would get alone", arguments: Backend.available)
+    func batchedSends(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let bob = try await store.makeUser("Bob")
+            let eve = try await store.makeUser("Eve")
+            let direct = try await store.addContact(owner: alice.id, username: bob.username).contact.room
+            let notes = try await store.createGroup(owner: alice.id, name: "Notes", members: []).room.id
+            let earlier = try await store.send(room: direct, sender: alice.id, clientId: "c0", text: "earlier")
+
+            let requests = [
+                SendRequest(room: direct, sender: alice.id, clientId: "c1", text: "a1"),
+                SendRequest(room: notes, sender: alice.id, clientId: "c2", text: "n1"),
+                SendRequest(room: direct, sender: bob.id, clientId: "c3", text: "a2"),
+                SendRequest(room: direct, sender: alice.id, clientId: "c1", text: "a1"),
+                SendRequest(room: direct, sender: eve.id, clientId: "c4", text: "intruder"),
+                SendRequest(room: direct, sender: alice.id, clientId: "c0", text: "earlier"),
+                SendRequest(room: notes, sender: alice.id, clientId: "c5", text: "n2"),
+            ]
+            let results = await store.sendBatch(requests)
+            #expect(results.count == requests.count)
+            let sent = results.map { try? $0.get() }
+            #expect(
+                sent.map { $0.map { "\($0.message.room == direct ? "d" : "n")\($0.message.seq)\($0.created ? "+" : "=")" } } == [
+                    "d2+", "n1+", "d3+", "d2=", nil, "d1=", "n2+",
+                ])
+            #expect(sent[3]?.message == sent[0]?.message && sent[5]?.message == earlier.message)
+            #expect(throws: ParleyError.self) { try results[4].get() }
+
+            // Each new message has its own outbox row, in request order, carrying that message.
+            let created = sent.compactMap { $0 }.filter(\.created)
+            let outbox = created.compactMap(\.outbox)
+            #expect(outbox.count == 4 && outbox.map(\.id) == outbox.map(\.id).sorted() && Set(outbox.map(\.id)).count == 4)
+            for new in created {
+                let entry = try #require(new.outbox)
+                #expect(try JSONDecoder().decode(Event.self, from: Data(entry.payload.utf8)) == .messageCreated(new.message))
+                #expect(entry.channel == Channel.room(new.message.room))
+            }
+            #expect(sent.filter { $0?.created == false }.allSatisfy { $0?.outbox == nil })
+
+            let stored = try await store.messages(room: direct, viewer: bob.id, page: Page())
+            #expect(stored.map(\.text) == ["earlier", "a1", "a2"])
+            #expect(try await store.messages(room: notes, viewer: alice.id, page: Page()).map(\.seq) == [1, 2])
+            // Each sender has read up to their own newest message; the next send follows on.
+            func unread(_ user: String) async throws -> Int64 { try #require(try await store.rooms(of: user).first { $0.id == direct }).unread }
+            #expect(try await unread(alice.id) == 1)
+            #expect(try await unread(bob.id) == 0)
+            #expect(try await store.send(room: direct, sender: bob.id, clientId: "c6", text: "next").message.seq == 4)
+        }
+    }
+
     @Test("pages run by seq, ascending, before and after", arguments: Backend.available)
     func paging(backend: Backend) async throws {
         try await backend.withStore { store in

@@ -1,0 +1,61 @@
+import Synchronization
+
+/// Runs concurrent calls together, as group commit does: a call that finds `concurrency` batches running waits,
+/// and goes with the next batch, which takes everything waiting, up to `maxSize`.
+///
+/// Nothing waits for a batch to fill: at low load each call runs alone and at once; under load the batches grow by
+/// themselves, and so one transaction, one set of statements and one WAL flush serve many calls.
+final class Batcher<Request: Sendable, Response: Sendable>: Sendable {
+    /// Runs one batch and gives a result for each request, in order.
+    typealias Run = @Sendable ([Request]) async -> [Result<Response, any Error>]
+
+    private struct Waiting {
+        let request: Request
+        let continuation: CheckedContinuation<Response, any Error>
+    }
+
+    private struct State {
+        var waiting: [Waiting] = []
+        var running = 0
+    }
+
+    let concurrency: Int
+    let maxSize: Int
+    private let state = Mutex(State())
+
+    init(concurrency: Int, maxSize: Int) {
+        precondition(concurrency > 0 && maxSize > 0)
+        self.concurrency = concurrency
+        self.maxSize = maxSize
+    }
+
+    /// Runs `request` with whatever else is waiting. Every caller passes the same `run`; the one that starts a batch
+    /// runs it.
+    func submit(_ request: Request, run: @escaping Run) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            let leads = state.withLock { state in
+                state.waiting.append(Waiting(request: request, continuation: continuation))
+                guard state.running < concurrency else { return false }
+                state.running += 1
+                return true
+            }
+            if leads { Task { await drain(run) } }
+        }
+    }
+
+    /// Runs batches until nothing waits.
+    private func drain(_ run: Run) async {
+        while true {
+            let batch = state.withLock { state in
+                let batch = state.waiting.prefix(maxSize)
+                state.waiting.removeFirst(batch.count)
+                if batch.isEmpty { state.running -= 1 }
+                return Array(batch)
+            }
+            guard !batch.isEmpty else { return }
+            let results = await run(batch.map(\.request))
+            precondition(results.count == batch.count, "a batch gives one result per request")
+            for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
+        }
+    }
+}
