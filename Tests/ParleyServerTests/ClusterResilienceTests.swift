@@ -93,7 +93,7 @@ struct ClusterResilienceTests {
                 async let exit = node.terminate()
                 // One pass over Alice's events sees the close, the reconnect and every message.
                 let seen = Seen()
-                try await pair.alice.next(within: 30) { event -> Bool? in seen.record(event) ? true : nil }
+                _ = try await pair.alice.next(within: 30) { event -> Bool? in seen.record(event) ? true : nil }
                 #expect(seen.closeCodes == [CloseCode.serviceRestart])
                 #expect(seen.nodes == ["ws-2"])
                 print("drain: client back on another node \(seen.reconnectedAt! - stoppedAt) after SIGTERM")

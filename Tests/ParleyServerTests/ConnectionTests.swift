@@ -143,4 +143,29 @@ struct ConnectionTests {
             #expect(sink.batches.joined().count < 20)
         }
     }
+
+    @Test("a socket whose queue overflowed and whose reader takes nothing is closed after the grace period; its expired token is refused")
+    func timers() async throws {
+        try await withConnection { _, store in
+            let socket = NIOAsyncTestingChannel()
+            try await socket.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            let stalled = Connection(id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, channel: socket, maxQueued: 2)
+            stalled.closeOnExpiry()
+            for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
+            await socket.testingEventLoop.advanceTime(by: Connection.overflowGrace - .seconds(1))
+            #expect(socket.isActive)
+            await socket.testingEventLoop.advanceTime(by: .seconds(2))
+            #expect(!socket.isActive)
+
+            let loop = NIOAsyncTestingEventLoop()
+            let expired = Connection(
+                id: "n.5", userId: "u_1", tokenExpiry: Date(timeIntervalSinceNow: -1), store: store, channel: NIOAsyncTestingChannel(loop: loop))
+            expired.closeOnExpiry()
+            await loop.advanceTime(by: .seconds(1))
+            expired.finish()
+            let sink = RecordingSink()
+            try await expired.write(to: sink)
+            #expect(sink.closed == CloseCode.tokenExpired)
+        }
+    }
 }

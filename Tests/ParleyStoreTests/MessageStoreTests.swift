@@ -106,7 +106,7 @@ struct MessageStoreTests {
             let alice = try await store.makeUser("Alice")
             let room = try await store.createGroup(owner: alice.id, name: "Notes", members: []).room.id
             for n in 1...10 {
-                try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)")
+                _ = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)")
             }
             func seqs(_ page: Page) async throws -> [Int64] {
                 try await store.messages(room: room, viewer: alice.id, page: page).map(\.seq)
@@ -151,7 +151,7 @@ struct MessageStoreTests {
             let bob = try await store.makeUser("Bob")
             let room = try await store.addContact(owner: alice.id, username: bob.username).contact.room
             for n in 1...4 {
-                try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)")
+                _ = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)")
             }
             func unread(_ user: String) async throws -> Int64 { try #require(try await store.rooms(of: user).first).unread }
             #expect(try await unread(bob.id) == 4)

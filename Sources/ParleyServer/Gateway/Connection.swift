@@ -42,12 +42,21 @@ final class Connection: Sendable {
     private let cursors = Mutex<[String: Int64]>([:])
     private let queued = Atomic<Int>(0)
     private let maxQueued: Int
+    /// Set once, when the queue overflows. The writer closes the socket with 4008 at its next frame.
     private let overflowed = Atomic<Bool>(false)
-    /// Fires once, when the queue overflows. The writer closes the socket with 4008 at its next frame.
-    let overflow: AsyncStream<Void>
-    private let overflowSignal: AsyncStream<Void>.Continuation
     /// When the access token the socket runs on expires; `auth` frames move it.
     let tokenExpiry: Mutex<Date>
+    /// The socket's timers, on its event loop rather than a task each, so that an idle socket keeps no task
+    /// waiting: the token's expiry, and the backstop for a reader that stopped reading.
+    private let timers = Mutex<[Timer: Scheduled<Void>]>([:])
+
+    private enum Timer {
+        case expiry
+        case overflow
+    }
+
+    /// How long a socket whose queue overflowed may go without the writer getting through, before it is cut off.
+    static let overflowGrace = TimeAmount.seconds(30)
 
     init(
         id: String, userId: String, tokenExpiry: Date, store: any Store, channel: (any NIOCore.Channel)? = nil, maxQueued: Int = 1024
@@ -58,13 +67,16 @@ final class Connection: Sendable {
         self.store = store
         self.maxQueued = maxQueued
         self.tokenExpiry = Mutex(tokenExpiry)
-        (overflow, overflowSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues an item. A consumer too slow to keep the queue under its bound is cut off rather than let grow.
     func enqueue(_ item: Item) {
         if queued.add(1, ordering: .relaxed).newValue > maxQueued {
-            if !overflowed.exchange(true, ordering: .relaxed) { overflowSignal.yield() }
+            // The writer closes the socket with 4008 as soon as the reader takes anything more; a reader that takes
+            // nothing is cut off after the grace period.
+            if !overflowed.exchange(true, ordering: .relaxed) {
+                schedule(.overflow, in: Self.overflowGrace) { channel in channel.close(promise: nil) }
+            }
             return
         }
         queue.push(item)
@@ -80,7 +92,7 @@ final class Connection: Sendable {
             return false
         }
         guard case .deliver = verdict else { return false }
-        channel.write(NIOAny(WebSocketFrame(fin: true, opcode: .text, data: payload)), promise: nil)
+        channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
         return true
     }
 
@@ -116,7 +128,32 @@ final class Connection: Sendable {
 
     func finish() {
         queue.finish()
-        overflowSignal.finish()
+        let running = timers.withLock { timers in
+            defer { timers.removeAll() }
+            return Array(timers.values)
+        }
+        for timer in running { timer.cancel() }
+    }
+
+    /// Closes the socket with 4401 when its token expires without an `auth` renewal. A renewal moves
+    /// `tokenExpiry`, and the timer, when it fires, sets itself again for the new time.
+    func closeOnExpiry() {
+        let remaining = tokenExpiry.withLock { $0 }.timeIntervalSinceNow
+        schedule(.expiry, in: .milliseconds(Int64(max(remaining, 0) * 1000) + 10)) { [weak self] _ in
+            guard let self else { return }
+            if tokenExpiry.withLock({ $0 }).timeIntervalSinceNow <= 0 {
+                enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
+            } else {
+                closeOnExpiry()
+            }
+        }
+    }
+
+    /// Runs `action` on the socket's event loop after `delay`, replacing the timer of the same kind.
+    private func schedule(_ timer: Timer, in delay: TimeAmount, _ action: @escaping @Sendable (any NIOCore.Channel) -> Void) {
+        guard let channel else { return }
+        let scheduled = channel.eventLoop.scheduleTask(in: delay) { action(channel) }
+        timers.withLock { $0.updateValue(scheduled, forKey: timer) }?.cancel()
     }
 
     /// Writes the queue to the socket until the queue finishes, the socket fails, or a close item comes. What

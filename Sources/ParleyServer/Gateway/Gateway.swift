@@ -55,15 +55,14 @@ struct Gateway {
             connection.enqueue(
                 .frame(try Frames.encode(MeetingFrames.StateChanged(meeting, reason: nil, type: MeetingFrames.type(of: meeting.state)))))
         }
-        // Whichever part ends first ends the socket: the client leaving, the writer closing it, an overflow, or an
-        // expired token.
+        connection.closeOnExpiry()
+        // Whichever part ends first ends the socket: the client leaving, or the writer closing it (also for an
+        // overflow or an expired token, which the connection's timers see to).
         try? await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await connection.write(to: ChannelFrameSink(channel: context.requestContext.channel, outbound: outbound))
             }
             group.addTask { try await self.read(inbound, connection, context.logger) }
-            group.addTask { try await Self.closeOnOverflow(connection) }
-            group.addTask { try await Self.closeOnExpiry(connection) }
             try await group.next()
             group.cancelAll()
         }
@@ -203,28 +202,5 @@ struct Gateway {
 
     private func requireMember(_ user: String, _ room: String) async throws {
         guard try await store.role(of: user, in: room) != nil else { throw ParleyError.notFound("room") }
-    }
-
-    /// A backstop for a socket whose queue overflowed: the writer closes it with 4008 as soon as the reader takes
-    /// anything more, and a reader that takes nothing for this long is cut off.
-    private static func closeOnOverflow(_ connection: Connection) async throws {
-        for await _ in connection.overflow {
-            try await Task.sleep(for: .seconds(30))
-            throw ParleyError(.internal, "slow consumer did not read for 30 s")
-        }
-        // The queue finished: the socket is ending anyway.
-        try await Task.sleep(for: .seconds(3600))
-    }
-
-    /// Closes the socket with 4401 when its token expires without an `auth` renewal.
-    private static func closeOnExpiry(_ connection: Connection) async throws {
-        while true {
-            let remaining = connection.tokenExpiry.withLock { $0 }.timeIntervalSinceNow
-            if remaining <= 0 {
-                connection.enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
-                try await Task.sleep(for: .seconds(3600))
-            }
-            try await Task.sleep(for: .milliseconds(Int(remaining * 1000) + 10))
-        }
     }
 }

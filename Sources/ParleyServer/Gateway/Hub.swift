@@ -62,7 +62,7 @@ final class Hub: Service {
         try await bus.withSubscription { subscription in
             state.withLock { $0.subscription = subscription }
             try await subscription.subscribe([Channel.node(nodeId)])
-            try? await cancelWhenGracefulShutdown {
+            await cancelWhenGracefulShutdown {
                 for await delivery in subscription.deliveries {
                     for followup in self.dispatch(delivery) {
                         switch followup {
