@@ -22,12 +22,22 @@ struct Migrator {
         return try files.sorted { $0.key < $1.key }.map { version, url in (version, try String(contentsOf: url, encoding: .utf8)) }
     }
 
-    /// Splits a file into statements at semicolons that end a line. Migrations keep to that shape.
+    /// Splits a file into statements at semicolons that end a line. Migrations keep to that shape. A dollar-quoted
+    /// body (`$$ … $$`, a function's) is one statement, whatever semicolons it holds.
     static func statements(in sql: String) -> [String] {
         let lines = sql.split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }
-        return lines.joined(separator: "\n")
-            .components(separatedBy: ";\n")
+        var statements: [String] = []
+        var current: String?
+        for part in lines.joined(separator: "\n").components(separatedBy: ";\n") {
+            let statement = current.map { $0 + ";\n" + part } ?? part
+            let insideBody = statement.components(separatedBy: "$$").count.isMultiple(of: 2)
+            current = insideBody ? statement : nil
+            if !insideBody { statements.append(statement) }
+        }
+        if let current { statements.append(current) }
+        return
+            statements
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))) }
             .filter { !$0.isEmpty }
     }

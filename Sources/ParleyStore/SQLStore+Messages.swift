@@ -1,3 +1,4 @@
+import Foundation
 import ParleyCore
 
 extension SQLStore {
@@ -26,7 +27,12 @@ extension SQLStore {
     /// is tried again by itself, so that one cannot take the others down with it.
     func sendBatch(_ requests: [SendRequest]) async -> [Result<Sent, any Error>] {
         do {
-            return try await transaction { sql in try await Self.send(requests, now: .now, dialect: dialect, sql) }
+            switch dialect {
+            case .postgres:
+                return try await read { sql in try await Self.sendThroughFunction(requests, now: .now, sql) }
+            case .sqlite:
+                return try await transaction { sql in try await Self.send(requests, now: .now, dialect: dialect, sql) }
+            }
         } catch  where requests.count > 1 {
             var results: [Result<Sent, any Error>] = []
             for request in requests { results += await sendBatch([request]) }
@@ -36,6 +42,30 @@ extension SQLStore {
         }
     }
 
+    /// On Postgres, a batch is one call of `parley_send_batch` (migration 0003): the steps below, run inside the
+    /// server in one round trip and one transaction.
+    private static func sendThroughFunction(_ requests: [SendRequest], now: Timestamp, _ sql: any SQLExecutor) async throws -> [Result<
+        Sent, any Error
+    >] {
+        let batch = String(decoding: try JSONEncoder().encode(requests), as: UTF8.self)
+        let rows = try await sql.query(
+            "SELECT ord, status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload FROM parley_send_batch(?::json, ?, ?)",
+            [.text(batch), .int(now.milliseconds), .text(now.iso8601)])
+        guard rows.count == requests.count else {
+            throw StoreError(description: "parley_send_batch gave \(rows.count) rows for \(requests.count) requests")
+        }
+        return try zip(requests, rows).map { request, row in
+            let status = try row.text(1)
+            guard status != "not_found" else { return .failure(ParleyError.notFound("room")) }
+            let message = Message(
+                room: request.room, seq: try row.int(2), clientId: request.clientId, sender: request.sender, text: try row.optionalText(3),
+                sentAt: Timestamp(milliseconds: try row.int(4)), deletedAt: try row.optionalInt(5).map(Timestamp.init(milliseconds:)))
+            let outbox = try row.optionalInt(6).map { OutboxEntry(id: $0, channel: Channel.room(request.room), payload: try row.text(7)) }
+            return .success(Sent(message: message, created: status == "created", outbox: outbox))
+        }
+    }
+
+    /// On SQLite, and wherever the batch is run statement by statement.
     private static func send(
         _ requests: [SendRequest], now: Timestamp, dialect: SQLDialect, _ sql: any SQLExecutor
     ) async throws -> [Result<Sent, any Error>] {
@@ -204,7 +234,7 @@ extension SQLStore {
 }
 
 /// One call to `send`, waiting for its batch.
-struct SendRequest: Sendable {
+struct SendRequest: Sendable, Encodable {
     /// What makes a send a retry of another.
     struct Key: Hashable {
         let room: String
@@ -216,6 +246,10 @@ struct SendRequest: Sendable {
     let sender: String
     let clientId: String
     let text: String
+
+    private enum CodingKeys: String, CodingKey {
+        case room, sender, clientId, text
+    }
 
     var key: Key { Key(room: room, sender: sender, clientId: clientId) }
     var membership: Membership { Membership(room: room, user: sender) }

@@ -9,7 +9,7 @@ public final class SQLStore: Store {
     let database: any SQLDatabase
     let logger: Logger
     /// Concurrent sends, committed together.
-    let sends = Batcher<SendRequest, Sent>(concurrency: 4, maxSize: 256)
+    let sends = Batcher<SendRequest, Sent>(concurrency: 2, maxSize: 256)
     /// Published outbox rows, deleted together.
     let publishedOutbox = Batcher<Int64, Void>(concurrency: 2, maxSize: 1024)
 

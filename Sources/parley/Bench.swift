@@ -80,7 +80,7 @@ struct DurableCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "durable", abstract: "Acknowledged sends per second, and p99 time to ack.")
 
     @OptionGroup var options: BenchOptions
-    @Option(help: "Sending connections.") var senders = 50
+    @Option(help: "Sending connections.") var senders = 500
 
     func run() async throws {
         try options.publish(try await durable(options: options, senders: senders))
@@ -123,7 +123,7 @@ struct AllCommand: AsyncParsableCommand {
         try options.publish(fanout.report)
         let reference = fanout.parley.first { $0.roomSize == 10 }?.best?.perSecond
         try options.publish(try await relay(options: options, pairs: 50, reference: reference))
-        try options.publish(try await durable(options: options, senders: 50))
+        try options.publish(try await durable(options: options, senders: 500))
     }
 }
 

@@ -3,6 +3,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import ParleyServer
 import Prometheus
 
@@ -53,6 +55,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply migrations at start-up (PARLEY_MIGRATE).") var migrate: Bool?
 
     func run() async throws {
+        // Tasks run on NIO's event loops instead of a pool of their own: a task that awaits a socket (Postgres, Redis,
+        // a WebSocket) then resumes on the loop that served it, without a thread switch each way. Nothing in a node
+        // blocks its thread; bcrypt and SQLite run on NIO's thread pool.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         var configuration = try store.configuration()
         if let host { configuration.host = host }
         if let port { configuration.port = port }

@@ -78,7 +78,7 @@ struct AuthController {
         // Signing out twice, or with a token already gone, is not an error: the session is over either way.
         if let userId = try await store.revokeRefreshToken(hash: Tokens.hash(refreshSecret: body.refreshToken), now: .now) {
             // Every node closes the user's sockets; a socket cannot outlive the sign-out by a token's lifetime.
-            try? await bus.publish(try Frames.encode(Frames.SessionClosed()), to: Channel.user(userId))
+            _ = try? await bus.publish(try Frames.encode(Frames.SessionClosed()), to: Channel.user(userId))
         }
         return Response(status: .noContent)
     }
