@@ -145,4 +145,24 @@ struct RoomStoreTests {
             try await store.ping()
         }
     }
+
+    @Test("a migration splits at semicolons that end a line, but a dollar-quoted body stays one statement")
+    func migrationStatements() {
+        let sql = """
+            -- a comment;
+            CREATE TABLE a (x INT);
+            CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM 1;
+                RETURN 2;
+            END
+            $$;
+            INSERT INTO a VALUES (1);
+            """
+        let statements = Migrator.statements(in: sql)
+        #expect(statements.count == 3)
+        #expect(statements[0] == "CREATE TABLE a (x INT)")
+        #expect(statements[1].hasPrefix("CREATE FUNCTION") && statements[1].contains("RETURN 2;") && statements[1].hasSuffix("$$"))
+        #expect(statements[2] == "INSERT INTO a VALUES (1)")
+    }
 }
