@@ -83,10 +83,14 @@ struct StepRunner {
     /// Raises the rate by half each step from `start` until two steps in a row miss their p99 `limit` or lose
     /// frames, and returns the fastest step that held. One miss alone may be the machine's noise (the generator
     /// shares its 2 cores with the cluster); every step is reported either way.
+    ///
+    /// With `stopAbove`, the steps go on past `limit` until two in a row pass `stopAbove` instead, so that a tail
+    /// that is not the server's (a slow disk) does not end the search for its throughput.
     func saturate(
-        from start: Double, p99 limit: Double, maxSteps: Int = 14,
+        from start: Double, p99 limit: Double, stopAbove: Double? = nil, maxSteps: Int = 14,
         frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
     ) async -> (best: Step?, steps: [Step]) {
+        let stop = max(limit, stopAbove ?? limit)
         // An unrecorded second at the start rate, so that opening pool connections and first-use costs do not
         // land in the first step.
         _ = await OpenLoop(peers: senders, rate: start, duration: .seconds(1)).run(frame)
@@ -95,7 +99,7 @@ struct StepRunner {
         for _ in 0..<maxSteps {
             let step = await run(rate: rate, frame: frame)
             steps.append(step)
-            if !step.meets(p99: limit), steps.count >= 2, !steps[steps.count - 2].meets(p99: limit) { break }
+            if !step.meets(p99: stop), steps.count >= 2, !steps[steps.count - 2].meets(p99: stop) { break }
             rate *= 1.5
             // Let queues empty between steps.
             try? await Task.sleep(for: .seconds(1))

@@ -55,10 +55,14 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply migrations at start-up (PARLEY_MIGRATE).") var migrate: Bool?
 
     func run() async throws {
-        // Tasks run on NIO's event loops instead of a pool of their own: a task that awaits a socket (Postgres, Redis,
-        // a WebSocket) then resumes on the loop that served it, without a thread switch each way. Nothing in a node
-        // blocks its thread; bcrypt and SQLite run on NIO's thread pool.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        // PARLEY_TASKS_ON_EVENT_LOOPS=1 runs tasks on NIO's event loops instead of Swift's own pool, so that a task
+        // that awaits a socket (Postgres, Redis, a WebSocket) resumes on the loop that served it, without a thread
+        // switch each way: about a fifth less CPU per durable send in `parley bench durable`. It is off by default
+        // because `scripts/bench storm` with it brought no client back within 60 s, against 14526 of 15000
+        // without it; why is not known yet.
+        if ProcessInfo.processInfo.environment["PARLEY_TASKS_ON_EVENT_LOOPS"] == "1" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         var configuration = try store.configuration()
         if let host { configuration.host = host }
         if let port { configuration.port = port }
