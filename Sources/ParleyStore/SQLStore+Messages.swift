@@ -22,9 +22,9 @@ extension SQLStore {
         }
     }
 
-    /// Commits a batch of sends in one transaction, with a fixed number of statements whatever its size. A request
-    /// that fails on its own (its sender is not a member) fails alone; if the transaction itself fails, each request
-    /// is tried again by itself, so that one cannot take the others down with it.
+    /// Commits a batch of sends in one transaction, with a fixed number of statements whatever its size (one call on
+    /// Postgres). A request that fails on its own (its sender is not a member) fails alone; if the transaction itself
+    /// fails, each request is tried again by itself, so that one cannot take the others down with it.
     func sendBatch(_ requests: [SendRequest]) async -> [Result<Sent, any Error>] {
         do {
             switch dialect {
@@ -65,7 +65,7 @@ extension SQLStore {
         }
     }
 
-    /// On SQLite, and wherever the batch is run statement by statement.
+    /// On SQLite: the same steps as a fixed set of statements for the whole batch.
     private static func send(
         _ requests: [SendRequest], now: Timestamp, dialect: SQLDialect, _ sql: any SQLExecutor
     ) async throws -> [Result<Sent, any Error>] {

@@ -57,6 +57,7 @@ BEGIN
         outbox_payload := '{"type":"message.created","room":' || to_json(request.room)::text || ',"seq":' || msg_seq
             || ',"clientId":' || to_json(request.client_id)::text || ',"sender":' || to_json(request.sender)::text
             || ',"text":' || to_json(request.body)::text || ',"sentAt":' || to_json(now_iso)::text || '}';
+        -- The channel as Channel.room names it.
         INSERT INTO outbox AS o (channel, payload, created_at)
         VALUES ('parley:room:' || request.room, outbox_payload, now_ms)
         RETURNING o.id INTO outbox_id;
