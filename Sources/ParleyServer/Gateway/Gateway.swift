@@ -43,18 +43,7 @@ struct Gateway {
         guard let userId = context.requestContext.userId, let expiry = context.requestContext.tokenExpiry else { return }
         let connection = Connection(
             id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiry, store: store, channel: context.requestContext.channel)
-        if try await hub.register(connection) { await presence.update(user: userId, online: true) }
-        connection.enqueue(
-            .frame(
-                try Frames.encode(
-                    Frames.Hello(
-                        conn: connection.id, user: userId, node: hub.name,
-                        heartbeatMs: Int(Self.heartbeat.components.seconds) * 1000))))
-        // A callee who was away hears of the calls that are still ringing or going on.
-        for meeting in (try? await store.openMeetings(of: userId)) ?? [] {
-            connection.enqueue(
-                .frame(try Frames.encode(MeetingFrames.StateChanged(meeting, reason: nil, type: MeetingFrames.type(of: meeting.state)))))
-        }
+        try await Self.inChildTask { [self] in try await greet(connection) }
         connection.closeOnExpiry()
         // Whichever part ends first ends the socket: the client leaving, or the writer closing it (also for an
         // overflow or an expired token, which the connection's timers see to).
@@ -70,6 +59,32 @@ struct Gateway {
         let (lastOfUser, attended) = await hub.unregister(connection)
         for meeting in attended { await meetings.leave(meeting, conn: connection.id) }
         if lastOfUser { await presence.update(user: userId, online: false) }
+    }
+
+    /// Registers a new socket on the hub and queues its `hello`, and what is still ringing for its user.
+    private func greet(_ connection: Connection) async throws {
+        if try await hub.register(connection) { await presence.update(user: connection.userId, online: true) }
+        connection.enqueue(
+            .frame(
+                try Frames.encode(
+                    Frames.Hello(
+                        conn: connection.id, user: connection.userId, node: hub.name,
+                        heartbeatMs: Int(Self.heartbeat.components.seconds) * 1000))))
+        // A callee who was away hears of the calls that are still ringing or going on.
+        for meeting in (try? await store.openMeetings(of: connection.userId)) ?? [] {
+            connection.enqueue(
+                .frame(try Frames.encode(MeetingFrames.StateChanged(meeting, reason: nil, type: MeetingFrames.type(of: meeting.state)))))
+        }
+    }
+
+    /// Runs `body` in a child task. A task keeps the stack its deepest call grew for as long as it lives; the
+    /// socket's tasks live as long as the socket, so the deep calls (the store, the bus) run in a child task, whose
+    /// stack goes when it ends, and an idle socket keeps only shallow stacks.
+    private static func inChildTask(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask(operation: body)
+            try await group.waitForAll()
+        }
     }
 
     private func read(_ inbound: WebSocketInboundStream, _ connection: Connection, _ logger: Logger) async throws {
@@ -96,7 +111,7 @@ struct Gateway {
                 continue
             }
             do {
-                try await handle(frame, connection)
+                try await Self.inChildTask { [self] in try await handle(frame, connection) }
             } catch let error as ParleyError {
                 connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: frame.id, error))))
             } catch {
