@@ -49,7 +49,8 @@ extension SQLStore {
     >] {
         let batch = String(decoding: try JSONEncoder().encode(requests), as: UTF8.self)
         let rows = try await sql.query(
-            "SELECT ord, status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload FROM parley_send_batch(?::json, ?, ?)",
+            "SELECT ord, status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload"
+                + " FROM parley_send_batch(?::json, ?, ?) ORDER BY ord",
             [.text(batch), .int(now.milliseconds), .text(now.iso8601)])
         guard rows.count == requests.count else {
             throw StoreError(description: "parley_send_batch gave \(rows.count) rows for \(requests.count) requests")

@@ -136,17 +136,14 @@ final class Connection: Sendable {
     }
 
     /// Closes the socket with 4401 when its token expires without an `auth` renewal. A renewal moves
-    /// `tokenExpiry`, and the timer, when it fires, sets itself again for the new time.
+    /// `tokenExpiry`, and the timer, when it fires, looks again and sets itself for the new time.
     func closeOnExpiry() {
         let remaining = tokenExpiry.withLock { $0 }.timeIntervalSinceNow
-        schedule(.expiry, in: .milliseconds(Int64(max(remaining, 0) * 1000) + 10)) { [weak self] _ in
-            guard let self else { return }
-            if tokenExpiry.withLock({ $0 }).timeIntervalSinceNow <= 0 {
-                enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
-            } else {
-                closeOnExpiry()
-            }
+        guard remaining > 0 else {
+            enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
+            return
         }
+        schedule(.expiry, in: .milliseconds(Int64(remaining * 1000) + 10)) { [weak self] _ in self?.closeOnExpiry() }
     }
 
     /// Runs `action` on the socket's event loop after `delay`, replacing the timer of the same kind.
