@@ -60,6 +60,10 @@ struct Storm {
             children.forEach { $0.send("target \(room) \(message.seq)") }
         }
         children.forEach { $0.send("targets done") }
+        say(
+            String(
+                format: "  posted a message in each of the %d rooms, the last %.0f ms after the kill", rooms.count,
+                Double(monotonicNanos() - killed) / 1e6))
 
         let latencies = Latencies()
         var caughtUp = 0

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ParleyBus
 import ParleyCore
 import ParleyStore
@@ -48,12 +49,19 @@ public func buildApplication(
         server: .http1WebSocketUpgrade(
             webSocketRouter: webSocketRouter,
             configuration: .init(ws: .init(maxFrameSize: Gateway.maxMessageBytes, autoPing: .enabled(timePeriod: Gateway.heartbeat)))),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
+        // A node that dies sends its clients to the others all at once: a short accept queue would drop their SYNs,
+        // and each dropped one waits out TCP's retransmit backoff (1 s, 3 s, 7 s...). The kernel caps it at somaxconn.
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley", backlog: 8192),
         // Started in this order and stopped in reverse: the hub needs the bus, and both outlive the sockets.
         services: [
             store, bus, hub, presence, OutboxRelay(store: store, bus: bus, logger: logger),
             MeetingReaper(nodeId: incarnation, meetings: meetings, logger: logger),
         ],
+        onServerRunning: { listener in
+            // NIO accepts 4 connections per wake-up of the listening socket by default: behind a storm of
+            // reconnects, a busy node would take them in at a trickle while the accept queue overflows.
+            try? await listener.setOption(ChannelOptions.maxMessagesPerRead, value: 256)
+        },
         logger: logger)
     if configuration.migrate {
         app.beforeServerStarts {

@@ -19,6 +19,8 @@ final class Hub: Service {
         /// The meetings local connections attend: the meeting's room and the attending connections.
         var meetings: [String: (room: String, connections: Set<String>)] = [:]
         var subscription: (any BusSubscription)?
+        /// Channels whose subscription is on its way (or failed), for whoever needs them meanwhile to wait on.
+        var subscribing: [String: Task<Void, any Error>] = [:]
         var counter = 0
 
         func needs(room: String) -> Bool {
@@ -88,12 +90,19 @@ final class Hub: Service {
 
     /// Adds a connection; returns true when it is its user's first on this node.
     func register(_ connection: Connection) async throws -> Bool {
-        let first = state.withLock { state in
-            state.connections[connection.id] = connection
-            return state.users[connection.userId, default: []].insert(connection.id).inserted
-                && state.users[connection.userId]!.count == 1
-        }
-        if first { try await subscription().subscribe([Channel.user(connection.userId)]) }
+        var first = false
+        try await need(
+            Channel.user(connection.userId),
+            add: { state in
+                state.connections[connection.id] = connection
+                first = state.users[connection.userId, default: []].insert(connection.id).inserted && state.users[connection.userId]!.count == 1
+                return !first
+            },
+            undo: { state in
+                state.connections.removeValue(forKey: connection.id)
+                state.users[connection.userId]?.remove(connection.id)
+                if state.users[connection.userId]?.isEmpty == true { state.users.removeValue(forKey: connection.userId) }
+            })
         return first
     }
 
@@ -129,12 +138,14 @@ final class Hub: Service {
     /// Adds the connection to a meeting's local audience, subscribed to its room's channel, so that attendee
     /// events reach it from the moment it joins.
     func attend(_ connection: Connection, meeting: String, room: String) async throws {
-        let first = state.withLock { state in
-            let needed = state.needs(room: room)
-            state.meetings[meeting, default: (room, [])].connections.insert(connection.id)
-            return !needed
-        }
-        if first { try await subscription().subscribe([Channel.room(room)]) }
+        try await need(
+            Channel.room(room),
+            add: { state in
+                let needed = state.needs(room: room)
+                state.meetings[meeting, default: (room, [])].connections.insert(connection.id)
+                return needed
+            },
+            undo: { state in _ = state.drop(meeting: meeting, connection: connection.id) })
     }
 
     func unattend(_ connection: Connection, meeting: String) async {
@@ -146,12 +157,44 @@ final class Hub: Service {
     /// Adds the connection to a room's audience. Returns once the node receives the room's channel, so that a
     /// store read after it misses nothing.
     func join(_ connection: Connection, room: String) async throws {
-        let first = state.withLock { state in
-            let needed = state.needs(room: room)
-            state.rooms[room, default: []].insert(connection.id)
-            return !needed
+        try await need(
+            Channel.room(room),
+            add: { state in
+                let needed = state.needs(room: room)
+                state.rooms[room, default: []].insert(connection.id)
+                return needed
+            },
+            undo: { state in
+                state.rooms[room]?.remove(connection.id)
+                if state.rooms[room]?.isEmpty == true { state.rooms.removeValue(forKey: room) }
+            })
+    }
+
+    /// Records a need of `channel` and returns once the node receives it. `add` records the need and says whether
+    /// the channel was needed already. The first to need it subscribes; whoever comes while that is on its way
+    /// waits for the same subscription, so that no one reads the store before the channel's messages reach the
+    /// node. When the subscription fails, each of them takes its need back with `undo` and throws.
+    private func need(
+        _ channel: String, add: (inout State) -> Bool, undo: @escaping @Sendable (inout State) -> Void
+    ) async throws {
+        let pending = state.withLock { state -> Task<Void, any Error>? in
+            guard !add(&state) else { return state.subscribing[channel] }
+            let subscribing = Task { try await self.subscription().subscribe([channel]) }
+            state.subscribing[channel] = subscribing
+            return subscribing
         }
-        if first { try await subscription().subscribe([Channel.room(room)]) }
+        guard let pending else { return }
+        do {
+            try await pending.value
+            state.withLock { state in
+                if state.subscribing[channel] == pending { state.subscribing.removeValue(forKey: channel) }
+            }
+        } catch {
+            // The failed subscription stays, so that those who come before every need is taken back fail too; the
+            // next first need replaces it.
+            state.withLock { undo(&$0) }
+            throw error
+        }
     }
 
     func leave(_ connection: Connection, room: String) async {
