@@ -32,9 +32,13 @@ public protocol Bus: Service {
     /// restart), when the node must record its online users again.
     @discardableResult
     func heartbeat(node: String, ttl: Duration) async throws -> Bool
-    /// Records that `user` has (or no longer has) connections on `node`, and returns whether the user is online
-    /// on any live node afterwards.
-    func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool
+    /// Records that `user` has connections on `node`, and returns whether another node holds them too: a live
+    /// one, or a dead one that no survivor has claimed yet. Either way, whoever sees the user was never told they
+    /// went, and their coming back is no news.
+    func recordOnline(user: String, node: String) async throws -> Bool
+    /// Records that `user` has no more connections on `node`, and returns whether they are online on any live node
+    /// afterwards.
+    func recordOffline(user: String, node: String) async throws -> Bool
     func isOnline(user: String) async throws -> Bool
     /// Whether `node`'s heartbeat is current.
     func isAlive(node: String) async throws -> Bool

@@ -75,9 +75,16 @@ public final class LocalBus: Bus {
         beats.withLock { $0[node].map { $0 > .now } ?? false }
     }
 
-    public func setOnline(user: String, node: String, _ isOnline: Bool) async throws -> Bool {
+    public func recordOnline(user: String, node: String) async throws -> Bool {
         online.withLock { online in
-            online[user, default: 0] += isOnline ? 1 : -1
+            defer { online[user, default: 0] += 1 }
+            return online[user] != nil
+        }
+    }
+
+    public func recordOffline(user: String, node: String) async throws -> Bool {
+        online.withLock { online in
+            online[user, default: 0] -= 1
             if online[user]! <= 0 { online.removeValue(forKey: user) }
             return online[user] != nil
         }

@@ -10,10 +10,16 @@ import Synchronization
 /// Every WS node beats on the bus with a short TTL. Every node also looks for nodes whose beat lapsed (killed,
 /// not stopped): one survivor claims each, and announces its users offline, unless they are online elsewhere.
 /// With a 5 s TTL and a 2 s sweep that happens within about 7 s of the kill.
+///
+/// Sockets hand their user's changes over without waiting (`update`), and the service applies them in batches,
+/// in order: a storm of thousands of reconnects does not queue thousands of store reads and publishes in front of
+/// the sockets' own work, and a user back on another node before the dead one is claimed is no news to anyone.
 final class Presence: Service {
     static let ttl = Duration.seconds(5)
     static let beat = Duration.seconds(1)
     static let sweepEvery = 2
+    /// Users whose change is applied at the same time, each with a few bus commands and a store read.
+    static let concurrency = 8
 
     let nodeId: String
     private let bus: any Bus
@@ -24,6 +30,10 @@ final class Presence: Service {
     /// The users with connections on this node now.
     private let localUsers: @Sendable () -> [String]
     private let hasBeaten = Atomic(false)
+    /// Changes not applied yet, in the order they came, and the signal that there are some.
+    private let changes = Mutex<[(user: String, online: Bool)]>([])
+    private let changed: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) = AsyncStream.makeStream(
+        bufferingPolicy: .bufferingNewest(1))
 
     init(
         nodeId: String, bus: any Bus, store: any Store, holdsConnections: Bool, logger: Logger,
@@ -38,7 +48,14 @@ final class Presence: Service {
     }
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown { try await self.rounds() }
+        try? await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.rounds() }
+                group.addTask { await self.applyChanges() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
     }
 
     private func rounds() async throws {
@@ -69,21 +86,48 @@ final class Presence: Service {
         }
     }
 
-    /// Records `user` online on this node, and announces it unless they were online elsewhere already.
+    /// Records `user` online on this node, and announces it unless another node holds them too.
     private func recordOnline(user: String) async throws {
-        let elsewhere = try await bus.isOnline(user: user)
-        _ = try await bus.setOnline(user: user, node: nodeId, true)
-        if !elsewhere { try await announce(user: user, online: true) }
+        if try await !bus.recordOnline(user: user, node: nodeId) { try await announce(user: user, online: true) }
     }
 
-    /// A user's first connection on this node opened, or their last one closed.
-    func update(user: String, online: Bool) async {
+    /// A user's first connection on this node opened, or their last one closed. Applied soon, after the changes
+    /// before it.
+    func update(user: String, online: Bool) {
+        changes.withLock { $0.append((user, online)) }
+        changed.continuation.yield()
+    }
+
+    /// Applies the changes as they come: all that are waiting at once, a user's last change only, several users
+    /// at a time. A user's changes are applied in order, as one batch ends before the next starts.
+    private func applyChanges() async {
+        for await _ in changed.stream {
+            let batch = changes.withLock { changes in
+                defer { changes.removeAll() }
+                return changes
+            }
+            var last: [String: Bool] = [:]
+            for change in batch { last[change.user] = change.online }
+            do {
+                // A node that holds users must be known to the sweepers, even if it dies before its next beat.
+                if last.values.contains(true) { try await beat() }
+            } catch {
+                logger.warning("presence beat failed", metadata: ["error": "\(error)"])
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for (index, (user, online)) in last.enumerated() {
+                    if index >= Self.concurrency { await group.next() }
+                    group.addTask { await self.apply(user: user, online: online) }
+                }
+            }
+        }
+    }
+
+    private func apply(user: String, online: Bool) async {
         do {
             if online {
-                // A node that holds users must be known to the sweepers, even if it dies before its next beat.
-                try await beat()
                 try await recordOnline(user: user)
-            } else if try await !bus.setOnline(user: user, node: nodeId, false) {
+            } else if try await !bus.recordOffline(user: user, node: nodeId) {
                 // Still online on another node: nothing anyone sees has changed.
                 try await announce(user: user, online: false)
             }

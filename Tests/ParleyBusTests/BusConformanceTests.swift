@@ -163,6 +163,38 @@ struct BusConformanceTests {
         }
     }
 
+    @Test(
+        "a user is online while a live node holds them, and their return is no news while any other node, live or dead and unclaimed, holds them",
+        arguments: BusKind.available)
+    func onlineAcrossNodes(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let (first, second, user) = ("n_\(UUID().uuidString.prefix(8))", "n_\(UUID().uuidString.prefix(8))", "u_\(UUID().uuidString)")
+            try await publishWhenReady(bus, "warm-up", to: "parley:test:none")
+            try await bus.heartbeat(node: first, ttl: .seconds(10))
+            try await bus.heartbeat(node: second, ttl: .seconds(10))
+            #expect(try await !bus.recordOnline(user: user, node: first))
+            #expect(try await bus.isOnline(user: user))
+            #expect(try await bus.recordOnline(user: user, node: second))
+            #expect(try await bus.recordOffline(user: user, node: second), "still online on the first node")
+            #expect(try await !bus.recordOffline(user: user, node: first))
+            #expect(try await !bus.isOnline(user: user))
+            guard kind == .redis else { return }
+            // The first node dies holding the user: offline at once, but not announced so until a survivor claims
+            // the node, so a return to the second node before then is no news.
+            try await bus.recordOnline(user: user, node: first)
+            try await bus.heartbeat(node: first, ttl: .milliseconds(300))
+            let lapsed = ContinuousClock.now + .seconds(10)
+            while try await bus.isAlive(node: first), ContinuousClock.now < lapsed { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await !bus.isOnline(user: user))
+            #expect(try await bus.recordOnline(user: user, node: second))
+            #expect(try await bus.claimDeadNode(first) == [user])
+            #expect(try await bus.isOnline(user: user))
+            #expect(try await !bus.recordOffline(user: user, node: second))
+            // Claimed: the user was announced offline, and coming back is news.
+            #expect(try await !bus.recordOnline(user: user, node: second))
+        }
+    }
+
     @Test("payloads are binary-safe", arguments: BusKind.available)
     func binaryPayloads(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in

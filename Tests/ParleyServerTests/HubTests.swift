@@ -40,9 +40,8 @@ final class GatedBus: Bus {
         try await local.withSubscription { try await body(Gated(bus: self, inner: $0)) }
     }
     func heartbeat(node: String, ttl: Duration) async throws -> Bool { try await local.heartbeat(node: node, ttl: ttl) }
-    func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool {
-        try await local.setOnline(user: user, node: node, online)
-    }
+    func recordOnline(user: String, node: String) async throws -> Bool { try await local.recordOnline(user: user, node: node) }
+    func recordOffline(user: String, node: String) async throws -> Bool { try await local.recordOffline(user: user, node: node) }
     func isOnline(user: String) async throws -> Bool { try await local.isOnline(user: user) }
     func isAlive(node: String) async throws -> Bool { try await local.isAlive(node: node) }
     func deadNodes() async throws -> [String] { try await local.deadNodes() }

@@ -14,10 +14,17 @@ extension RedisBus {
         return previous.string != nil
     }
 
-    public func setOnline(user: String, node: String, _ online: Bool) async throws -> Bool {
-        let verb = online ? "SADD" : "SREM"
-        try await command(verb, "parley:node-users:\(node)", user)
-        try await command(verb, "parley:user-nodes:\(user)", node)
+    public func recordOnline(user: String, node: String) async throws -> Bool {
+        // Recorded before the others are read: a survivor that claims a dead node of the user's meanwhile either
+        // is seen here, or sees this node and announces nothing.
+        try await command("SADD", "parley:node-users:\(node)", user)
+        try await command("SADD", "parley:user-nodes:\(user)", node)
+        return try await members("parley:user-nodes:\(user)").contains { $0 != node }
+    }
+
+    public func recordOffline(user: String, node: String) async throws -> Bool {
+        try await command("SREM", "parley:node-users:\(node)", user)
+        try await command("SREM", "parley:user-nodes:\(user)", node)
         return try await isOnline(user: user)
     }
 

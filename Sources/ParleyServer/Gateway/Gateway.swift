@@ -58,12 +58,12 @@ struct Gateway {
         connection.finish()
         let (lastOfUser, attended) = await hub.unregister(connection)
         for meeting in attended { await meetings.leave(meeting, conn: connection.id) }
-        if lastOfUser { await presence.update(user: userId, online: false) }
+        if lastOfUser { presence.update(user: userId, online: false) }
     }
 
     /// Registers a new socket on the hub and queues its `hello`, and what is still ringing for its user.
     private func greet(_ connection: Connection) async throws {
-        if try await hub.register(connection) { await presence.update(user: connection.userId, online: true) }
+        if try await hub.register(connection) { presence.update(user: connection.userId, online: true) }
         connection.enqueue(
             .frame(
                 try Frames.encode(
