@@ -52,6 +52,8 @@ final class Hub: Service {
     private let bus: any Bus
     private let logger: Logger
     private let state = Mutex(State())
+    /// Sockets written to and not flushed yet, per event loop, and whether the loop's flush is queued.
+    private let unflushed = Mutex<[ObjectIdentifier: [any NIOCore.Channel]]>([:])
 
     init(nodeId: String, name: String, bus: any Bus, logger: Logger) {
         self.nodeId = nodeId
@@ -267,7 +269,8 @@ final class Hub: Service {
     }
 
     /// Hands an event to its local connections with one task per event loop, not one per socket: on its loop, each
-    /// connection writes the event on its socket or queues it, and each socket written to is flushed once.
+    /// connection writes the event on its socket or queues it. The sockets written to are flushed by one task per
+    /// loop, queued behind the deliveries: under load, the events queued meanwhile share a socket's flush.
     private func deliver(_ header: EventHeader, _ payload: ByteBuffer, to targets: [Connection]) {
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [Connection])] = [:]
         for connection in targets {
@@ -279,8 +282,18 @@ final class Hub: Service {
         }
         for (loop, connections) in byLoop.values {
             loop.execute {
-                for connection in connections where connection.deliver(header, payload) {
-                    connection.channel?.flush()
+                let written = connections.compactMap { $0.deliver(header, payload) ? $0.channel : nil }
+                guard !written.isEmpty else { return }
+                let key = ObjectIdentifier(loop)
+                let first = self.unflushed.withLock { unflushed in
+                    defer { unflushed[key, default: []].append(contentsOf: written) }
+                    return unflushed[key, default: []].isEmpty
+                }
+                guard first else { return }
+                loop.execute {
+                    let channels = self.unflushed.withLock { $0.removeValue(forKey: key) ?? [] }
+                    var flushed = Set<ObjectIdentifier>()
+                    for channel in channels where flushed.insert(ObjectIdentifier(channel)).inserted { channel.flush() }
                 }
             }
         }
