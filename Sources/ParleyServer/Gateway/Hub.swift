@@ -52,7 +52,7 @@ final class Hub: Service {
     private let bus: any Bus
     private let logger: Logger
     private let state = Mutex(State())
-    /// Sockets written to and not flushed yet, per event loop, and whether the loop's flush is queued.
+    /// Sockets written to and not flushed yet, per event loop; a loop's flush is queued while its list is not empty.
     private let unflushed = Mutex<[ObjectIdentifier: [any NIOCore.Channel]]>([:])
 
     init(nodeId: String, name: String, bus: any Bus, logger: Logger) {
