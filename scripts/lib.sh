@@ -63,9 +63,15 @@ start_redis() {
   echo "redis did not start"; cat "$dir/redis.log"; return 1
 }
 
+# SIGTERM, then SIGKILL after 5 s: a Redis started by a Swift process (the chaos run's restart) inherits a signal
+# mask that blocks SIGTERM.
 stop_redis() {
-  local dir=$1
-  [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+  local dir=$1 pid
+  [ -f "$dir/redis.pid" ] || return 0
+  pid=$(cat "$dir/redis.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 # Puts the Swift toolchain on PATH where this machine keeps it.
