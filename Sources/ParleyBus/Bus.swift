@@ -61,6 +61,8 @@ public enum BusDelivery: Sendable, Hashable {
 public protocol BusSubscription: Sendable {
     /// Returns once the bus delivers the channels' messages, so that a reader of the store after it misses nothing.
     func subscribe(_ channels: [String]) async throws
+    /// Once it returns, no message published to the channels afterwards arrives. Messages published before it may
+    /// still arrive, or not: on Redis they come on another connection than the publish's reply.
     func unsubscribe(_ channels: [String]) async throws
     var deliveries: AsyncStream<BusDelivery> { get }
 }

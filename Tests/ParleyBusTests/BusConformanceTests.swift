@@ -42,61 +42,69 @@ func publishWhenReady(_ bus: any Bus, _ text: String, to channel: String) async 
     try await bus.publish(ByteBuffer(string: text), to: channel)
 }
 
-extension AsyncStream<BusDelivery>.Iterator {
-    /// The next message's channel suffix and text, skipping `.resumed`.
-    mutating func nextMessage() async -> String? {
-        while let delivery = await next() {
-            if case .message(let message) = delivery {
-                return "\(message.channel.split(separator: ":").last!)=\(String(buffer: message.payload))"
+/// A subscription's deliveries, read in steps that each wait a bounded time: a lost message fails the test rather
+/// than hanging the run. (An AsyncStream ends when its iterator goes, so one iterator serves every step.)
+final class Deliveries: @unchecked Sendable {
+    /// Used by one step at a time.
+    private var iterator: AsyncStream<BusDelivery>.Iterator
+
+    init(_ subscription: any BusSubscription) {
+        iterator = subscription.deliveries.makeAsyncIterator()
+    }
+
+    /// The next delivery, or nil when none came within `seconds`.
+    func next(within seconds: Int = 15) async -> BusDelivery? {
+        await withTaskGroup(of: BusDelivery?.self) { group in
+            group.addTask { await self.iterator.next() }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            // A cancelled wait for the next delivery ends the stream, and the test fails.
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+    }
+
+    /// The next `count` messages as their channel's last part and their text ("a=a1"), skipping `.resumed`; "end"
+    /// for each that did not come in time.
+    func nextMessages(_ count: Int, within seconds: Int = 15) async -> [String] {
+        var received: [String] = []
+        while received.count < count {
+            switch await next(within: seconds) {
+            case .message(let message):
+                received.append("\(message.channel.split(separator: ":").last!)=\(String(buffer: message.payload))")
+            case .resumed:
+                continue
+            case nil:
+                return received + Array(repeating: "end", count: count - received.count)
             }
         }
-        return nil
-    }
-}
-
-/// The next `count` messages of a subscription, "end" for each that did not come within `seconds`: a lost message
-/// fails the test rather than hanging the run.
-func nextMessages(_ count: Int, of deliveries: AsyncStream<BusDelivery>, within seconds: Int = 15) async -> [String] {
-    await withTaskGroup(of: [String]?.self) { group in
-        group.addTask {
-            var iterator = deliveries.makeAsyncIterator()
-            var received: [String] = []
-            // A cancelled wait ends the stream's iteration with nil.
-            while received.count < count, let message = await iterator.nextMessage() { received.append(message) }
-            return received
-        }
-        group.addTask {
-            try? await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        var received: [String] = []
-        while let result = await group.next() {
-            group.cancelAll()
-            if let result { received = result }
-        }
-        return received + Array(repeating: "end", count: count - received.count)
+        return received
     }
 }
 
 @Suite("Bus conformance")
 struct BusConformanceTests {
-    @Test("a subscription receives its channels' messages in publish order, and nothing after unsubscribing", arguments: BusKind.available)
+    @Test("a subscription receives its channels' messages in publish order, and none published after unsubscribing", arguments: BusKind.available)
     func subscribeAndUnsubscribe(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in
             let prefix = "parley:test:\(UUID().uuidString):"
             try await publishWhenReady(bus, "warm-up", to: prefix + "none")
             try await bus.withSubscription { subscription in
+                let deliveries = Deliveries(subscription)
                 try await subscription.subscribe([prefix + "a", prefix + "b"])
                 for n in 1...3 {
                     try await bus.publish(ByteBuffer(string: "a\(n)"), to: prefix + "a")
                 }
                 try await bus.publish(ByteBuffer(string: "elsewhere"), to: prefix + "c")
                 try await bus.publish(ByteBuffer(string: "b1"), to: prefix + "b")
+                #expect(await deliveries.nextMessages(4) == ["a=a1", "a=a2", "a=a3", "b=b1"])
+
                 try await subscription.unsubscribe([prefix + "a"])
                 try await bus.publish(ByteBuffer(string: "a4"), to: prefix + "a")
                 try await bus.publish(ByteBuffer(string: "b2"), to: prefix + "b")
-
-                #expect(await nextMessages(5, of: subscription.deliveries) == ["a=a1", "a=a2", "a=a3", "b=b1", "b=b2"])
+                #expect(await deliveries.nextMessages(1) == ["b=b2"])
             }
         }
     }
@@ -104,20 +112,20 @@ struct BusConformanceTests {
     @Test("every subscription to a channel gets each message, and one leaving keeps the other subscribed", arguments: BusKind.available)
     func fanOut(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in
-            let channel = "parley:user:\(UUID().uuidString)"
-            try await publishWhenReady(bus, "warm-up", to: channel + ":none")
+            let user = UUID().uuidString
+            try await publishWhenReady(bus, "warm-up", to: "parley:user:none")
             try await bus.withSubscription { first in
-                var firstIterator = first.deliveries.makeAsyncIterator()
-                try await first.subscribe([channel])
+                let firstDeliveries = Deliveries(first)
+                try await first.subscribe(["parley:user:" + user])
                 try await bus.withSubscription { second in
-                    try await second.subscribe([channel])
-                    try await bus.publish(ByteBuffer(string: "hello"), to: channel)
-                    var secondIterator = second.deliveries.makeAsyncIterator()
-                    #expect(await secondIterator.nextMessage()?.hasSuffix("=hello") == true)
+                    let secondDeliveries = Deliveries(second)
+                    try await second.subscribe(["parley:user:" + user])
+                    try await bus.publish(ByteBuffer(string: "hello"), to: "parley:user:" + user)
+                    #expect(await secondDeliveries.nextMessages(1) == ["\(user)=hello"])
                 }
-                #expect(await firstIterator.nextMessage()?.hasSuffix("=hello") == true)
-                try await bus.publish(ByteBuffer(string: "still here"), to: channel)
-                #expect(await firstIterator.nextMessage()?.hasSuffix("=still here") == true)
+                #expect(await firstDeliveries.nextMessages(1) == ["\(user)=hello"])
+                try await bus.publish(ByteBuffer(string: "still here"), to: "parley:user:" + user)
+                #expect(await firstDeliveries.nextMessages(1) == ["\(user)=still here"])
             }
         }
     }
@@ -225,8 +233,7 @@ struct BusConformanceTests {
                 try await subscription.subscribe([channel])
                 let payload = ByteBuffer(bytes: [0, 13, 10, 36, 42, 255] + Array("\r\n*1\r\n".utf8) + [UInt8](repeating: 7, count: 70_000))
                 try await bus.publish(payload, to: channel)
-                var iterator = subscription.deliveries.makeAsyncIterator()
-                guard case .message(let message) = await iterator.next() else {
+                guard case .message(let message) = await Deliveries(subscription).next() else {
                     Issue.record("no message")
                     return
                 }

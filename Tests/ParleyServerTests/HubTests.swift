@@ -9,29 +9,16 @@ import Testing
 
 @testable import ParleyServer
 
-/// A local bus whose subscriptions hold every SUBSCRIBE until the test opens the gate: a Redis that is slow to
-/// answer, as it is in a reconnect storm. The real bus is exercised by the cluster tests.
+/// A local bus whose subscriptions hold each SUBSCRIBE and UNSUBSCRIBE at a gate until the test opens it: a Redis
+/// that is slow to answer, as it is in a reconnect storm. The real bus is exercised by the cluster tests.
 final class GatedBus: Bus {
     private let local = LocalBus()
-    private let gate = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+    let subscribes: Gate
+    let unsubscribes: Gate
 
-    func open() {
-        let waiting = gate.withLock { gate in
-            gate.open = true
-            defer { gate.waiting = [] }
-            return gate.waiting
-        }
-        waiting.forEach { $0.resume() }
-    }
-
-    fileprivate func passGate() async {
-        await withCheckedContinuation { continuation in
-            let open = gate.withLock { gate in
-                if !gate.open { gate.waiting.append(continuation) }
-                return gate.open
-            }
-            if open { continuation.resume() }
-        }
+    init(subscribes: Gate = Gate(), unsubscribes: Gate = Gate(open: true)) {
+        self.subscribes = subscribes
+        self.unsubscribes = unsubscribes
     }
 
     func run() async throws { try await local.run() }
@@ -53,11 +40,42 @@ final class GatedBus: Bus {
         var deliveries: AsyncStream<BusDelivery> { inner.deliveries }
 
         func subscribe(_ channels: [String]) async throws {
-            await bus.passGate()
+            await bus.subscribes.pass()
             try await inner.subscribe(channels)
         }
 
-        func unsubscribe(_ channels: [String]) async throws { try await inner.unsubscribe(channels) }
+        func unsubscribe(_ channels: [String]) async throws {
+            await bus.unsubscribes.pass()
+            try await inner.unsubscribe(channels)
+        }
+    }
+}
+
+/// Holds whoever passes until it is opened.
+final class Gate: Sendable {
+    private let state: Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>
+
+    init(open: Bool = false) {
+        state = Mutex((open, []))
+    }
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        waiting.forEach { $0.resume() }
+    }
+
+    func pass() async {
+        await withCheckedContinuation { continuation in
+            let open = state.withLock { state in
+                if !state.open { state.waiting.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
+        }
     }
 }
 
@@ -66,6 +84,51 @@ struct HubTests {
     @Test("a second socket joining a room waits, as the first does, until the node receives the room's channel")
     func joinWaitsForTheSubscription() async throws {
         let bus = GatedBus()
+        try await withHub(on: bus) { hub, connection, group in
+            let joined = Joined()
+            for n in 1...2 {
+                let socket = connection(n)
+                group.addTask {
+                    try await hub.join(socket, room: "r_1")
+                    joined.add(socket.id)
+                }
+                // The first join is on its way before the second starts.
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(joined.count == 0, "a join returned before the room's channel was subscribed")
+            bus.subscribes.open()
+            for _ in 0..<500 where joined.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(joined.count == 2)
+        }
+    }
+
+    @Test("a socket joining a room as its last socket leaves is subscribed after the leave's unsubscribe, not undone by it")
+    func joinAfterTheLastLeave() async throws {
+        let bus = GatedBus(subscribes: Gate(open: true), unsubscribes: Gate())
+        try await withHub(on: bus) { hub, connection, group in
+            let (first, second) = (connection(1), connection(2))
+            try await hub.join(first, room: "r_1")
+            // The leave's unsubscribe is on its way when the second socket joins.
+            group.addTask { await hub.leave(first, room: "r_1") }
+            try await Task.sleep(for: .milliseconds(100))
+            let joined = Joined()
+            group.addTask {
+                try await hub.join(second, room: "r_1")
+                joined.add(second.id)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            bus.unsubscribes.open()
+            for _ in 0..<500 where joined.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(joined.count == 1)
+            #expect(try await bus.publish(ByteBuffer(string: "{}"), to: Channel.room("r_1")) == 1, "the node lost the room's channel")
+        }
+    }
+
+    /// Runs a hub on `bus` with a store, and `body` with it, a maker of its connections, and a task group that is
+    /// cancelled afterwards.
+    private func withHub(
+        on bus: GatedBus, _ body: (Hub, (Int) -> Connection, inout ThrowingTaskGroup<Void, any Error>) async throws -> Void
+    ) async throws {
         let hub = Hub(nodeId: "ws-1~t", name: "ws-1", bus: bus, logger: Logger(label: "test"))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hub-\(UUID().uuidString).sqlite").path
         let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
@@ -73,20 +136,8 @@ struct HubTests {
             group.addTask { try await store.run() }
             group.addTask { try await hub.run() }
             defer { group.cancelAll() }
-            let joined = Joined()
-            for id in ["ws-1~t.1", "ws-1~t.2"] {
-                let connection = Connection(id: id, userId: "u_\(id.suffix(1))", tokenExpiry: .distantFuture, store: store)
-                group.addTask {
-                    try await hub.join(connection, room: "r_1")
-                    joined.add(id)
-                }
-                // The first join is on its way before the second starts.
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(joined.count == 0, "a join returned before the room's channel was subscribed")
-            bus.open()
-            for _ in 0..<500 where joined.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(joined.count == 2)
+            let connection = { (n: Int) in Connection(id: "ws-1~t.\(n)", userId: "u_\(n)", tokenExpiry: .distantFuture, store: store) }
+            try await body(hub, connection, &group)
         }
     }
 }

@@ -19,8 +19,10 @@ final class Hub: Service {
         /// The meetings local connections attend: the meeting's room and the attending connections.
         var meetings: [String: (room: String, connections: Set<String>)] = [:]
         var subscription: (any BusSubscription)?
-        /// Channels whose subscription is on its way (or failed), for whoever needs them meanwhile to wait on.
-        var subscribing: [String: Task<Void, any Error>] = [:]
+        /// The last subscribe or unsubscribe of each channel while it is on its way, and a subscribe that failed,
+        /// for whoever needs the channel meanwhile to wait on and for the next operation on it to queue behind.
+        var pending: [String: (id: Int, task: Task<Void, any Error>)] = [:]
+        var operations = 0
         var counter = 0
 
         func needs(room: String) -> Bool {
@@ -39,10 +41,9 @@ final class Hub: Service {
         }
     }
 
-    /// What the hub does after handing a bus message out.
-    private enum Followup {
-        case unsubscribe(String)
-        case publish(ByteBuffer, to: String)
+    private enum Operation {
+        case subscribe
+        case unsubscribe
     }
 
     /// This run of the node on the bus (`ws-1~k3f9z0`): connection ids and the node channel use it.
@@ -68,12 +69,7 @@ final class Hub: Service {
             try await subscription.subscribe([Channel.node(nodeId)])
             await cancelWhenGracefulShutdown {
                 for await delivery in subscription.deliveries {
-                    for followup in self.dispatch(delivery) {
-                        switch followup {
-                        case .unsubscribe(let channel): try? await subscription.unsubscribe([channel])
-                        case .publish(let payload, let channel): _ = try? await self.bus.publish(payload, to: channel)
-                        }
-                    }
+                    if let (bounce, channel) = self.dispatch(delivery) { _ = try? await self.bus.publish(bounce, to: channel) }
                 }
             }
             state.withLock { $0.subscription = nil }
@@ -112,7 +108,7 @@ final class Hub: Service {
     /// which it has left.
     @discardableResult
     func unregister(_ connection: Connection) async -> (lastOfUser: Bool, meetings: [String]) {
-        let (channels, lastOfUser, meetings) = state.withLock { state -> ([String], Bool, [String]) in
+        let (unsubscribing, lastOfUser, meetings) = state.withLock { state -> (Task<Void, any Error>?, Bool, [String]) in
             state.connections.removeValue(forKey: connection.id)
             var emptied: Set<String> = []
             for (room, members) in state.rooms where members.contains(connection.id) {
@@ -129,11 +125,12 @@ final class Hub: Service {
             state.users[connection.userId]?.remove(connection.id)
             let last = state.users[connection.userId]?.isEmpty == true
             if last { state.users.removeValue(forKey: connection.userId) }
-            let channels = emptied.union(attended.values.map(\.room)).filter { !state.needs(room: $0) }.map(Channel.room)
-            return (channels, last, Array(attended.keys))
+            let channels =
+                emptied.union(attended.values.map(\.room)).filter { !state.needs(room: $0) }.map(Channel.room)
+                + (last ? [Channel.user(connection.userId)] : [])
+            return (channels.isEmpty ? nil : queue(.unsubscribe, channels, in: &state), last, Array(attended.keys))
         }
-        let all = channels + (lastOfUser ? [Channel.user(connection.userId)] : [])
-        if !all.isEmpty { try? await subscription().unsubscribe(all) }
+        _ = await unsubscribing?.result
         return (lastOfUser, meetings)
     }
 
@@ -151,9 +148,10 @@ final class Hub: Service {
     }
 
     func unattend(_ connection: Connection, meeting: String) async {
-        if let channel = state.withLock({ $0.drop(meeting: meeting, connection: connection.id) }) {
-            try? await subscription().unsubscribe([channel])
+        let unsubscribing = state.withLock { state in
+            state.drop(meeting: meeting, connection: connection.id).map { queue(.unsubscribe, [$0], in: &state) }
         }
+        _ = await unsubscribing?.result
     }
 
     /// Adds the connection to a room's audience. Returns once the node receives the room's channel, so that a
@@ -174,38 +172,55 @@ final class Hub: Service {
 
     /// Records a need of `channel` and returns once the node receives it. `add` records the need and says whether
     /// the channel was needed already. The first to need it subscribes; whoever comes while that is on its way
-    /// waits for the same subscription, so that no one reads the store before the channel's messages reach the
-    /// node. When the subscription fails, each of them takes its need back with `undo` and throws.
+    /// waits for the same subscription (the channel's last operation, since a channel needed already was last
+    /// subscribed), so that no one reads the store before the channel's messages reach the node. When the
+    /// subscription fails, each of them takes its need back with `undo` and throws.
     private func need(
         _ channel: String, add: (inout State) -> Bool, undo: @escaping @Sendable (inout State) -> Void
     ) async throws {
-        let pending = state.withLock { state -> Task<Void, any Error>? in
-            guard !add(&state) else { return state.subscribing[channel] }
-            let subscribing = Task { try await self.subscription().subscribe([channel]) }
-            state.subscribing[channel] = subscribing
-            return subscribing
+        let subscribing = state.withLock { state in
+            add(&state) ? state.pending[channel]?.task : queue(.subscribe, [channel], in: &state)
         }
-        guard let pending else { return }
         do {
-            try await pending.value
-            state.withLock { state in
-                if state.subscribing[channel] == pending { state.subscribing.removeValue(forKey: channel) }
-            }
+            try await subscribing?.value
         } catch {
             // The failed subscription stays, so that those who come before every need is taken back fail too; the
-            // next first need replaces it.
+            // next first need queues behind it.
             state.withLock { undo(&$0) }
             throw error
         }
     }
 
-    func leave(_ connection: Connection, room: String) async {
-        let last = state.withLock { state in
-            guard state.rooms[room]?.remove(connection.id) != nil, state.rooms[room]!.isEmpty else { return false }
-            state.rooms.removeValue(forKey: room)
-            return !state.needs(room: room)
+    /// Starts subscribing or unsubscribing `channels` once the operations queued on them before are done. Called
+    /// in the same lock as the change of needs that calls for it, so that the bus sees each channel's subscribes
+    /// and unsubscribes in the order the hub decided them: a join that comes as the room's last socket leaves is
+    /// subscribed after the leave's unsubscribe, not undone by it.
+    private func queue(_ operation: Operation, _ channels: [String], in state: inout State) -> Task<Void, any Error> {
+        state.operations += 1
+        let id = state.operations
+        let before = channels.compactMap { state.pending[$0]?.task }
+        let task = Task {
+            for task in before { _ = await task.result }
+            let subscription = try await self.subscription()
+            switch operation {
+            case .subscribe: try await subscription.subscribe(channels)
+            case .unsubscribe: try await subscription.unsubscribe(channels)
+            }
+            self.state.withLock { state in
+                for channel in channels where state.pending[channel]?.id == id { state.pending.removeValue(forKey: channel) }
+            }
         }
-        if last { try? await subscription().unsubscribe([Channel.room(room)]) }
+        for channel in channels { state.pending[channel] = (id, task) }
+        return task
+    }
+
+    func leave(_ connection: Connection, room: String) async {
+        let unsubscribing = state.withLock { state -> Task<Void, any Error>? in
+            guard state.rooms[room]?.remove(connection.id) != nil, state.rooms[room]!.isEmpty else { return nil }
+            state.rooms.removeValue(forKey: room)
+            return state.needs(room: room) ? nil : queue(.unsubscribe, [Channel.room(room)], in: &state)
+        }
+        _ = await unsubscribing?.result
     }
 
     /// Closes every local connection, as a drain does.
@@ -229,18 +244,19 @@ final class Hub: Service {
         throw ParleyError(.internal, "the node is not connected to its bus")
     }
 
-    private func dispatch(_ delivery: BusDelivery) -> [Followup] {
+    /// Hands a bus message to its local connections. Returns the `peer.gone` bounce to publish, and its channel,
+    /// for a signal whose connection is not here.
+    private func dispatch(_ delivery: BusDelivery) -> (ByteBuffer, String)? {
         switch delivery {
         case .resumed:
             // Messages may have been lost while the bus was away: every connection catches up from the store.
             state.withLock { Array($0.connections.values) }.forEach { $0.enqueue(.resync) }
-            return []
+            return nil
         case .message(let message):
             guard let header = EventHeader.decode(message.payload) else {
                 logger.warning("dropped an undecodable bus message", metadata: ["channel": "\(message.channel)"])
-                return []
+                return nil
             }
-            var followups: [Followup] = []
             let targets = state.withLock { state -> [Connection] in
                 let ids: Set<String>
                 if let room = message.channel.dropping(prefix: "parley:room:") {
@@ -249,22 +265,20 @@ final class Hub: Service {
                     ids = state.users[user] ?? []
                     // An ended meeting has no attendees left: its local audience goes.
                     if header.type == "meeting.ended", let meeting = header.meeting, let channel = state.drop(meeting: meeting) {
-                        followups.append(.unsubscribe(channel))
+                        _ = queue(.unsubscribe, [channel], in: &state)
                     }
                 } else {
                     ids = header.to.map { [$0] } ?? []
                 }
                 return ids.compactMap { state.connections[$0] }
             }
-            if targets.isEmpty, header.type == "signal", let to = header.to, let from = header.from,
+            deliver(header, message.payload, to: targets)
+            guard targets.isEmpty, header.type == "signal", let to = header.to, let from = header.from,
                 let bounce = try? Frames.encode(
                     MeetingFrames.PeerGone(
                         to: from, meeting: header.meeting, error: .init(message: "connection \(to) left before the signal reached it")))
-            {
-                followups.append(.publish(bounce, to: Channel.node(Attendee.node(of: from))))
-            }
-            deliver(header, message.payload, to: targets)
-            return followups
+            else { return nil }
+            return (bounce, Channel.node(Attendee.node(of: from)))
         }
     }
 
