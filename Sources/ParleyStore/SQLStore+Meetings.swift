@@ -39,21 +39,29 @@ extension SQLStore {
         try await read { sql in try await Self.withAttendees(try await Self.meeting(id, viewer: viewer, lock: "", sql), sql) }
     }
 
+    /// Read together with those of the other sockets greeted meanwhile.
     public func openMeetings(of user: String) async throws -> [Meeting] {
-        try await read { sql in
-            var meetings = try await sql.query(
-                """
-                SELECT \(Self.meetingColumns) FROM meetings mt
-                JOIN room_members rm ON rm.room_id = mt.room_id AND rm.user_id = ?
-                WHERE mt.state = 'active' OR (mt.state = 'ringing' AND NOT EXISTS
-                    (SELECT 1 FROM meeting_declines d WHERE d.meeting_id = mt.id AND d.user_id = rm.user_id))
-                ORDER BY mt.started_at
-                """, [.text(user)]
-            ).map { try Self.meeting(from: $0) }
-            for index in meetings.indices {
-                meetings[index] = try await Self.withAttendees(meetings[index], sql)
+        try await openMeetingReads.submit(user) { [self] users in
+            let meetings = try await read { sql in
+                let rows = try await sql.query(
+                    """
+                    SELECT rm.user_id, \(Self.meetingColumns) FROM meetings mt
+                    JOIN room_members rm ON rm.room_id = mt.room_id AND rm.user_id IN (\(Self.placeholders(users.count)))
+                    WHERE mt.state = 'active' OR (mt.state = 'ringing' AND NOT EXISTS
+                        (SELECT 1 FROM meeting_declines d WHERE d.meeting_id = mt.id AND d.user_id = rm.user_id))
+                    ORDER BY mt.started_at
+                    """, users.map { .text($0) })
+                var attendees: [String: [Attendee]] = [:]
+                var meetings: [String: [Meeting]] = [:]
+                for row in rows {
+                    var meeting = try Self.meeting(from: row, at: 1)
+                    if attendees[meeting.id] == nil { attendees[meeting.id] = try await Self.attendees(of: meeting.id, sql) }
+                    meeting.attendees = attendees[meeting.id]!
+                    meetings[try row.text(0), default: []].append(meeting)
+                }
+                return meetings
             }
-            return meetings
+            return users.map { meetings[$0] ?? [] }
         }
     }
 

@@ -12,9 +12,9 @@ extension SQLStore {
     }
 
     public func role(of user: String, in room: String) async throws -> Role? {
-        try await read { sql in
-            try await sql.first("SELECT role FROM room_members WHERE room_id = ? AND user_id = ?", [.text(room), .text(user)])
-                .flatMap { Role(rawValue: try $0.text(0)) }
+        try await roleReads.submit(Membership(room: room, user: user)) { [self] batch in
+            let roles = try await read { sql in try await sql.roles(Set(batch)) }
+            return batch.map { roles[$0] }
         }
     }
 

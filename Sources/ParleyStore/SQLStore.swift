@@ -12,6 +12,11 @@ public final class SQLStore: Store {
     let sends = Batcher<SendRequest, Sent>(concurrency: 2, maxSize: 256)
     /// Published outbox rows, deleted together.
     let publishedOutbox = Batcher<Int64, Void>(concurrency: 2, maxSize: 1024)
+    /// Concurrent membership checks (frames and replays are authorized by them), read together: a reconnect storm
+    /// asks thousands at once.
+    let roleReads = Batcher<Membership, Role?>(concurrency: 2, maxSize: 256)
+    /// Concurrent reads of users' open meetings (each new socket's greeting), read together.
+    let openMeetingReads = Batcher<String, [Meeting]>(concurrency: 2, maxSize: 256)
 
     public init(database: any SQLDatabase, logger: Logger) {
         self.database = database
@@ -70,6 +75,19 @@ public final class SQLStore: Store {
 }
 
 extension SQLExecutor {
+    /// The roles of the given memberships that exist.
+    func roles(_ memberships: some Collection<Membership>) async throws -> [Membership: Role] {
+        let rows = try await query(
+            "SELECT rm.room_id, rm.user_id, rm.role FROM room_members rm JOIN (VALUES \(SQLStore.values(memberships.count, 2))) AS v"
+                + " ON rm.room_id = v.column1 AND rm.user_id = v.column2",
+            memberships.flatMap { [.text($0.room), .text($0.user)] })
+        var roles: [Membership: Role] = [:]
+        for row in rows {
+            roles[Membership(room: try row.text(0), user: try row.text(1))] = Role(rawValue: try row.text(2))
+        }
+        return roles
+    }
+
     /// The actor's role in a room. Throws `not_found` for a non-member, so that the room's existence stays hidden.
     func role(of user: String, in room: String) async throws -> Role {
         guard let row = try await first("SELECT role FROM room_members WHERE room_id = ? AND user_id = ?", [.text(room), .text(user)]),

@@ -120,6 +120,50 @@ struct MeetingStoreTests {
         }
     }
 
+    @Test("many sockets greeted and authorized at once are read together, and each gets its own answer", arguments: Backend.available)
+    func batchedReads(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let people = try await People.make(store)
+            // A direct call ringing Bob (which Bob declines in the group), and a group meeting Alice attends.
+            let call = try await store.startMeeting(room: people.direct, host: people.alice.id, ringSeconds: 45).change.meeting
+            let group = try await store.startMeeting(room: people.group, host: people.alice.id, ringSeconds: 45).change.meeting
+            _ = try await store.joinMeeting(group.id, attendee: Self.attendee("n1.1", people.alice), capacity: 8)
+            _ = try await store.declineMeeting(group.id, user: people.bob.id)
+            let users = [people.alice, people.bob, people.carol]
+            // Each read alone first, as a batch of one.
+            var meetings: [String: [String]] = [:]
+            var roles: [String: Role?] = [:]
+            for user in users {
+                meetings[user.id] = try await store.openMeetings(of: user.id).map(\.id)
+                for room in [people.direct, people.group] { roles[user.id + room] = try await store.role(of: user.id, in: room) }
+            }
+            #expect(Set(meetings[people.alice.id]!) == [call.id, group.id])
+            #expect(meetings[people.bob.id] == [call.id] && meetings[people.carol.id] == [group.id])
+            #expect(roles[people.carol.id + people.direct]! == nil && roles.values.filter { $0 != nil }.count == 5)
+
+            let (alone, aloneRoles) = (meetings, roles)
+            let mismatches = try await withThrowingTaskGroup(of: String?.self) { tasks in
+                for n in 0..<300 {
+                    let user = users[n % 3]
+                    tasks.addTask {
+                        let open = try await store.openMeetings(of: user.id)
+                        guard open.map(\.id) == alone[user.id],
+                            open.first(where: { $0.id == group.id })?.attendees.map(\.conn) ?? ["n1.1"] == ["n1.1"]
+                        else { return "\(user.name): \(open.map(\.id))" }
+                        return nil
+                    }
+                    let room = n % 2 == 0 ? people.direct : people.group
+                    tasks.addTask {
+                        let role = try await store.role(of: user.id, in: room)
+                        return role == aloneRoles[user.id + room]! ? nil : "\(user.name) in \(room): \(String(describing: role))"
+                    }
+                }
+                return try await tasks.reduce(into: [String]()) { if let mismatch = $1 { $0.append(mismatch) } }
+            }
+            #expect(mismatches.isEmpty)
+        }
+    }
+
     @Test("accepting makes a ring active; only the host or a group admin ends it", arguments: Backend.available)
     func acceptAndEnd(backend: Backend) async throws {
         try await backend.withStore { store in

@@ -43,6 +43,18 @@ final class Batcher<Request: Sendable, Response: Sendable>: Sendable {
         }
     }
 
+    /// Runs `request` with whatever else is waiting, through a `run` that answers the whole batch, or fails it as a
+    /// whole.
+    func submit(_ request: Request, all run: @escaping @Sendable ([Request]) async throws -> [Response]) async throws -> Response {
+        try await submit(request) { batch in
+            do {
+                return try await run(batch).map { .success($0) }
+            } catch {
+                return batch.map { _ in .failure(error) }
+            }
+        }
+    }
+
     /// Runs batches until nothing waits.
     private func drain(_ run: Run) async {
         while true {
