@@ -160,14 +160,16 @@ extension Report {
 extension Report {
     public static func storm(_ result: StormResult) -> Report {
         let rows = [
-            "| clients | caught up | p50 | p99 | all back and caught up |", "|---|---|---|---|---|",
-            "| \(result.clients) | \(result.caughtUp) | \(ms(result.p50)) | \(ms(result.p99)) | \(ms(result.max)) |",
+            "| clients | caught up | p50 | p99 | all back and caught up | greeted again: p50 | all greeted |",
+            "|---|---|---|---|---|---|---|",
+            "| \(result.clients) | \(result.caughtUp) | \(ms(result.p50)) | \(ms(result.p99)) | \(ms(result.max)) | \(ms(result.backP50)) | \(ms(result.backMax)) |",
         ]
         let markdown = """
             \(result.clients) clients on WS node 1, one user each, in rooms of \(Storm.roomSize), held by child generator \
             processes of at most \(Storm.perProcess). Node 1 is killed with SIGKILL and every room gets a message over \
             REST while its members are away; each client reconnects straight to WS node 2 (again after 100–500 ms while \
-            that fails), resubscribes with `since`, and is caught up once it holds that message. Times are from the kill.
+            that fails), resubscribes with `since`, and is caught up once it holds that message. Times are from the kill; \
+            "greeted again" is when the other node's `hello` came, before the resubscription.
 
             \(rows.joined(separator: "\n"))
             """

@@ -10,6 +10,10 @@ public struct StormResult: Sendable, Codable {
     public let p50: Double
     public let p99: Double
     public let max: Double
+    /// How long after the kill the clients were greeted by the other node, in milliseconds: the reconnect alone,
+    /// before the resubscription and the replay.
+    public let backP50: Double
+    public let backMax: Double
 }
 
 /// A reconnect storm: `clients` connections on WS node 1, one user each, subscribed to rooms of 250. Node 1 is
@@ -65,31 +69,34 @@ struct Storm {
                 format: "  posted a message in each of the %d rooms, the last %.0f ms after the kill", rooms.count,
                 Double(monotonicNanos() - killed) / 1e6))
 
-        let latencies = Latencies()
+        let (back, latencies) = (Latencies(), Latencies())
         var caughtUp = 0
         for child in children {
-            let line = try await child.line(startingWith: "result")
-            for field in line.split(separator: " ").dropFirst() {
-                guard let nanos = UInt64(field) else { continue }
-                latencies.record(since: killed, at: killed + nanos)
-                caughtUp += 1
+            for (prefix, times) in [("back", back), ("result", latencies)] {
+                let line = try await child.line(startingWith: prefix)
+                for field in line.split(separator: " ").dropFirst() {
+                    guard let nanos = UInt64(field) else { continue }
+                    times.record(since: killed, at: killed + nanos)
+                    if prefix == "result" { caughtUp += 1 }
+                }
             }
         }
         let result = StormResult(
             clients: clients, caughtUp: caughtUp, p50: latencies.milliseconds(at: 50), p99: latencies.milliseconds(at: 99),
-            max: latencies.maxMilliseconds)
+            max: latencies.maxMilliseconds, backP50: back.milliseconds(at: 50), backMax: back.maxMilliseconds)
         say(
             String(
-                format: "    %d of %d caught up; p50 %.0f ms, p99 %.0f ms, all %.0f ms after the kill", caughtUp, clients, result.p50, result.p99,
-                result.max))
+                format: "    %d of %d caught up; p50 %.0f ms, p99 %.0f ms, all %.0f ms after the kill (greeted: p50 %.0f ms, all %.0f ms)",
+                caughtUp, clients, result.p50, result.p99, result.max, result.backP50, result.backMax))
         return result
     }
 }
 
 /// `parley bench storm-client`: one child generator of the storm. It connects its clients to `port`, subscribes
 /// each to its room, prints `ready`, and then follows the parent's lines: `killed NANOS` (when the node died),
-/// `target ROOM SEQ` (a message each client of the room must hold), `targets done`. It prints `result` and the
-/// nanoseconds from the kill until each client was caught up, once all are or after 60 s.
+/// `target ROOM SEQ` (a message each client of the room must hold), `targets done`. Once all are caught up, or after
+/// 60 s, it prints `back` and the nanoseconds from the kill until each client was greeted again, and `result` and
+/// those until each was caught up.
 public enum StormClients {
     public static func run(port: Int, fallback: Int, tokens tokensPath: String, rooms roomsPath: String, from: Int, count: Int) async throws {
         let tokens = try readLines(tokensPath)
@@ -131,6 +138,8 @@ public enum StormClients {
             say("  \(behind.count) clients not caught up after 60 s: \(away) not back, \(behind.count - away) back but behind")
             for client in behind.prefix(5) { say("    " + client.summary) }
         }
+        let killedAt = run.killedAt ?? 0
+        tellParent("back " + clients.compactMap { $0.backAt.map { String($0 - min($0, killedAt)) } }.joined(separator: " "))
         tellParent("result " + clients.compactMap { $0.caughtUp.map(String.init) }.joined(separator: " "))
         await untilInputCloses()
     }
@@ -147,6 +156,7 @@ final class StormRun: Sendable {
     private let state = Mutex(State())
 
     func killed(at nanos: UInt64) { state.withLock { $0.killedAt = nanos } }
+    var killedAt: UInt64? { state.withLock { $0.killedAt } }
     func target(room: String, seq: Int64) { state.withLock { $0.targets[room] = seq } }
 
     /// When the node died, and the seq `room` must reach; nil until both are known.
@@ -166,8 +176,8 @@ final class StormClient: Sendable {
         var greeted = false
         var lastSeq: Int64 = 0
         var replayed = false
-        /// A hello came after the kill: the client is back.
-        var back = false
+        /// When a hello came after the kill (monotonic nanoseconds): the client is back.
+        var backAt: UInt64?
         var caughtUp: UInt64?
         var fallback: Int?
         var lastError: String?
@@ -187,7 +197,8 @@ final class StormClient: Sendable {
     }
 
     var isReplayed: Bool { state.withLock { $0.replayed } }
-    var isBack: Bool { state.withLock { $0.back } }
+    var isBack: Bool { backAt != nil }
+    var backAt: UInt64? { state.withLock { $0.backAt } }
     var summary: String {
         let goal = run.goal(room: room)
         return state.withLock { "room \(room) seq \($0.lastSeq) of \(goal?.seq ?? -1), error \($0.lastError ?? "none")" }
@@ -228,7 +239,7 @@ final class StormClient: Sendable {
     func check() {
         guard let goal = run.goal(room: room) else { return }
         state.withLock { state in
-            guard state.caughtUp == nil, state.back, state.lastSeq >= goal.seq else { return }
+            guard state.caughtUp == nil, state.backAt != nil, state.lastSeq >= goal.seq else { return }
             state.caughtUp = monotonicNanos() - goal.killedAt
         }
     }
@@ -237,7 +248,7 @@ final class StormClient: Sendable {
         let text = String(buffer: buffer)
         if text.contains("\"type\":\"hello\"") {
             state.withLock { state in
-                state.back = state.fallback != nil
+                if state.fallback != nil { state.backAt = monotonicNanos() }
                 state.greeted = true
             }
             subscribeOnceGreeted()

@@ -8,8 +8,10 @@ import Synchronization
 /// Who is online, across nodes. A user is online while any of their connections is, on any live node.
 ///
 /// Every WS node beats on the bus with a short TTL. Every node also looks for nodes whose beat lapsed (killed,
-/// not stopped): one survivor claims each, and announces its users offline, unless they are online elsewhere.
-/// With a 5 s TTL and a 2 s sweep that happens within about 7 s of the kill.
+/// not stopped): once one has been dead for a grace period, one survivor claims it, and announces its users offline,
+/// unless they are online elsewhere. The grace lets the dead node's clients reconnect first: a user back before the
+/// claim is no news, so a crash does not flood every room with each of its users going and coming back. With a 5 s
+/// TTL, a 2 s sweep and a 4 s grace, the users who do not come back are announced within about 11 s of the kill.
 ///
 /// Sockets hand their user's changes over without waiting (`update`), and the service applies them in batches,
 /// in order: a storm of thousands of reconnects does not queue thousands of store reads and publishes in front of
@@ -18,6 +20,8 @@ final class Presence: Service {
     static let ttl = Duration.seconds(5)
     static let beat = Duration.seconds(1)
     static let sweepEvery = 2
+    /// How long a node is seen dead before it is claimed.
+    static let claimGrace = Duration.seconds(4)
     /// Users whose change is applied at the same time, each with a few bus commands and a store read.
     static let concurrency = 8
 
@@ -60,10 +64,11 @@ final class Presence: Service {
 
     private func rounds() async throws {
         var tick = 0
+        var deadSince: [String: ContinuousClock.Instant] = [:]
         while !Task.isCancelled {
             do {
                 if holdsConnections { try await beat() }
-                if tick % Self.sweepEvery == 0 { try await sweep() }
+                if tick % Self.sweepEvery == 0 { try await sweep(&deadSince) }
             } catch {
                 logger.debug("presence round failed", metadata: ["error": "\(error)"])
             }
@@ -136,8 +141,12 @@ final class Presence: Service {
         }
     }
 
-    private func sweep() async throws {
-        for node in try await bus.deadNodes() where node != nodeId {
+    /// Claims the nodes seen dead for `claimGrace` (`deadSince` says since when each was seen dead), and announces
+    /// their users offline.
+    private func sweep(_ deadSince: inout [String: ContinuousClock.Instant]) async throws {
+        let dead = try await bus.deadNodes().filter { $0 != nodeId }
+        deadSince = dead.reduce(into: [:]) { seen, node in seen[node] = deadSince[node] ?? .now }
+        for node in dead where deadSince[node]!.duration(to: .now) >= Self.claimGrace {
             guard let users = try await bus.claimDeadNode(node) else { continue }
             logger.notice("a node stopped beating; its users go offline", metadata: ["dead": "\(node)", "users": "\(users.count)"])
             for user in users where !(try await bus.isOnline(user: user)) {

@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import NIOCore
+import ParleyBus
+import ParleyCore
+import ParleyStore
+import ParleyTestSupport
+import Testing
+
+@testable import ParleyServer
+
+@Suite("Presence", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")))
+struct PresenceTests {
+    @Test("a killed node's user who reconnects elsewhere within the claim's grace is announced neither offline nor online")
+    func backWithinTheGrace() async throws {
+        let redis = try RedisServer()
+        try await redis.start()
+        let logger = Logger(label: "test")
+        let bus = try RedisBus(url: redis.url, logger: logger)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("presence-\(UUID().uuidString).sqlite").path
+        let store = try await SQLStore.sqlite(path: path, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await bus.run() }
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            _ = try await store.migrate()
+            let bob = try await store.createUser(username: "bob", name: "Bob", passwordHash: "-")
+            let carol = try await store.createUser(username: "carol", name: "Carol", passwordHash: "-")
+            let room = try await store.addContact(owner: bob.id, username: "carol").contact.room
+
+            // Carol was online on a node whose beat has lapsed when the survivor starts.
+            for attempt in 0..<100 {
+                do {
+                    try await bus.heartbeat(node: "ws-1~dead", ttl: .milliseconds(100))
+                    break
+                } catch  where attempt < 99 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            _ = try await bus.recordOnline(user: carol.id, node: "ws-1~dead")
+            try await Task.sleep(for: .milliseconds(300))
+            let survivor = Presence(nodeId: "ws-2~t", bus: bus, store: store, holdsConnections: true, logger: logger) { [] }
+
+            try await bus.withSubscription { subscription in
+                try await subscription.subscribe([Channel.room(room)])
+                group.addTask { try await survivor.run() }
+                // The survivor's first sweep sees the dead node; Carol is back on the survivor before the grace ends.
+                try await Task.sleep(for: .milliseconds(2500))
+                survivor.update(user: carol.id, online: true)
+                try await Task.sleep(for: Presence.claimGrace)
+                #expect(try await bus.deadNodes().isEmpty, "the dead node was not claimed")
+                #expect(try await bus.isOnline(user: carol.id))
+                #expect(await Self.firstDelivery(of: subscription, within: .milliseconds(500)) == nil, "presence was announced")
+            }
+        }
+    }
+
+    /// The first delivery of a subscription, or nil when none comes in time.
+    private static func firstDelivery(of subscription: any BusSubscription, within timeout: Duration) async -> BusDelivery? {
+        await withTaskGroup(of: BusDelivery?.self) { group in
+            group.addTask {
+                var iterator = subscription.deliveries.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+    }
+}
