@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Presence in Redis, with plain commands:
+/// Presence in Redis, with plain commands, pipelined where they do not depend on each other:
 /// - `parley:heartbeat:{node}`: set with a TTL while the node lives;
 /// - `parley:nodes`: every node that ever beat, until its clean-up;
 /// - `parley:node-users:{node}` and `parley:user-nodes:{user}`: who is online where, both ways.
@@ -9,49 +9,44 @@ extension RedisBus {
     public func heartbeat(node: String, ttl: Duration) async throws -> Bool {
         let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
         // GET answers the value the key held before: nil when the beat had lapsed or Redis lost it.
-        let previous = try await command("SET", "parley:heartbeat:\(node)", "1", "PX", "\(milliseconds)", "GET")
-        try await command("SADD", "parley:nodes", node)
-        return previous.string != nil
+        let replies = try await pipeline([
+            ["SET", "parley:heartbeat:\(node)", "1", "PX", "\(milliseconds)", "GET"], ["SADD", "parley:nodes", node],
+        ])
+        return replies[0].string != nil
     }
 
     public func recordOnline(user: String, node: String) async throws -> Bool {
-        // Recorded before the others are read: a survivor that claims a dead node of the user's meanwhile either
-        // is seen here, or sees this node and announces nothing.
-        try await command("SADD", "parley:node-users:\(node)", user)
-        try await command("SADD", "parley:user-nodes:\(user)", node)
-        return try await members("parley:user-nodes:\(user)").contains { $0 != node }
+        // Recorded before the others are read, in the same pipeline: a survivor that claims a dead node of the
+        // user's meanwhile either is seen here, or sees this node and announces nothing.
+        let replies = try await pipeline([
+            ["SADD", "parley:node-users:\(node)", user], ["SADD", "parley:user-nodes:\(user)", node], ["SMEMBERS", "parley:user-nodes:\(user)"],
+        ])
+        return Self.strings(replies[2]).contains { $0 != node }
     }
 
     public func recordOffline(user: String, node: String) async throws -> Bool {
-        try await command("SREM", "parley:node-users:\(node)", user)
-        try await command("SREM", "parley:user-nodes:\(user)", node)
-        return try await isOnline(user: user)
+        let replies = try await pipeline([
+            ["SREM", "parley:node-users:\(node)", user], ["SREM", "parley:user-nodes:\(user)", node], ["SMEMBERS", "parley:user-nodes:\(user)"],
+        ])
+        return try await !alive(Self.strings(replies[2])).isEmpty
     }
 
     public func isOnline(user: String) async throws -> Bool {
-        for node in try await members("parley:user-nodes:\(user)") where try await isAlive(node: node) {
-            return true
-        }
-        return false
+        try await !alive(members("parley:user-nodes:\(user)")).isEmpty
     }
 
     public func deadNodes() async throws -> [String] {
-        var dead: [String] = []
-        for node in try await members("parley:nodes") where !(try await isAlive(node: node)) {
-            dead.append(node)
-        }
-        return dead
+        let nodes = try await members("parley:nodes")
+        let living = try await alive(nodes)
+        return nodes.filter { !living.contains($0) }
     }
 
     public func claimDeadNode(_ node: String) async throws -> [String]? {
         // One survivor cleans up; the claim outlives the clean-up, so that no other repeats it.
         guard case .simple = try await command("SET", "parley:reaping:\(node)", "1", "NX", "PX", "30000") else { return nil }
         let users = try await members("parley:node-users:\(node)")
-        for user in users {
-            try await command("SREM", "parley:user-nodes:\(user)", node)
-        }
-        try await command("DEL", "parley:node-users:\(node)")
-        try await command("SREM", "parley:nodes", node)
+        try await pipeline(
+            users.map { ["SREM", "parley:user-nodes:\($0)", node] } + [["DEL", "parley:node-users:\(node)"], ["SREM", "parley:nodes", node]])
         return users
     }
 
@@ -59,7 +54,17 @@ extension RedisBus {
         try await command("EXISTS", "parley:heartbeat:\(node)").integer == 1
     }
 
+    /// Those of `nodes` whose heartbeat is current, asked in one round trip.
+    private func alive(_ nodes: [String]) async throws -> Set<String> {
+        let replies = try await pipeline(nodes.map { ["EXISTS", "parley:heartbeat:\($0)"] })
+        return Set(zip(nodes, replies).filter { $0.1.integer == 1 }.map(\.0))
+    }
+
     private func members(_ key: String) async throws -> [String] {
-        try await command("SMEMBERS", key).array?.compactMap(\.string) ?? []
+        Self.strings(try await command("SMEMBERS", key))
+    }
+
+    private static func strings(_ reply: RESPValue) -> [String] {
+        reply.array?.compactMap(\.string) ?? []
     }
 }

@@ -166,6 +166,13 @@ public final class RedisBus: Bus {
         try await commands().send(arguments.map { ByteBuffer(string: $0) })
     }
 
+    /// Commands on the command connection in one round trip, and their replies in order; throws while Redis is away.
+    @discardableResult
+    func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        return try await self.commands().pipeline(commands.map { $0.map { ByteBuffer(string: $0) } })
+    }
+
     private func commands() throws -> RedisConnection {
         guard let commands = state.withLock({ $0.commands }) else { throw RedisError(description: "Redis is not connected") }
         return commands

@@ -30,15 +30,29 @@ final class RedisConnection: Sendable {
     /// Sends a command and returns its reply; an error reply throws.
     @discardableResult
     func send(_ arguments: [ByteBuffer]) async throws -> RESPValue {
-        let reply = channel.eventLoop.makePromise(of: RESPValue.self)
-        channel.writeAndFlush(RedisRequest(arguments: arguments, reply: reply)).whenFailure { reply.fail($0) }
-        let value = try await reply.futureResult.get()
-        if case .error(let message) = value { throw RedisError(description: message) }
-        return value
+        try await pipeline([arguments])[0]
     }
 
     func send(_ arguments: String...) async throws -> RESPValue {
         try await send(arguments.map { ByteBuffer(string: $0) })
+    }
+
+    /// Sends commands with one flush, and returns their replies in order, after one round trip; an error reply
+    /// throws. Redis runs them in order, with nothing from this connection in between.
+    func pipeline(_ commands: [[ByteBuffer]]) async throws -> [RESPValue] {
+        let replies = commands.map { command in
+            let reply = channel.eventLoop.makePromise(of: RESPValue.self)
+            channel.write(RedisRequest(arguments: command, reply: reply)).whenFailure { reply.fail($0) }
+            return reply
+        }
+        channel.flush()
+        var values: [RESPValue] = []
+        for reply in replies {
+            let value = try await reply.futureResult.get()
+            if case .error(let message) = value { throw RedisError(description: message) }
+            values.append(value)
+        }
+        return values
     }
 
     /// Writes a command whose replies arrive as pushes (SUBSCRIBE, UNSUBSCRIBE).
