@@ -156,8 +156,22 @@ extension SQLStore {
         }
     }
 
+    /// Read together with the other checks made meanwhile.
     public func attendee(_ id: String, conn: String) async throws -> Attendee? {
-        try await read { sql in try await Self.attendees(of: id, sql).first(where: { $0.conn == conn }) }
+        try await attendeeReads.submit(Attendance(meeting: id, conn: conn)) { [self] batch in
+            let rows = try await read { sql in
+                try await sql.query(
+                    "SELECT a.conn_id, a.user_id, a.audio, a.video, a.screen, a.joined_at, a.meeting_id FROM attendees a"
+                        + " JOIN (VALUES \(Self.values(batch.count, 2))) AS v ON a.meeting_id = v.column1 AND a.conn_id = v.column2",
+                    batch.flatMap { [.text($0.meeting), .text($0.conn)] })
+            }
+            var found: [Attendance: Attendee] = [:]
+            for row in rows {
+                let attendee = try Self.attendee(from: row)
+                found[Attendance(meeting: try row.text(6), conn: attendee.conn)] = attendee
+            }
+            return batch.map { found[$0] }
+        }
     }
 
     public func attendeeNodes() async throws -> [String] {
@@ -223,6 +237,7 @@ extension SQLStore {
         return meeting
     }
 
+    /// The first six columns: conn_id, user_id, audio, video, screen, joined_at.
     private static func attendee(from row: SQLRow) throws -> Attendee {
         Attendee(
             conn: try row.text(0), user: try row.text(1),
@@ -271,4 +286,10 @@ extension SQLStore {
             meeting: try await withAttendees(meeting, sql), members: try await memberIds(of: meeting.room, sql), stateChanged: stateChanged,
             left: left)
     }
+}
+
+/// A connection's attendance of a meeting.
+struct Attendance: Hashable {
+    let meeting: String
+    let conn: String
 }

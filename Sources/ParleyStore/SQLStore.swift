@@ -17,6 +17,8 @@ public final class SQLStore: Store {
     let roleReads = Batcher<Membership, Role?>(concurrency: 2, maxSize: 256)
     /// Concurrent reads of users' open meetings (each new socket's greeting), read together.
     let openMeetingReads = Batcher<String, [Meeting]>(concurrency: 2, maxSize: 256)
+    /// Concurrent attendance checks (every signal makes two), read together.
+    let attendeeReads = Batcher<Attendance, Attendee?>(concurrency: 2, maxSize: 256)
 
     public init(database: any SQLDatabase, logger: Logger) {
         self.database = database

@@ -120,7 +120,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("many sockets greeted and authorized at once are read together, and each gets its own answer", arguments: Backend.available)
+    @Test("many sockets greeted, authorized and signalling at once are read together, and each gets its own answer", arguments: Backend.available)
     func batchedReads(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -151,6 +151,12 @@ struct MeetingStoreTests {
                             open.first(where: { $0.id == group.id })?.attendees.map(\.conn) ?? ["n1.1"] == ["n1.1"]
                         else { return "\(user.name): \(open.map(\.id))" }
                         return nil
+                    }
+                    let (meeting, conn) = [(group.id, "n1.1"), (group.id, "n9.9"), (call.id, "n1.1")][n % 3]
+                    tasks.addTask {
+                        let attendee = try await store.attendee(meeting, conn: conn)
+                        let expected = meeting == group.id && conn == "n1.1" ? people.alice.id : nil
+                        return attendee?.user == expected ? nil : "attendee \(conn) of \(meeting): \(String(describing: attendee))"
                     }
                     let room = n % 2 == 0 ? people.direct : people.group
                     tasks.addTask {

@@ -93,10 +93,13 @@ struct Meetings: Sendable {
         let target = try frame.require(frame.to, "to")
         let kind = try frame.require(frame.kind, "kind")
         try kind.validate(frame.payload)
-        guard try await store.attendee(meeting, conn: conn) != nil else {
+        // Both read at once, and with the other signals' checks.
+        async let sender = store.attendee(meeting, conn: conn)
+        async let receiver = store.attendee(meeting, conn: target)
+        guard try await sender != nil else {
             throw ParleyError.forbidden("only attendees of the meeting signal in it; join it first")
         }
-        guard try await store.attendee(meeting, conn: target) != nil else {
+        guard try await receiver != nil else {
             throw ParleyError(.peerGone, "connection \(target) is not in the meeting")
         }
         let relayed = MeetingFrames.Signal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: frame.payload)
