@@ -152,8 +152,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Child processes for the tests: parley nodes and a redis-server of their own.
-        .target(name: "ParleyTestSupport", path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
+        // For the tests: parley nodes and a redis-server of their own as child processes, and bus deliveries read in
+        // bounded steps.
+        .target(name: "ParleyTestSupport", dependencies: ["ParleyBus"], path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
         .testTarget(
             name: "ParleyCoreTests",
             dependencies: ["ParleyCore"],

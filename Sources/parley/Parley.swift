@@ -57,9 +57,9 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         // PARLEY_TASKS_ON_EVENT_LOOPS=1 runs tasks on NIO's event loops instead of Swift's own pool, so that a task
         // that awaits a socket (Postgres, Redis, a WebSocket) resumes on the loop that served it, without a thread
-        // switch each way: about a fifth less CPU per durable send in `parley bench durable`. It is off by default
-        // because `scripts/bench storm` with it brought no client back within 60 s, against 14526 of 15000
-        // without it; why is not known yet.
+        // switch each way: about a fifth less CPU per durable send in `parley bench durable`. It is off by default:
+        // `scripts/bench storm` with it once brought no client back within 60 s (why was not found, and it no longer
+        // happens), and the storm gains nothing from it.
         if ProcessInfo.processInfo.environment["PARLEY_TASKS_ON_EVENT_LOOPS"] == "1" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }

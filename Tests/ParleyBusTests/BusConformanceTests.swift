@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import ParleyBus
+import ParleyTestSupport
 import Testing
 
 /// The buses under test: the in-process one always, Redis whenever `PARLEY_TEST_REDIS_URL` is set (scripts/test
@@ -40,48 +41,6 @@ func publishWhenReady(_ bus: any Bus, _ text: String, to channel: String) async 
         } catch { try await Task.sleep(for: .milliseconds(50)) }
     }
     try await bus.publish(ByteBuffer(string: text), to: channel)
-}
-
-/// A subscription's deliveries, read in steps that each wait a bounded time: a lost message fails the test rather
-/// than hanging the run. (An AsyncStream ends when its iterator goes, so one iterator serves every step.)
-final class Deliveries: @unchecked Sendable {
-    /// Used by one step at a time.
-    private var iterator: AsyncStream<BusDelivery>.Iterator
-
-    init(_ subscription: any BusSubscription) {
-        iterator = subscription.deliveries.makeAsyncIterator()
-    }
-
-    /// The next delivery, or nil when none came within `seconds`.
-    func next(within seconds: Int = 15) async -> BusDelivery? {
-        await withTaskGroup(of: BusDelivery?.self) { group in
-            group.addTask { await self.iterator.next() }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(seconds))
-                return nil
-            }
-            // A cancelled wait for the next delivery ends the stream, and the test fails.
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
-        }
-    }
-
-    /// The next `count` messages as their channel's last part and their text ("a=a1"), skipping `.resumed`; "end"
-    /// for each that did not come in time.
-    func nextMessages(_ count: Int, within seconds: Int = 15) async -> [String] {
-        var received: [String] = []
-        while received.count < count {
-            switch await next(within: seconds) {
-            case .message(let message):
-                received.append("\(message.channel.split(separator: ":").last!)=\(String(buffer: message.payload))")
-            case .resumed:
-                continue
-            case nil:
-                return received + Array(repeating: "end", count: count - received.count)
-            }
-        }
-        return received
-    }
 }
 
 @Suite("Bus conformance")
@@ -210,7 +169,7 @@ struct BusConformanceTests {
             guard kind == .redis else { return }
             // The first node dies holding the user: offline at once, but not announced so until a survivor claims
             // the node, so a return to the second node before then is no news.
-            try await bus.recordOnline(user: user, node: first)
+            _ = try await bus.recordOnline(user: user, node: first)
             try await bus.heartbeat(node: first, ttl: .milliseconds(300))
             let lapsed = ContinuousClock.now + .seconds(10)
             while try await bus.isAlive(node: first), ContinuousClock.now < lapsed { try await Task.sleep(for: .milliseconds(100)) }

@@ -48,24 +48,8 @@ struct PresenceTests {
                 try await Task.sleep(for: Presence.claimGrace)
                 #expect(try await bus.deadNodes().isEmpty, "the dead node was not claimed")
                 #expect(try await bus.isOnline(user: carol.id))
-                #expect(await Self.firstDelivery(of: subscription, within: .milliseconds(500)) == nil, "presence was announced")
+                #expect(await Deliveries(subscription).next(within: 1) == nil, "presence was announced")
             }
-        }
-    }
-
-    /// The first delivery of a subscription, or nil when none comes in time.
-    private static func firstDelivery(of subscription: any BusSubscription, within timeout: Duration) async -> BusDelivery? {
-        await withTaskGroup(of: BusDelivery?.self) { group in
-            group.addTask {
-                var iterator = subscription.deliveries.makeAsyncIterator()
-                return await iterator.next()
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
         }
     }
 }
