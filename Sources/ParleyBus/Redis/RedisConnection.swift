@@ -40,12 +40,14 @@ final class RedisConnection: Sendable {
     /// Sends commands with one flush, and returns their replies in order, after one round trip; an error reply
     /// throws. Redis runs them in order, with nothing from this connection in between.
     func pipeline(_ commands: [[ByteBuffer]]) async throws -> [RESPValue] {
-        let replies = commands.map { command in
+        let replies = commands.indices.map { index in
             let reply = channel.eventLoop.makePromise(of: RESPValue.self)
-            channel.write(RedisRequest(arguments: command, reply: reply)).whenFailure { reply.fail($0) }
+            let request = RedisRequest(arguments: commands[index], reply: reply)
+            // The last one flushes them all.
+            let written = index == commands.count - 1 ? channel.writeAndFlush(request) : channel.write(request)
+            written.whenFailure { reply.fail($0) }
             return reply
         }
-        channel.flush()
         var values: [RESPValue] = []
         for reply in replies {
             let value = try await reply.futureResult.get()
