@@ -27,15 +27,18 @@ struct EventHeader: Decodable, Sendable {
         var id: String
     }
 
+    /// A field that is missing is nil without an error thrown (and built) for it; one of another type is nil too.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         type = try container.decode(String.self, forKey: .type)
-        room = try? container.decode(String.self, forKey: .room)
-        seq = try? container.decode(Int64.self, forKey: .seq)
-        user = try? container.decode(String.self, forKey: .user)
-        to = try? container.decode(String.self, forKey: .to)
-        from = try? container.decode(String.self, forKey: .from)
-        meeting = (try? container.decode(String.self, forKey: .meeting)) ?? (try? container.decode(MeetingObject.self, forKey: .meeting))?.id
+        room = try? container.decodeIfPresent(String.self, forKey: .room)
+        seq = try? container.decodeIfPresent(Int64.self, forKey: .seq)
+        user = try? container.decodeIfPresent(String.self, forKey: .user)
+        to = try? container.decodeIfPresent(String.self, forKey: .to)
+        from = try? container.decodeIfPresent(String.self, forKey: .from)
+        meeting =
+            (try? container.decodeIfPresent(String.self, forKey: .meeting))
+            ?? (try? container.decodeIfPresent(MeetingObject.self, forKey: .meeting))?.id
     }
 
     static func decode(_ payload: ByteBuffer) -> EventHeader? {
