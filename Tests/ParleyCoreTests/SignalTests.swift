@@ -6,6 +6,18 @@ import Testing
 struct SignalTests {
     static func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
 
+    @Test("a payload keeps every kind of JSON value as it came: integers stay integers, booleans booleans")
+    func jsonKinds() throws {
+        let value = try Self.json(#"{"s":"x","i":3,"d":2.5,"b":true,"n":null,"a":[1,"two",false,[]],"o":{"k":{}}}"#)
+        #expect(
+            value
+                == .object([
+                    "s": .string("x"), "i": .int(3), "d": .double(2.5), "b": .bool(true), "n": .null,
+                    "a": .array([.int(1), .string("two"), .bool(false), .array([])]), "o": .object(["k": .object([:])]),
+                ]))
+        #expect(throws: (any Error).self) { try Self.json("{") }
+    }
+
     @Test("offers, answers and candidates in the browser's shapes pass")
     func goodShapes() throws {
         try SignalKind.offer.validate(try Self.json(#"{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}"#))
