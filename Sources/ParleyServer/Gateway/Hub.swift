@@ -19,8 +19,8 @@ final class Hub: Service {
         /// The meetings local connections attend: the meeting's room and the attending connections.
         var meetings: [String: (room: String, connections: Set<String>)] = [:]
         var subscription: (any BusSubscription)?
-        /// The last subscribe or unsubscribe of each channel while it is on its way, and a subscribe that failed,
-        /// for whoever needs the channel meanwhile to wait on and for the next operation on it to queue behind.
+        /// The last subscribe or unsubscribe of each channel while it is on its way, or after it failed, for whoever
+        /// needs the channel meanwhile to wait on and for the next operation on it to queue behind.
         var pending: [String: (id: Int, task: Task<Void, any Error>)] = [:]
         var operations = 0
         var counter = 0
