@@ -124,7 +124,7 @@ struct MeetingStoreTests {
     func batchedReads(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
-            // A direct call ringing Bob (which Bob declines in the group), and a group meeting Alice attends.
+            // A direct call ringing Bob, and a group meeting that Alice attends and Bob declined.
             let call = try await store.startMeeting(room: people.direct, host: people.alice.id, ringSeconds: 45).change.meeting
             let group = try await store.startMeeting(room: people.group, host: people.alice.id, ringSeconds: 45).change.meeting
             _ = try await store.joinMeeting(group.id, attendee: Self.attendee("n1.1", people.alice), capacity: 8)
@@ -147,6 +147,7 @@ struct MeetingStoreTests {
                     let user = users[n % 3]
                     tasks.addTask {
                         let open = try await store.openMeetings(of: user.id)
+                        // Where the group meeting is listed, with its one attendee.
                         guard open.map(\.id) == alone[user.id],
                             open.first(where: { $0.id == group.id })?.attendees.map(\.conn) ?? ["n1.1"] == ["n1.1"]
                         else { return "\(user.name): \(open.map(\.id))" }
