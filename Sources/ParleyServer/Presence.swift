@@ -11,7 +11,7 @@ import Synchronization
 /// not stopped): once one has been dead for a grace period, one survivor claims it, and announces its users offline,
 /// unless they are online elsewhere. The grace lets the dead node's clients reconnect first: a user back before the
 /// claim is no news, so a crash does not flood every room with each of its users going and coming back. With a 5 s
-/// TTL, a 2 s sweep and a 4 s grace, the users who do not come back are announced within about 11 s of the kill.
+/// TTL, a 2 s sweep and a 4 s grace, the users who do not come back are announced about 10 s after the kill.
 ///
 /// Sockets hand their user's changes over without waiting (`update`), and the service applies them in batches,
 /// in order: a storm of thousands of reconnects does not queue thousands of store reads and publishes in front of
