@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// Sockets hand their user's changes over without waiting (`update`), and the service applies them in batches,
 /// in order: a storm of thousands of reconnects does not queue thousands of store reads and publishes in front of
-/// the sockets' own work, and a user back on another node before the dead one is claimed is no news to anyone.
+/// the sockets' own work.
 final class Presence: Service {
     static let ttl = Duration.seconds(5)
     static let beat = Duration.seconds(1)
@@ -133,7 +133,7 @@ final class Presence: Service {
             if online {
                 try await recordOnline(user: user)
             } else if try await !bus.recordOffline(user: user, node: nodeId) {
-                // Still online on another node: nothing anyone sees has changed.
+                // Online nowhere now; a user still online on another node is no news.
                 try await announce(user: user, online: false)
             }
         } catch {
