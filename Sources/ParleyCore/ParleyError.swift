@@ -31,6 +31,8 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let tooLarge = Code(rawValue: "too_large")
         /// Too many frames too fast; the connection closes with 1008 after this.
         public static let rateLimited = Code(rawValue: "rate_limited")
+        /// The node is draining or stopping: try again, and the load balancer sends you to another node.
+        public static let unavailable = Code(rawValue: "unavailable")
         /// Something failed on the server; the details are in the server log, never in the answer.
         public static let `internal` = Code(rawValue: "internal")
     }

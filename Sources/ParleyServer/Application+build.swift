@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ParleyBus
@@ -34,21 +35,17 @@ public func buildApplication(
     let presence = Presence(
         nodeId: incarnation, bus: bus, store: store, holdsConnections: configuration.role.servesWebSockets, logger: logger,
         localUsers: { hub.users })
-    let webSocketRouter = Router(context: AppRequestContext.self)
-    webSocketRouter.add(middleware: ErrorMiddleware())
-    if configuration.role.servesWebSockets {
-        Gateway(
+    let gateway =
+        configuration.role.servesWebSockets
+        ? Gateway(
             hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
             presence: presence, meetings: meetings, drain: drain, rateLimit: configuration.rateLimit,
-            allowedOrigins: Set(configuration.allowedOrigins)
-        ).addRoutes(to: webSocketRouter)
-    }
+            allowedOrigins: Set(configuration.allowedOrigins))
+        : nil
 
     var app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: webSocketRouter,
-            configuration: .init(ws: .init(maxFrameSize: Gateway.maxMessageBytes, autoPing: .enabled(timePeriod: Gateway.heartbeat)))),
+        server: HTTPServerBuilder { responder in GatewayChannel(responder: responder, gateway: gateway) },
         // A node that dies sends its clients to the others all at once: a short accept queue would drop their SYNs,
         // and each dropped one waits out TCP's retransmit backoff (1 s, 3 s, 7 s...). The kernel caps it at somaxconn.
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley", backlog: 8192),

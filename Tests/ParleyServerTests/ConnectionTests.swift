@@ -10,12 +10,19 @@ import Testing
 
 @testable import ParleyServer
 
-/// A sink that records what the writer hands it. The real sink is the socket, exercised by the live tests.
+/// A sink that records what the writer hands it, each write once `gate` lets it through. The real sink is the
+/// socket, exercised by the live tests.
 final class RecordingSink: FrameSink {
     private let log = Mutex<(batches: [[String]], closed: UInt16?)>(([], nil))
+    let gate: Gate
+
+    init(gate: Gate = Gate(open: true)) {
+        self.gate = gate
+    }
 
     func write(_ frames: [ByteBuffer]) async throws {
         guard !frames.isEmpty else { return }
+        await gate.pass()
         log.withLock { $0.batches.append(frames.map { String(buffer: $0) }) }
     }
 
@@ -29,27 +36,34 @@ final class RecordingSink: FrameSink {
 
 @Suite("A connection's writer")
 struct ConnectionTests {
-    /// Runs `body` with a connection on a fresh SQLite store.
-    func withConnection(maxQueued: Int = 1024, _ body: (Connection, SQLStore) async throws -> Void) async throws {
+    /// Runs `body` with a connection writing to `sink`, on a fresh SQLite store.
+    func withConnection(
+        maxQueued: Int = 1024, sink: RecordingSink = RecordingSink(), _ body: (Connection, SQLStore) async throws -> Void
+    ) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("conn-\(UUID().uuidString).sqlite").path
         let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
             _ = try await store.migrate()
-            let connection = Connection(id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, maxQueued: maxQueued)
+            let connection = Connection(
+                id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: sink, maxQueued: maxQueued)
             try await body(connection, store)
         }
     }
 
     @Test("what queues up while the writer is busy goes out as one batch, with one flush, in order")
     func batches() async throws {
-        try await withConnection { connection, _ in
-            for n in 1...100 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
+        let sink = RecordingSink(gate: Gate())
+        try await withConnection(sink: sink) { connection, _ in
+            // The first frame starts the writer, which is held in its write while the rest queue up.
+            connection.enqueue(.frame(ByteBuffer(string: "f1")))
+            try await waitUntil { sink.gate.waiting == 1 }
+            for n in 2...100 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             connection.enqueue(.close(code: 1000, reason: "done"))
-            let sink = RecordingSink()
-            try await connection.write(to: sink)
-            #expect(sink.batches == [(1...100).map { "f\($0)" }])
+            sink.gate.open()
+            try await waitUntil { sink.closed != nil }
+            #expect(sink.batches == [["f1"], (2...100).map { "f\($0)" }])
             #expect(sink.closed == 1000)
         }
     }
@@ -63,14 +77,14 @@ struct ConnectionTests {
             for n in 1...5 {
                 sent.append(try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "m\(n)").message)
             }
-            let connection = Connection(id: "n.2", userId: alice.id, tokenExpiry: .distantFuture, store: store)
+            let sink = RecordingSink()
+            let connection = Connection(id: "n.2", userId: alice.id, tokenExpiry: .distantFuture, store: store, sink: sink)
             connection.enqueue(.subscribe(room: room, since: 2, reply: ByteBuffer(string: "reply")))
-            // The live copy of a message the replay holds, then a new one.
+            // The live copy of a message the replay holds, queued while the replay reads the store.
             let duplicate = try Frames.encode(Event.messageCreated(sent[4]))
             connection.enqueue(.event(EventHeader.decode(duplicate)!, duplicate))
             connection.enqueue(.close(code: 1000, reason: "done"))
-            let sink = RecordingSink()
-            try await connection.write(to: sink)
+            try await waitUntil { sink.closed != nil }
             let frames = try #require(sink.batches.first)
             #expect(sink.batches.count == 1)
             #expect(frames.count == 5)  // seq 3, 4, 5, replay.done, reply: the duplicate of 5 dropped
@@ -85,10 +99,9 @@ struct ConnectionTests {
             let alice = try await store.createUser(username: "alice", name: "Alice", passwordHash: "h")
             let room = try await store.createGroup(owner: alice.id, name: "Live", members: []).room.id
             let socket = NIOAsyncTestingChannel()
-            let connection = Connection(id: "n.3", userId: alice.id, tokenExpiry: .distantFuture, store: store, channel: socket)
             let sink = RecordingSink()
+            let connection = Connection(id: "n.3", userId: alice.id, tokenExpiry: .distantFuture, store: store, sink: sink, channel: socket)
             connection.enqueue(.subscribe(room: room, since: 0, reply: ByteBuffer(string: "reply")))
-            let writer = Task { try await connection.write(to: sink) }
             try await waitUntil { connection.isIdle }
             #expect(sink.batches.joined().last == "reply")
 
@@ -120,7 +133,7 @@ struct ConnectionTests {
             #expect(try await socket.readOutbound(as: WebSocketFrame.self) == nil)
 
             connection.enqueue(.close(code: 1000, reason: "done"))
-            try await writer.value
+            try await waitUntil { sink.closed != nil }
             #expect(sink.closed == 1000)
         }
     }
@@ -135,10 +148,12 @@ struct ConnectionTests {
 
     @Test("a queue past its bound closes the socket with 4008 instead of growing")
     func overflow() async throws {
-        try await withConnection(maxQueued: 10) { connection, _ in
+        let sink = RecordingSink(gate: Gate())
+        try await withConnection(maxQueued: 10, sink: sink) { connection, _ in
+            // The writer is held in its first write while the queue fills past its bound.
             for n in 1...20 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
-            let sink = RecordingSink()
-            try await connection.write(to: sink)
+            sink.gate.open()
+            try await waitUntil { sink.closed != nil }
             #expect(sink.closed == CloseCode.slowConsumer)
             #expect(sink.batches.joined().count < 20)
         }
@@ -149,7 +164,11 @@ struct ConnectionTests {
         try await withConnection { _, store in
             let socket = NIOAsyncTestingChannel()
             try await socket.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-            let stalled = Connection(id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, channel: socket, maxQueued: 2)
+            // A reader that takes nothing: the writer's first write never returns.
+            let stalledSink = RecordingSink(gate: Gate())
+            defer { stalledSink.gate.open() }
+            let stalled = Connection(
+                id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: stalledSink, channel: socket, maxQueued: 2)
             stalled.closeOnExpiry()
             for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             await socket.testingEventLoop.advanceTime(by: Connection.overflowGrace - .seconds(1))
@@ -158,13 +177,13 @@ struct ConnectionTests {
             #expect(!socket.isActive)
 
             let loop = NIOAsyncTestingEventLoop()
+            let sink = RecordingSink()
             let expired = Connection(
-                id: "n.5", userId: "u_1", tokenExpiry: Date(timeIntervalSinceNow: -1), store: store, channel: NIOAsyncTestingChannel(loop: loop))
+                id: "n.5", userId: "u_1", tokenExpiry: Date(timeIntervalSinceNow: -1), store: store, sink: sink,
+                channel: NIOAsyncTestingChannel(loop: loop))
             expired.closeOnExpiry()
             await loop.advanceTime(by: .seconds(1))
-            expired.finish()
-            let sink = RecordingSink()
-            try await expired.write(to: sink)
+            try await waitUntil { sink.closed != nil }
             #expect(sink.closed == CloseCode.tokenExpired)
         }
     }

@@ -4,6 +4,8 @@ import HummingbirdTesting
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOHTTP1
+import NIOPosix
 import NIOWebSocket
 import ParleyClient
 import ParleyCore
@@ -31,6 +33,38 @@ func connectRaw(
         inbound, outbound, _ in try await body(inbound, outbound)
     }
     return close.map { UInt16(webSocketErrorCode: $0.closeCode) }
+}
+
+/// Sends `request` on a new TCP connection and returns the response: its head, and the body its Content-Length
+/// announces. Fails after 5 s.
+func rawRequest(port: Int, _ request: String) async throws -> String {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) {
+        channel in channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+    }
+    return try await channel.executeThenClose { inbound, outbound in
+        try await outbound.write(ByteBuffer(string: request))
+        return try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                try await Task.sleep(for: .seconds(5))
+                throw ParleyError(.internal, "no complete response in 5 s")
+            }
+            group.addTask {
+                var response = ""
+                for try await part in inbound {
+                    response += String(buffer: part)
+                    guard let end = response.range(of: "\r\n\r\n") else { continue }
+                    let length =
+                        response[..<end.lowerBound].split(separator: "\r\n")
+                        .first { $0.lowercased().hasPrefix("content-length:") }
+                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                    if response[end.upperBound...].utf8.count >= length { break }
+                }
+                return response
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
 }
 
 /// Reads frames until the server closes.
@@ -97,25 +131,49 @@ struct GatewayLimitsTests {
     func upgradeCheck() async throws {
         let tokens = await Tokens(secret: TestApp.secret)
         let token = try await tokens.accessToken(for: "u_someone")
-        let router = Router(context: AppRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
-        router.group("ws").add(middleware: WebSocketAuthenticator(tokens: tokens, allowedOrigins: ["https://app.example"]))
-            .get { _, context in context.userId ?? "" }
-        let app = Application(router: router)
-        try await app.test(.router) { (client) async throws -> Void in
-            func status(_ headers: HTTPFields) async throws -> HTTPResponse.Status {
-                try await client.execute(uri: "/ws", method: .get, headers: headers) { $0.status }
+        let authenticator = WebSocketAuthenticator(tokens: tokens, allowedOrigins: ["https://app.example"])
+        /// The refusal's code, or nil when the request passes.
+        func refusal(_ headers: [(String, String)]) async -> ParleyError.Code? {
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/ws", headers: HTTPHeaders([("Host", "node.example:8080")] + headers))
+            do {
+                _ = try await authenticator.authenticate(head)
+                return nil
+            } catch {
+                return (error as? ParleyError)?.code ?? .internal
             }
-            // The router test client sends its requests to the authority "localhost".
-            let bearer = "parley.v1, bearer.\(token)"
-            #expect(try await status([.secWebSocketProtocol: bearer]) == .ok)
-            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "http://localhost"]) == .ok)
-            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "https://app.example"]) == .ok)
-            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "https://evil.example"]) == .forbidden)
-            #expect(try await status([.secWebSocketProtocol: bearer, .origin: "null"]) == .forbidden)
-            #expect(try await status([.secWebSocketProtocol: "parley.v1, bearer.forged"]) == .unauthorized)
-            #expect(try await status([.secWebSocketProtocol: "parley.v1"]) == .unauthorized)
-            #expect(try await status([.secWebSocketProtocol: "chat, bearer.\(token)"]) == .badRequest)
+        }
+        let bearer = ("Sec-WebSocket-Protocol", "parley.v1, bearer.\(token)")
+        #expect(await refusal([bearer]) == nil)
+        #expect(await refusal([bearer, ("Origin", "http://node.example:8080")]) == nil)
+        #expect(await refusal([bearer, ("Origin", "https://app.example")]) == nil)
+        #expect(await refusal([bearer, ("Origin", "https://evil.example")]) == .forbidden)
+        #expect(await refusal([bearer, ("Origin", "null")]) == .forbidden)
+        #expect(await refusal([("Sec-WebSocket-Protocol", "parley.v1, bearer.forged")]) == .unauthorized)
+        #expect(await refusal([("Sec-WebSocket-Protocol", "parley.v1")]) == .unauthorized)
+        #expect(await refusal([("Sec-WebSocket-Protocol", "chat, bearer.\(token)")]) == .badRequest)
+        // Offered as two headers rather than one list.
+        #expect(await refusal([("Sec-WebSocket-Protocol", "parley.v1"), ("Sec-WebSocket-Protocol", "bearer.\(token)")]) == nil)
+    }
+
+    @Test("a refused upgrade is answered with the error's status and a JSON body, on a real node")
+    func refusalResponses() async throws {
+        try await withLimitedNode { base, node in
+            let session = try await ParleyClient(baseURL: base).register(username: "refused", password: "password123", name: "R")
+            func upgrade(_ path: String, _ protocols: String) async throws -> String {
+                try await rawRequest(
+                    port: node.port,
+                    "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(node.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: \(protocols)\r\n\r\n")
+            }
+            let forged = try await upgrade("/ws", "parley.v1, bearer.forged")
+            #expect(forged.hasPrefix("HTTP/1.1 401"))
+            #expect(forged.contains(#""code":"unauthorized""#))
+            let elsewhere = try await upgrade("/api/me", "parley.v1, bearer.\(session.accessToken)")
+            #expect(elsewhere.hasPrefix("HTTP/1.1 404"))
+            #expect(elsewhere.contains(#""code":"not_found""#))
+            let accepted = try await upgrade("/ws", "parley.v1, bearer.\(session.accessToken)")
+            #expect(accepted.hasPrefix("HTTP/1.1 101"))
+            #expect(accepted.lowercased().contains("sec-websocket-protocol: parley.v1"))
         }
     }
 

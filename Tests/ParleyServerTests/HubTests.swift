@@ -68,6 +68,9 @@ final class Gate: Sendable {
         waiting.forEach { $0.resume() }
     }
 
+    /// How many wait at the gate.
+    var waiting: Int { state.withLock { $0.waiting.count } }
+
     func pass() async {
         await withCheckedContinuation { continuation in
             let open = state.withLock { state in
@@ -136,7 +139,9 @@ struct HubTests {
             group.addTask { try await store.run() }
             group.addTask { try await hub.run() }
             defer { group.cancelAll() }
-            let connection = { (n: Int) in Connection(id: "ws-1~t.\(n)", userId: "u_\(n)", tokenExpiry: .distantFuture, store: store) }
+            let connection = { (n: Int) in
+                Connection(id: "ws-1~t.\(n)", userId: "u_\(n)", tokenExpiry: .distantFuture, store: store, sink: RecordingSink())
+            }
             try await body(hub, connection, &group)
         }
     }

@@ -6,9 +6,10 @@ import ParleyCore
 import ParleyStore
 import Synchronization
 
-/// One socket's outgoing side. Everything it sends passes through one queue, written by one task in order:
-/// replies, replays and live events. That order is what makes replay safe: a live event that arrives while a
-/// room replays waits behind the replay, and is then dropped if the replay already held it.
+/// One socket's outgoing side. Everything it sends passes through one queue, written in order by a task that lives
+/// while the queue holds anything: replies, replays and live events. That order is what makes replay safe: a live
+/// event that arrives while a room replays waits behind the replay, and is then dropped if the replay already held
+/// it.
 ///
 /// A live event that finds the writer idle, with nothing queued, skips the queue: the hub writes it on the socket's
 /// event loop (`deliver`), so that fan-out costs no task wake-up per socket. Gaps, closes and a socket that does
@@ -36,6 +37,7 @@ final class Connection: Sendable {
     /// The socket, for live events written on it directly; nil where the writer's sink is not a socket (tests).
     let channel: (any NIOCore.Channel)?
     private let store: any Store
+    private let sink: any FrameSink
     private let queue = ItemQueue<Item>()
     /// The last seq delivered per subscribed room. The writer moves them while it works, a direct delivery only
     /// while the writer is idle.
@@ -58,13 +60,16 @@ final class Connection: Sendable {
     /// How long a socket whose queue overflowed may go without the writer getting through, before it is cut off.
     static let overflowGrace = TimeAmount.seconds(30)
 
+    /// A connection whose writer writes to `sink`, and whose live events skip the queue onto `channel`.
     init(
-        id: String, userId: String, tokenExpiry: Date, store: any Store, channel: (any NIOCore.Channel)? = nil, maxQueued: Int = 1024
+        id: String, userId: String, tokenExpiry: Date, store: any Store, sink: any FrameSink, channel: (any NIOCore.Channel)? = nil,
+        maxQueued: Int = 1024
     ) {
         self.id = id
         self.userId = userId
         self.channel = channel
         self.store = store
+        self.sink = sink
         self.maxQueued = maxQueued
         self.tokenExpiry = Mutex(tokenExpiry)
     }
@@ -79,7 +84,7 @@ final class Connection: Sendable {
             }
             return
         }
-        queue.push(item)
+        if queue.push(item) { Task { await self.writeQueued() } }
     }
 
     /// Delivers a bus event, on `channel`'s event loop: written on the socket without a flush when the writer is
@@ -96,7 +101,7 @@ final class Connection: Sendable {
         return true
     }
 
-    /// Whether the writer waits on an empty queue, so that a live event may skip it.
+    /// Whether no writer runs and nothing is queued, so that a live event may skip the queue.
     var isIdle: Bool { queue.whenIdle { true } ?? false }
 
     /// What becomes of a live event.
@@ -153,26 +158,32 @@ final class Connection: Sendable {
         timers.withLock { $0.updateValue(scheduled, forKey: timer) }?.cancel()
     }
 
-    /// Writes the queue to the socket until the queue finishes, the socket fails, or a close item comes. What
-    /// queued up meanwhile is written as one batch, with one flush.
-    func write(to sink: some FrameSink) async throws {
+    /// Writes what is queued until the queue is empty, a close item comes, or the socket fails. What queued up
+    /// meanwhile is written as one batch, with one flush.
+    private func writeQueued() async {
+        do {
+            try await writeBatches()
+        } catch {
+            // The socket is gone or failing: nothing more is written, and the socket's handler cleans up.
+            queue.finish()
+            channel?.close(promise: nil)
+        }
+    }
+
+    private func writeBatches() async throws {
         var frames: [ByteBuffer] = []
-        while let batch = await queue.next() {
+        while let batch = queue.take() {
             queued.subtract(batch.count, ordering: .relaxed)
             for item in batch {
                 if overflowed.load(ordering: .relaxed) {
                     // The rest of the queue is dropped; the client resumes with `since` and loses nothing.
-                    try await sink.write(frames)
-                    try await sink.close(code: CloseCode.slowConsumer, reason: "slow consumer: resume with since")
-                    return
+                    return try await close(after: frames, code: CloseCode.slowConsumer, reason: "slow consumer: resume with since")
                 }
                 switch item {
                 case .frame(let frame):
                     frames.append(frame)
                 case .close(let code, let reason):
-                    try await sink.write(frames)
-                    try await sink.close(code: code, reason: reason)
-                    return
+                    return try await close(after: frames, code: code, reason: reason)
                 case .subscribe(let room, let since, let reply):
                     let cursor = try await replay(room, since: since, into: &frames)
                     cursors.withLock { $0[room] = cursor }
@@ -194,15 +205,20 @@ final class Connection: Sendable {
                         _ = try await catchUp(room, after: after, before: before, into: &frames)
                         frames.append(payload)
                     case .signOut?:
-                        try await sink.write(frames)
-                        try await sink.close(code: CloseCode.signedOut, reason: "signed out")
-                        return
+                        return try await close(after: frames, code: CloseCode.signedOut, reason: "signed out")
                     }
                 }
             }
             try await sink.write(frames)
             frames.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// Writes `frames`, then starts the close handshake; the queue takes nothing more.
+    private func close(after frames: [ByteBuffer], code: UInt16, reason: String) async throws {
+        queue.finish()
+        try await sink.write(frames)
+        try await sink.close(code: code, reason: reason)
     }
 
     /// Replays a room after `since` and returns the last seq sent. A replay longer than `replayLimit` sends only

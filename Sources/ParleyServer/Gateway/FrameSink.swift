@@ -1,4 +1,3 @@
-import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 
@@ -6,15 +5,13 @@ import NIOWebSocket
 protocol FrameSink: Sendable {
     /// Writes text frames in order, flushes once, and returns when they are on their way to the socket.
     func write(_ frames: [ByteBuffer]) async throws
+    /// Sends a close frame; the socket's handler ends the handshake (`SocketHandler`).
     func close(code: UInt16, reason: String) async throws
 }
 
-/// The socket itself. hummingbird-websocket's writer flushes every frame, so data frames are written on the
-/// channel directly: the async channel's handler passes writes through to the frame encoder, and the channel is the
-/// one the upgrade happened on. Control frames (pings, the close handshake) stay with the library.
-struct ChannelFrameSink: FrameSink {
+/// The socket itself: frames are written on the channel, whose pipeline encodes them.
+struct SocketFrameSink: FrameSink {
     let channel: any NIOCore.Channel
-    let outbound: WebSocketOutboundWriter
 
     func write(_ frames: [ByteBuffer]) async throws {
         guard !frames.isEmpty else { return }
@@ -33,6 +30,16 @@ struct ChannelFrameSink: FrameSink {
     }
 
     func close(code: UInt16, reason: String) async throws {
-        try await outbound.close(.unknown(code), reason: reason)
+        try await channel.writeAndFlush(WebSocketFrame.close(code: code, reason: reason, allocator: channel.allocator))
+    }
+}
+
+extension WebSocketFrame {
+    /// A close frame with a status code and a reason, cut to the 123 bytes a control frame has room for.
+    static func close(code: UInt16, reason: String, allocator: ByteBufferAllocator) -> WebSocketFrame {
+        var data = allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code)
+        data.writeBytes(reason.utf8.prefix(123))
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 }

@@ -1,18 +1,20 @@
 import Foundation
-import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOWebSocket
 import ParleyBus
 import ParleyCore
 import ParleyStore
 
-/// The WebSocket endpoint, `/ws` with subprotocol `parley.v1`: authenticated before the upgrade, then one reader
-/// (client frames, each authorized) and one writer (`Connection`) per socket.
-struct Gateway {
+/// The WebSocket endpoint, `/ws` with subprotocol `parley.v1`: authenticated before the upgrade (`admit`), then
+/// served on the socket's event loop (`SocketHandler`), with what the client sends run in order by `receive` and
+/// what goes out written by the socket's `Connection`. An idle socket keeps no task.
+struct Gateway: Sendable {
     /// Frames and messages larger than this close the socket with 1009.
     static let maxMessageBytes = 64 * 1024
-    static let heartbeat = Duration.seconds(30)
+    static let heartbeat = TimeAmount.seconds(30)
 
     let hub: Hub
     let store: any Store
@@ -26,39 +28,67 @@ struct Gateway {
     let rateLimit: Int
     let allowedOrigins: Set<String>
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.group("ws")
-            .add(middleware: WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins))
-            .ws(
-                "",
-                shouldUpgrade: { [drain] _, _ in
-                    // A draining node takes no new sockets: the client tries again, and the balancer sends it elsewhere.
-                    drain.isDraining ? .dontUpgrade : .upgrade([.secWebSocketProtocol: WebSocketAuthenticator.subprotocol])
-                }, onUpgrade: serve)
+    /// Whom an upgrade request is for; throws what refuses it, which the client gets as an HTTP error.
+    func admit(_ head: HTTPRequestHead) async throws -> (userId: String, expiresAt: Date) {
+        guard head.uri == "/ws" || head.uri.hasPrefix("/ws?") else { throw ParleyError.notFound("route \(head.uri)") }
+        // A draining node takes no new sockets: the client tries again, and the balancer sends it elsewhere.
+        guard !drain.isDraining else { throw ParleyError(.unavailable, "the node is draining: connect to another") }
+        return try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
     }
 
-    @Sendable func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<AppRequestContext>
-    ) async throws {
-        guard let userId = context.requestContext.userId, let expiry = context.requestContext.tokenExpiry else { return }
+    /// Serves an upgraded socket: its handlers go on the pipeline, after the frame codec. On the channel's loop.
+    func open(_ channel: any NIOCore.Channel, userId: String, expiresAt: Date, logger: Logger) throws {
         let connection = Connection(
-            id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiry, store: store, channel: context.requestContext.channel)
-        try await Self.inChildTask { [self] in try await greet(connection) }
-        connection.closeOnExpiry()
-        // Whichever part ends first ends the socket: the client leaving, or the writer closing it (also for an
-        // overflow or an expired token, which the connection's timers see to).
-        try? await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await connection.write(to: ChannelFrameSink(channel: context.requestContext.channel, outbound: outbound))
-            }
-            group.addTask { try await self.read(inbound, connection, context.logger) }
-            try await group.next()
-            group.cancelAll()
+            id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiresAt, store: store, sink: SocketFrameSink(channel: channel),
+            channel: channel)
+        let handler = SocketHandler(connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat) { input in
+            await receive(input, connection, logger)
         }
-        connection.finish()
-        let (lastOfUser, attended) = await hub.unregister(connection)
-        for meeting in attended { await meetings.leave(meeting, conn: connection.id) }
-        if lastOfUser { presence.update(user: userId, online: false) }
+        try channel.pipeline.syncOperations.addHandlers(
+            NIOWebSocketFrameAggregator(
+                minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: Self.maxMessageBytes),
+            handler)
+    }
+
+    /// Runs what the client sent, one input at a time.
+    private func receive(_ input: Inbound, _ connection: Connection, _ logger: Logger) async {
+        switch input {
+        case .opened:
+            do {
+                try await greet(connection)
+                connection.closeOnExpiry()
+            } catch {
+                logger.error("greeting failed", metadata: ["error": "\(error)"])
+                connection.enqueue(.close(code: 1011, reason: "the node cannot serve you now: reconnect"))
+            }
+        case .text(let text):
+            let frame: ClientFrame
+            do {
+                frame = try JSONDecoder().decode(ClientFrame.self, from: Data(buffer: text, byteTransferStrategy: .noCopy))
+            } catch {
+                return fail(connection, re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
+            }
+            do {
+                try await handle(frame, connection)
+            } catch let error as ParleyError {
+                fail(connection, re: frame.id, error)
+            } catch {
+                logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
+                fail(connection, re: frame.id, ParleyError(.internal, "something went wrong on the server"))
+            }
+        case .binary:
+            fail(connection, re: nil, ParleyError(.badRequest, "frames are JSON text"))
+        case .closed:
+            connection.finish()
+            let (lastOfUser, attended) = await hub.unregister(connection)
+            for meeting in attended { await meetings.leave(meeting, conn: connection.id) }
+            if lastOfUser { presence.update(user: connection.userId, online: false) }
+        }
+    }
+
+    private func fail(_ connection: Connection, re: String?, _ error: ParleyError) {
+        guard let frame = try? Frames.encode(Frames.Failure(re: re, error)) else { return }
+        connection.enqueue(.frame(frame))
     }
 
     /// Registers a new socket on the hub and queues its `hello`, and what is still ringing for its user.
@@ -69,56 +99,11 @@ struct Gateway {
                 try Frames.encode(
                     Frames.Hello(
                         conn: connection.id, user: connection.userId, node: hub.name,
-                        heartbeatMs: Int(Self.heartbeat.components.seconds) * 1000))))
+                        heartbeatMs: Int(Self.heartbeat.nanoseconds / 1_000_000)))))
         // A callee who was away hears of the calls that are still ringing or going on.
         for meeting in (try? await store.openMeetings(of: connection.userId)) ?? [] {
             connection.enqueue(
                 .frame(try Frames.encode(MeetingFrames.StateChanged(meeting, reason: nil, type: MeetingFrames.type(of: meeting.state)))))
-        }
-    }
-
-    /// Runs `body` in a child task. A task keeps the stack its deepest call grew for as long as it lives; the
-    /// socket's tasks live as long as the socket, so the deep calls (the store, the bus) run in a child task, whose
-    /// stack goes when it ends, and an idle socket keeps only shallow stacks.
-    private static func inChildTask(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask(operation: body)
-            try await group.waitForAll()
-        }
-    }
-
-    private func read(_ inbound: WebSocketInboundStream, _ connection: Connection, _ logger: Logger) async throws {
-        var bucket = TokenBucket(rate: rateLimit, burst: rateLimit * 2)
-        for try await message in inbound.messages(maxSize: Self.maxMessageBytes) {
-            guard bucket.take() else {
-                connection.enqueue(
-                    .frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second")))))
-                connection.enqueue(.close(code: 1008, reason: "rate limit"))
-                // The writer ends the socket once it has sent the error and the close.
-                try await Task.sleep(for: .seconds(10))
-                return
-            }
-            guard case .text(let text) = message else {
-                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.badRequest, "frames are JSON text")))))
-                continue
-            }
-            let frame: ClientFrame
-            do {
-                frame = try JSONDecoder().decode(ClientFrame.self, from: Data(text.utf8))
-            } catch {
-                connection.enqueue(
-                    .frame(try Frames.encode(Frames.Failure(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type")))))
-                continue
-            }
-            do {
-                try await Self.inChildTask { [self] in try await handle(frame, connection) }
-            } catch let error as ParleyError {
-                connection.enqueue(.frame(try Frames.encode(Frames.Failure(re: frame.id, error))))
-            } catch {
-                logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
-                connection.enqueue(
-                    .frame(try Frames.encode(Frames.Failure(re: frame.id, ParleyError(.internal, "something went wrong on the server")))))
-            }
         }
     }
 

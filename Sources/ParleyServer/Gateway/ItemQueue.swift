@@ -1,68 +1,58 @@
 import Synchronization
 
-/// A connection's queue: anyone appends, and the one writer takes everything queued at once, so that what piled up
-/// while it was writing goes out in one batch.
+/// A socket's queue, drained by a task that lives only while there is work: anyone appends, and whoever appends to
+/// a queue no task drains starts one. The task takes everything queued at once, so that what piled up while it
+/// worked goes out in one batch, and ends when it finds the queue empty. An idle socket keeps no task.
 final class ItemQueue<Item: Sendable>: Sendable {
     private struct State {
         var items: [Item] = []
-        var waiter: CheckedContinuation<Void, Never>?
+        var draining = false
         var finished = false
     }
 
     private let state = Mutex(State())
 
-    func push(_ item: Item) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.finished else { return nil }
+    /// Appends an item. Returns true when no task drains the queue: the caller is to start one, which calls
+    /// `take` until it returns nil.
+    func push(_ item: Item) -> Bool {
+        state.withLock { state in
+            guard !state.finished else { return false }
             state.items.append(item)
-            defer { state.waiter = nil }
-            return state.waiter
+            defer { state.draining = true }
+            return !state.draining
         }
-        waiter?.resume()
     }
 
-    /// Runs `body` under the queue's lock when the writer waits in `next` on an empty queue, and returns its result;
-    /// nil otherwise. What `body` does then comes before anything pushed after it, and nothing queued is overtaken.
+    /// Everything queued; nil when nothing is, and the draining task is to end (the next `push` starts another).
+    func take() -> [Item]? {
+        state.withLock { state in
+            guard !state.items.isEmpty, !state.finished else {
+                state.draining = false
+                return nil
+            }
+            defer { state.items = [] }
+            return state.items
+        }
+    }
+
+    /// How many items wait for the draining task.
+    var count: Int { state.withLock { $0.items.count } }
+
+    /// Runs `body` under the queue's lock when no task drains the queue and nothing waits in it, and returns its
+    /// result; nil otherwise. What `body` does then comes before anything pushed after it, and nothing queued is
+    /// overtaken.
     func whenIdle<Result: Sendable>(_ body: () -> Result) -> Result? {
         state.withLock { state in
-            guard state.waiter != nil, state.items.isEmpty, !state.finished else { return nil }
+            guard !state.draining, state.items.isEmpty, !state.finished else { return nil }
             return body()
         }
     }
 
-    /// Ends the queue: `next` returns what is left, then nil.
+    /// Ends the queue: what is in it is dropped, and nothing more is taken in.
     func finish() {
-        let waiter = state.withLock { state in
+        state.withLock { state in
             state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    /// Everything queued, waiting for at least one item; nil once finished and empty, or when cancelled.
-    func next() async -> [Item]? {
-        while true {
-            let batch = state.withLock { state -> [Item]?? in
-                if !state.items.isEmpty {
-                    defer { state.items = [] }
-                    return .some(state.items)
-                }
-                return state.finished ? .some(nil) : nil
-            }
-            if let batch { return batch }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    let ready = state.withLock { state in
-                        if !state.items.isEmpty || state.finished { return true }
-                        state.waiter = continuation
-                        return false
-                    }
-                    if ready { continuation.resume() }
-                }
-            } onCancel: {
-                finish()
-            }
+            state.items = []
         }
     }
 }

@@ -1,34 +1,28 @@
 import Foundation
-import Hummingbird
+import NIOHTTP1
 import ParleyCore
 
 /// Checks a WebSocket upgrade before it happens: the access token travels in `Sec-WebSocket-Protocol`
 /// (`parley.v1, bearer.<jwt>`), never in the URL, and a browser's `Origin` must be the node's own or allowed.
-struct WebSocketAuthenticator: RouterMiddleware {
-    typealias Context = AppRequestContext
+struct WebSocketAuthenticator: Sendable {
     static let subprotocol = "parley.v1"
 
     let tokens: Tokens
     let allowedOrigins: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let offered = request.headers[values: .secWebSocketProtocol]
-            .flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+    /// The user the upgrade request is for, and when their token expires; throws what refuses it.
+    func authenticate(_ head: HTTPRequestHead) async throws -> (userId: String, expiresAt: Date) {
+        let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.trimmingCharacters(in: .whitespaces) }
         guard offered.contains(Self.subprotocol) else {
             throw ParleyError(.badRequest, "offer the subprotocol \(Self.subprotocol)")
         }
         guard let bearer = offered.first(where: { $0.hasPrefix("bearer.") }) else {
             throw ParleyError(.unauthorized, "offer the access token as the subprotocol bearer.<token>")
         }
-        if let origin = request.headers[.origin], !isAllowed(origin: origin, host: request.head.authority) {
+        if let origin = head.headers.first(name: "Origin"), !isAllowed(origin: origin, host: head.headers.first(name: "Host")) {
             throw ParleyError(.forbidden, "origin \(origin) is not allowed")
         }
-        let (userId, expiry) = try await tokens.verify(String(bearer.dropFirst("bearer.".count)))
-        var context = context
-        context.userId = userId
-        context.tokenExpiry = expiry
-        return try await next(request, context)
+        return try await tokens.verify(String(bearer.dropFirst("bearer.".count)))
     }
 
     /// The node's own origin (same host), or one of `PARLEY_ALLOWED_ORIGINS`. Only a browser page's origin

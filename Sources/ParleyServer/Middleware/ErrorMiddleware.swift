@@ -25,16 +25,21 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    private struct Envelope: Encodable {
+    /// `{"error": {"code", "message"}}`.
+    struct Envelope: Encodable {
         struct Body: Encodable {
             let code: String
             let message: String
         }
         let error: Body
+
+        init(_ error: ParleyError) {
+            self.error = Body(code: error.code.rawValue, message: error.message)
+        }
     }
 
     static func response(_ error: ParleyError, status: HTTPResponse.Status, request: Request, context: Context) throws -> Response {
-        try JSONBody(Envelope(error: .init(code: error.code.rawValue, message: error.message)), status: status)
+        try JSONBody(Envelope(error), status: status)
             .response(from: request, context: context)
     }
 }
@@ -51,6 +56,7 @@ extension ParleyError.Code {
         case .meetingEnded, .peerGone: .gone
         case .tooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
+        case .unavailable: .serviceUnavailable
         default: .internalServerError
         }
     }

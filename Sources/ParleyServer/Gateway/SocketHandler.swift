@@ -1,0 +1,226 @@
+import NIOCore
+import NIOWebSocket
+import ParleyCore
+import Synchronization
+
+/// What a socket's client sent, for the gateway to run in order (`Gateway.receive`).
+enum Inbound: Sendable {
+    /// The socket opened: greet the client.
+    case opened
+    case text(ByteBuffer)
+    case binary
+    /// The socket is gone: clean up after it. Nothing comes after it.
+    case closed
+}
+
+/// A socket's incoming side: what the client sent, run in order by a task that lives while there is any, so
+/// that an idle socket keeps no task. While `readAhead` frames wait, the socket reads no more, and TCP holds the
+/// client back.
+final class Inbox: Sendable {
+    static let readAhead = 32
+
+    private let queue = ItemQueue<Inbound>()
+    /// Set while the socket holds its reads for the queue to shrink.
+    private let holding = Atomic<Bool>(false)
+    private let run: @Sendable (Inbound) async -> Void
+    private let resumeReading: @Sendable () -> Void
+
+    /// - Parameters:
+    ///   - run: runs one input; the next waits for it.
+    ///   - resumeReading: called when the queue shrank after the socket held its reads.
+    init(run: @escaping @Sendable (Inbound) async -> Void, resumeReading: @escaping @Sendable () -> Void) {
+        self.run = run
+        self.resumeReading = resumeReading
+    }
+
+    func push(_ input: Inbound) {
+        if queue.push(input) { Task { await self.runQueued() } }
+    }
+
+    /// Whether the socket is to hold its next read, because enough waits already. When it holds, the queue
+    /// calls `resumeReading` once it has taken what waits.
+    func holdsReads() -> Bool {
+        guard queue.count >= Self.readAhead else { return false }
+        holding.store(true, ordering: .sequentiallyConsistent)
+        // The task may have taken the queue between the count and the flag: then it saw no flag, and the read goes on.
+        guard queue.count >= Self.readAhead else {
+            holding.store(false, ordering: .sequentiallyConsistent)
+            return false
+        }
+        return true
+    }
+
+    private func runQueued() async {
+        while let batch = queue.take() {
+            if holding.exchange(false, ordering: .sequentiallyConsistent) { resumeReading() }
+            for input in batch { await run(input) }
+        }
+    }
+}
+
+/// A WebSocket after the upgrade, on its event loop: client frames go to the inbox, pings are answered, the
+/// close handshake is seen through, and a socket that stops answering is closed. It keeps no task of its own.
+final class SocketHandler: ChannelDuplexHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// How long a client has to answer a close frame before the socket is closed under it.
+    static let closeTimeout = TimeAmount.seconds(5)
+
+    private let connection: Connection
+    private let heartbeat: TimeAmount
+    private var bucket: TokenBucket
+    private let rateLimit: Int
+    private var inbox: Inbox?
+    private var context: ChannelHandlerContext?
+    /// A read held back until the inbox shrinks.
+    private var heldRead = false
+    /// Whether anything came from the client since the last heartbeat.
+    private var heard = true
+    private var heartbeatTimer: Scheduled<Void>?
+    private var closeSent = false
+    /// Set once the client went over the rate limit: what it sends after is ignored until the close.
+    private var limited = false
+
+    private let run: @Sendable (Inbound) async -> Void
+
+    /// - Parameter run: runs what the client sent, one input at a time.
+    init(connection: Connection, rateLimit: Int, heartbeat: TimeAmount, run: @escaping @Sendable (Inbound) async -> Void) {
+        self.connection = connection
+        self.rateLimit = rateLimit
+        self.bucket = TokenBucket(rate: rateLimit, burst: rateLimit * 2)
+        self.heartbeat = heartbeat
+        self.run = run
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        inbox = Inbox(run: run, resumeReading: { loop.execute { handler.value.resumeReading() } })
+        inbox?.push(.opened)
+        // A client gone before its handlers were in place is gone all the same.
+        guard context.channel.isActive else { return ended() }
+        scheduleHeartbeat(context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        ended()
+        context.fireChannelInactive()
+    }
+
+    /// The socket is gone: the gateway cleans up after it, behind what the client sent before.
+    private func ended() {
+        heartbeatTimer?.cancel()
+        inbox?.push(.closed)
+        inbox = nil
+        context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        heard = true
+        switch frame.opcode {
+        case .text, .binary:
+            guard !closeSent, !limited else { return }
+            guard bucket.take() else {
+                limited = true
+                if let failure = try? Frames.encode(Frames.Failure(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second"))) {
+                    connection.enqueue(.frame(failure))
+                }
+                connection.enqueue(.close(code: 1008, reason: "rate limit"))
+                return
+            }
+            inbox?.push(frame.opcode == .text ? .text(frame.unmaskedData) : .binary)
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            guard !closeSent else {
+                context.close(promise: nil)
+                return
+            }
+            // The client's close, answered with its own code, after which the server closes the TCP connection.
+            closeSent = true
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self) ?? 1000
+            let reply = WebSocketFrame.close(code: code == 1005 ? 1000 : code, reason: "", allocator: context.channel.allocator)
+            context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        default:
+            break
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if unwrapOutboundIn(data).opcode == .connectionClose, !closeSent {
+            // The server's close: the client answers with its own, on which the socket closes, or is cut off.
+            closeSent = true
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeTimeout) { context.close(promise: nil) }
+        }
+        context.write(data, promise: promise)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if inbox?.holdsReads() == true {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReading() {
+        guard heldRead, let context else { return }
+        heldRead = false
+        read(context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            // The server stops: the client reconnects to another node and resumes with `since`.
+            connection.enqueue(.close(code: CloseCode.serviceRestart, reason: "node stopping: reconnect to another"))
+        case ChannelEvent.inputClosed:
+            // The server allows half-closed connections for HTTP; a client that stops sending is gone.
+            context.close(promise: nil)
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case is NIOWebSocketError:
+            // `WebSocketProtocolErrorHandler` has sent the close frame and closes the socket.
+            break
+        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments:
+            closeNow(context: context, code: 1009, reason: "message too large")
+        case is NIOWebSocketFrameAggregator.Error:
+            closeNow(context: context, code: 1002, reason: "bad fragments")
+        default:
+            context.close(promise: nil)
+        }
+    }
+
+    /// Sends a close frame and closes the socket without waiting for the client's; for a client that broke the
+    /// protocol.
+    private func closeNow(context: ChannelHandlerContext, code: UInt16, reason: String) {
+        closeSent = true
+        let frame = WebSocketFrame.close(code: code, reason: reason, allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Pings the client every `heartbeat`, and closes a socket that heard nothing, not even a pong, in a whole
+    /// period after a ping.
+    private func scheduleHeartbeat(context: ChannelHandlerContext) {
+        heartbeatTimer = context.eventLoop.assumeIsolated().scheduleTask(in: heartbeat) { [self] in
+            guard heard else {
+                context.close(promise: nil)
+                return
+            }
+            heard = false
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
+            scheduleHeartbeat(context: context)
+        }
+    }
+}
