@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import ParleyStore
+import Synchronization
+import Testing
+
+@testable import ParleyServer
+
+/// The socket handler on a testing channel, whose clock the test moves. Real sockets are exercised by the live and
+/// cluster tests.
+@Suite("A socket's handler")
+struct SocketHandlerTests {
+    /// What the handler handed to the gateway.
+    final class Received: Sendable {
+        private let inputs = Mutex<[String]>([])
+        func add(_ input: Inbound) {
+            let name =
+                switch input {
+                case .opened: "opened"
+                case .text(let text): "text:\(String(buffer: text))"
+                case .binary: "binary"
+                case .closed: "closed"
+                }
+            inputs.withLock { $0.append(name) }
+        }
+        var all: [String] { inputs.withLock { $0 } }
+    }
+
+    /// Runs `body` with a handler on a connected testing channel; its inputs reach `received`.
+    func withSocket(_ body: (NIOAsyncTestingChannel, Received) async throws -> Void) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("socket-\(UUID().uuidString).sqlite").path
+        let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            let channel = NIOAsyncTestingChannel()
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+            let connection = Connection(
+                id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: SocketFrameSink(channel: channel), channel: channel)
+            let received = Received()
+            try await channel.testingEventLoop.executeInContext {
+                try channel.pipeline.syncOperations.addHandler(
+                    SocketHandler(connection: connection, rateLimit: 100, heartbeat: .seconds(30)) { received.add($0) })
+            }
+            try await body(channel, received)
+        }
+    }
+
+    /// Polls `condition` every 10 ms for up to 5 s.
+    func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<500 where !condition() {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(condition())
+    }
+
+    @Test("pings every period; a client that answers stays, one silent for a whole period after a ping is closed")
+    func heartbeat() async throws {
+        try await withSocket { channel, received in
+            try await waitUntil { received.all == ["opened"] }
+            await channel.testingEventLoop.advanceTime(by: .seconds(30))
+            #expect(try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
+            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .pong, data: ByteBuffer()))
+            await channel.testingEventLoop.advanceTime(by: .seconds(30))
+            #expect(try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
+            #expect(channel.isActive)
+            await channel.testingEventLoop.advanceTime(by: .seconds(30))
+            #expect(!channel.isActive)
+            try await waitUntil { received.all == ["opened", "closed"] }
+        }
+    }
+
+    @Test("a client's close is answered with its code and the socket closed; text goes to the gateway in order")
+    func closeHandshake() async throws {
+        try await withSocket { channel, received in
+            for n in 1...3 { try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "f\(n)"))) }
+            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(string: "b")))
+            var code = ByteBuffer()
+            code.writeInteger(UInt16(4000))
+            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: code))
+            let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
+            #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 4000)
+            try await waitUntil { !channel.isActive }
+            try await waitUntil { received.all.last == "closed" }
+            #expect(received.all == ["opened", "text:f1", "text:f2", "text:f3", "binary", "closed"])
+        }
+    }
+
+    @Test("while the inbox holds its read-ahead the socket reads no more, and reads again once the inbox is taken")
+    func readBackpressure() async throws {
+        let gate = Gate()
+        let resumed = Received()
+        let inbox = Inbox(run: { _ in await gate.pass() }, resumeReading: { resumed.add(.opened) })
+        // The first input holds the task at the gate; the rest wait in the queue.
+        inbox.push(.opened)
+        try await waitUntil { gate.waiting == 1 }
+        for n in 1..<Inbox.readAhead { inbox.push(.text(ByteBuffer(string: "\(n)"))) }
+        #expect(!inbox.holdsReads())
+        inbox.push(.text(ByteBuffer(string: "last")))
+        #expect(inbox.holdsReads())
+        #expect(resumed.all.isEmpty)
+        gate.open()
+        try await waitUntil { resumed.all.count == 1 }
+        #expect(!inbox.holdsReads())
+    }
+}
