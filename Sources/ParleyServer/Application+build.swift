@@ -40,7 +40,7 @@ public func buildApplication(
         ? Gateway(
             hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
             presence: presence, meetings: meetings, drain: drain, rateLimit: configuration.rateLimit,
-            allowedOrigins: Set(configuration.allowedOrigins))
+            allowedOrigins: Set(configuration.allowedOrigins), logger: logger)
         : nil
 
     var app = Application(

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
+import ParleyCore
 import ParleyStore
 import Synchronization
 import Testing
@@ -29,8 +30,11 @@ struct SocketHandlerTests {
         var all: [String] { inputs.withLock { $0 } }
     }
 
-    /// Runs `body` with a handler on a connected testing channel; its inputs reach `received`.
-    func withSocket(_ body: (NIOAsyncTestingChannel, Received) async throws -> Void) async throws {
+    /// Runs `body` with a handler on a connected testing channel, for a token that expires at `tokenExpiry`; its
+    /// inputs reach `received`.
+    func withSocket(
+        tokenExpiry: Date = .distantFuture, _ body: (NIOAsyncTestingChannel, Connection, Received) async throws -> Void
+    ) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("socket-\(UUID().uuidString).sqlite").path
         let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -39,13 +43,13 @@ struct SocketHandlerTests {
             let channel = NIOAsyncTestingChannel()
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
             let connection = Connection(
-                id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: SocketFrameSink(channel: channel), channel: channel)
+                id: "n.1", userId: "u_1", tokenExpiry: tokenExpiry, store: store, sink: SocketFrameSink(channel: channel), channel: channel)
             let received = Received()
             try await channel.testingEventLoop.executeInContext {
                 try channel.pipeline.syncOperations.addHandler(
                     SocketHandler(connection: connection, rateLimit: 100, heartbeat: .seconds(30)) { received.add($0) })
             }
-            try await body(channel, received)
+            try await body(channel, connection, received)
         }
     }
 
@@ -59,7 +63,7 @@ struct SocketHandlerTests {
 
     @Test("pings every period; a client that answers stays, one silent for a whole period after a ping is closed")
     func heartbeat() async throws {
-        try await withSocket { channel, received in
+        try await withSocket { channel, _, received in
             try await waitUntil { received.all == ["opened"] }
             await channel.testingEventLoop.advanceTime(by: .seconds(30))
             #expect(try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
@@ -75,7 +79,7 @@ struct SocketHandlerTests {
 
     @Test("a client's close is answered with its code and the socket closed; text goes to the gateway in order")
     func closeHandshake() async throws {
-        try await withSocket { channel, received in
+        try await withSocket { channel, _, received in
             for n in 1...3 { try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "f\(n)"))) }
             try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(string: "b")))
             var code = ByteBuffer()
@@ -87,6 +91,33 @@ struct SocketHandlerTests {
             try await waitUntil { received.all.last == "closed" }
             #expect(received.all == ["opened", "text:f1", "text:f2", "text:f3", "binary", "closed"])
         }
+    }
+
+    @Test("a token that expires without a renewal closes the socket with 4401; a renewal moves the expiry")
+    func tokenExpiry() async throws {
+        try await withSocket(tokenExpiry: Date(timeIntervalSinceNow: -1)) { channel, _, _ in
+            await channel.testingEventLoop.advanceTime(by: .milliseconds(20))
+            let close = try await nextOutbound(channel)
+            #expect(close.opcode == .connectionClose && close.data.getInteger(at: close.data.readerIndex, as: UInt16.self) == CloseCode.tokenExpired)
+        }
+        try await withSocket(tokenExpiry: Date(timeIntervalSinceNow: 1)) { channel, connection, _ in
+            connection.tokenExpiry.withLock { $0 = Date(timeIntervalSinceNow: 3600) }
+            // The timer set for the first expiry finds the renewed token and sets itself for the next ping.
+            try await Task.sleep(for: .seconds(1))
+            await channel.testingEventLoop.advanceTime(by: .seconds(2))
+            #expect(try await channel.readOutbound(as: WebSocketFrame.self) == nil)
+            await channel.testingEventLoop.advanceTime(by: .seconds(30))
+            #expect(try await nextOutbound(channel).opcode == .ping)
+        }
+    }
+
+    /// The next frame written on the channel, waiting up to 5 s for the writer's task.
+    func nextOutbound(_ channel: NIOAsyncTestingChannel) async throws -> WebSocketFrame {
+        for _ in 0..<500 {
+            if let frame = try await channel.readOutbound(as: WebSocketFrame.self) { return frame }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ParleyError(.internal, "no frame written in 5 s")
     }
 
     @Test("while the inbox holds its read-ahead the socket reads no more, and reads again once the inbox is taken")

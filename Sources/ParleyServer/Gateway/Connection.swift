@@ -48,14 +48,9 @@ final class Connection: Sendable {
     private let overflowed = Atomic<Bool>(false)
     /// When the access token the socket runs on expires; `auth` frames move it.
     let tokenExpiry: Mutex<Date>
-    /// The socket's timers, on its event loop rather than a task each, so that an idle socket keeps no task
-    /// waiting: the token's expiry, and the backstop for a reader that stopped reading.
-    private let timers = Mutex<[Timer: Scheduled<Void>]>([:])
-
-    private enum Timer {
-        case expiry
-        case overflow
-    }
+    /// The backstop for a reader that stopped reading, on the socket's event loop. (The token's expiry is the
+    /// socket handler's.)
+    private let overflowTimer = Mutex<Scheduled<Void>?>(nil)
 
     /// How long a socket whose queue overflowed may go without the writer getting through, before it is cut off.
     static let overflowGrace = TimeAmount.seconds(30)
@@ -80,7 +75,10 @@ final class Connection: Sendable {
             // The writer closes the socket with 4008 as soon as the reader takes anything more; a reader that takes
             // nothing is cut off after the grace period.
             if !overflowed.exchange(true, ordering: .relaxed) {
-                schedule(.overflow, in: Self.overflowGrace) { channel in channel.close(promise: nil) }
+                if let channel {
+                    let timer = channel.eventLoop.scheduleTask(in: Self.overflowGrace) { channel.close(promise: nil) }
+                    overflowTimer.withLock { $0 = timer }
+                }
             }
             return
         }
@@ -133,29 +131,7 @@ final class Connection: Sendable {
 
     func finish() {
         queue.finish()
-        let running = timers.withLock { timers in
-            defer { timers.removeAll() }
-            return Array(timers.values)
-        }
-        for timer in running { timer.cancel() }
-    }
-
-    /// Closes the socket with 4401 when its token expires without an `auth` renewal. A renewal moves
-    /// `tokenExpiry`, and the timer, when it fires, looks again and sets itself for the new time.
-    func closeOnExpiry() {
-        let remaining = tokenExpiry.withLock { $0 }.timeIntervalSinceNow
-        guard remaining > 0 else {
-            enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
-            return
-        }
-        schedule(.expiry, in: .milliseconds(Int64(remaining * 1000) + 10)) { [weak self] _ in self?.closeOnExpiry() }
-    }
-
-    /// Runs `action` on the socket's event loop after `delay`, replacing the timer of the same kind.
-    private func schedule(_ timer: Timer, in delay: TimeAmount, _ action: @escaping @Sendable (any NIOCore.Channel) -> Void) {
-        guard let channel else { return }
-        let scheduled = channel.eventLoop.scheduleTask(in: delay) { action(channel) }
-        timers.withLock { $0.updateValue(scheduled, forKey: timer) }?.cancel()
+        overflowTimer.withLock { $0 }?.cancel()
     }
 
     /// Writes what is queued until the queue is empty, a close item comes, or the socket fails. What queued up

@@ -10,8 +10,9 @@ import ParleyStore
 
 /// The WebSocket endpoint, `/ws` with subprotocol `parley.v1`: authenticated before the upgrade (`admit`), then
 /// served on the socket's event loop (`SocketHandler`), with what the client sends run in order by `receive` and
-/// what goes out written by the socket's `Connection`. An idle socket keeps no task.
-struct Gateway: Sendable {
+/// what goes out written by the socket's `Connection`. An idle socket keeps no task. A class, so that each socket
+/// holds one reference to it rather than a copy of its fields.
+final class Gateway: Sendable {
     /// Frames and messages larger than this close the socket with 1009.
     static let maxMessageBytes = 64 * 1024
     static let heartbeat = TimeAmount.seconds(30)
@@ -27,6 +28,24 @@ struct Gateway: Sendable {
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
     let allowedOrigins: Set<String>
+    let logger: Logger
+
+    init(
+        hub: Hub, store: any Store, bus: any Bus, tokens: Tokens, events: EventPublisher, presence: Presence, meetings: Meetings,
+        drain: NodeDrain, rateLimit: Int, allowedOrigins: Set<String>, logger: Logger
+    ) {
+        self.hub = hub
+        self.store = store
+        self.bus = bus
+        self.tokens = tokens
+        self.events = events
+        self.presence = presence
+        self.meetings = meetings
+        self.drain = drain
+        self.rateLimit = rateLimit
+        self.allowedOrigins = allowedOrigins
+        self.logger = logger
+    }
 
     /// Whom an upgrade request is for; throws what refuses it, which the client gets as an HTTP error.
     func admit(_ head: HTTPRequestHead) async throws -> (userId: String, expiresAt: Date) {
@@ -36,27 +55,23 @@ struct Gateway: Sendable {
         return try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
     }
 
-    /// Serves an upgraded socket: its handlers go on the pipeline, after the frame codec. On the channel's loop.
-    func open(_ channel: any NIOCore.Channel, userId: String, expiresAt: Date, logger: Logger) throws {
+    /// Serves an upgraded socket: its handler goes on the pipeline, after the frame codec. On the channel's loop.
+    func open(_ channel: any NIOCore.Channel, userId: String, expiresAt: Date) throws {
         let connection = Connection(
             id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiresAt, store: store, sink: SocketFrameSink(channel: channel),
             channel: channel)
-        let handler = SocketHandler(connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat) { input in
-            await receive(input, connection, logger)
+        let handler = SocketHandler(connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat) { [self] input in
+            await receive(input, connection)
         }
-        try channel.pipeline.syncOperations.addHandlers(
-            NIOWebSocketFrameAggregator(
-                minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: Self.maxMessageBytes),
-            handler)
+        try channel.pipeline.syncOperations.addHandler(handler)
     }
 
     /// Runs what the client sent, one input at a time.
-    private func receive(_ input: Inbound, _ connection: Connection, _ logger: Logger) async {
+    private func receive(_ input: Inbound, _ connection: Connection) async {
         switch input {
         case .opened:
             do {
                 try await greet(connection)
-                connection.closeOnExpiry()
             } catch {
                 logger.error("greeting failed", metadata: ["error": "\(error)"])
                 connection.enqueue(.close(code: 1011, reason: "the node cannot serve you now: reconnect"))

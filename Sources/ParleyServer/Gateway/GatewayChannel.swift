@@ -37,10 +37,14 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any NIOCore.Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // A connection keeps its last receive buffer for the next read: an idle socket's reads are small.
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             // What the upgrade check decided: the socket's user, or why it is refused.
             let verdict = NIOLockedValueBox<Result<(userId: String, expiresAt: Date), ParleyError>?>(nil)
             let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                 maxFrameSize: Gateway.maxMessageBytes,
+                // `SocketHandler` closes the socket on a broken frame, with the code that fits it.
+                enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
@@ -56,7 +60,7 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
                         guard let gateway, case .success(let user)? = verdict.withLockedValue({ $0 }) else {
                             throw ParleyError(.internal, "upgraded without a verdict")
                         }
-                        try gateway.open(channel, userId: user.userId, expiresAt: user.expiresAt, logger: logger)
+                        try gateway.open(channel, userId: user.userId, expiresAt: user.expiresAt)
                         return .webSocket
                     }
                 })
@@ -80,6 +84,9 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
             return Value(upgrade: upgrade, channel: channel)
         }
     }
+
+    /// Receive buffers from 1 KiB, which holds an upgrade request with its token, growing to 64 KiB for bodies.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536)
 
     func handle(value: Value, logger: Logger) async {
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOWebSocket
 import ParleyCore
@@ -58,8 +59,10 @@ final class Inbox: Sendable {
     }
 }
 
-/// A WebSocket after the upgrade, on its event loop: client frames go to the inbox, pings are answered, the
-/// close handshake is seen through, and a socket that stops answering is closed. It keeps no task of its own.
+/// A WebSocket after the upgrade, on its event loop, behind NIO's frame codec: client messages go to the inbox,
+/// fragments gathered, pings are answered, the close handshake is seen through, a broken frame closes the socket
+/// with its code, and a socket that stops answering is closed. It keeps no task of its own, and is the socket's
+/// only handler after the codec: each one more costs every socket memory.
 final class SocketHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
@@ -76,12 +79,18 @@ final class SocketHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// A read held back until the inbox shrinks.
     private var heldRead = false
-    /// Whether anything came from the client since the last heartbeat.
+    /// Whether anything came from the client since the last ping.
     private var heard = true
-    private var heartbeatTimer: Scheduled<Void>?
+    /// The socket's one timer, for both the heartbeat and the token's expiry.
+    private var timer: NIOScheduledCallback?
+    private var pingDue = NIODeadline.distantFuture
+    /// Set once the token expired without a renewal and the socket is closing with 4401.
+    private var expired = false
     private var closeSent = false
     /// Set once the client went over the rate limit: what it sends after is ignored until the close.
     private var limited = false
+    /// The fragments of a message so far, until its last.
+    private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
 
     private let run: @Sendable (Inbound) async -> Void
 
@@ -102,7 +111,8 @@ final class SocketHandler: ChannelDuplexHandler {
         inbox?.push(.opened)
         // A client gone before its handlers were in place is gone all the same.
         guard context.channel.isActive else { return ended() }
-        scheduleHeartbeat(context: context)
+        pingDue = context.eventLoop.now + heartbeat
+        setTimer(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -112,7 +122,7 @@ final class SocketHandler: ChannelDuplexHandler {
 
     /// The socket is gone: the gateway cleans up after it, behind what the client sent before.
     private func ended() {
-        heartbeatTimer?.cancel()
+        timer?.cancel()
         inbox?.push(.closed)
         inbox = nil
         context = nil
@@ -122,7 +132,7 @@ final class SocketHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         heard = true
         switch frame.opcode {
-        case .text, .binary:
+        case .text, .binary, .continuation:
             guard !closeSent, !limited else { return }
             guard bucket.take() else {
                 limited = true
@@ -132,7 +142,7 @@ final class SocketHandler: ChannelDuplexHandler {
                 connection.enqueue(.close(code: 1008, reason: "rate limit"))
                 return
             }
-            inbox?.push(frame.opcode == .text ? .text(frame.unmaskedData) : .binary)
+            gather(frame, context: context)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
@@ -149,6 +159,31 @@ final class SocketHandler: ChannelDuplexHandler {
         default:
             break
         }
+    }
+
+    /// Hands a whole message to the inbox: a frame that is one, or the fragments of one once its last comes. A
+    /// message over `Gateway.maxMessageBytes` closes the socket with 1009.
+    private func gather(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        var message: (opcode: WebSocketOpcode, data: ByteBuffer)
+        if frame.opcode == .continuation {
+            guard var gathered = fragments else { return closeNow(context: context, code: 1002, reason: "a continuation of no message") }
+            // Out of the field while it grows, so that the buffer is not copied.
+            fragments = nil
+            var data = frame.unmaskedData
+            guard gathered.data.readableBytes + data.readableBytes <= Gateway.maxMessageBytes else {
+                return closeNow(context: context, code: 1009, reason: "message too large")
+            }
+            gathered.data.writeBuffer(&data)
+            message = gathered
+        } else {
+            guard fragments == nil else { return closeNow(context: context, code: 1002, reason: "a new message before the last one ended") }
+            message = (frame.opcode, frame.unmaskedData)
+        }
+        guard frame.fin else {
+            fragments = message
+            return
+        }
+        inbox?.push(message.opcode == .text ? .text(message.data) : .binary)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -190,13 +225,11 @@ final class SocketHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
+        case NIOWebSocketError.invalidFrameLength:
+            // A frame over the decoder's `maxFrameSize`.
+            closeNow(context: context, code: 1009, reason: "frame too large")
         case is NIOWebSocketError:
-            // `WebSocketProtocolErrorHandler` has sent the close frame and closes the socket.
-            break
-        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments:
-            closeNow(context: context, code: 1009, reason: "message too large")
-        case is NIOWebSocketFrameAggregator.Error:
-            closeNow(context: context, code: 1002, reason: "bad fragments")
+            closeNow(context: context, code: 1002, reason: "bad control frame")
         default:
             context.close(promise: nil)
         }
@@ -210,17 +243,34 @@ final class SocketHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
-    /// Pings the client every `heartbeat`, and closes a socket that heard nothing, not even a pong, in a whole
-    /// period after a ping.
-    private func scheduleHeartbeat(context: ChannelHandlerContext) {
-        heartbeatTimer = context.eventLoop.assumeIsolated().scheduleTask(in: heartbeat) { [self] in
-            guard heard else {
-                context.close(promise: nil)
-                return
-            }
+}
+
+extension SocketHandler: NIOScheduledCallbackHandler {
+    /// Sets the timer for the next ping, or for the token's expiry when that comes first. An `auth` renewal moves
+    /// the expiry; the timer then finds the token valid, and sets itself again.
+    private func setTimer(context: ChannelHandlerContext) {
+        var deadline = pingDue
+        let remaining = connection.tokenExpiry.withLock { $0 }.timeIntervalSinceNow
+        if !expired, remaining * 1e9 < Double(heartbeat.nanoseconds) {
+            deadline = min(deadline, context.eventLoop.now + .milliseconds(Int64(max(remaining, 0) * 1000) + 10))
+        }
+        timer = try? context.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+    }
+
+    /// Closes the socket with 4401 once its token expired; pings the client every `heartbeat`, and closes a socket
+    /// that sent nothing, not even a pong, in a whole period after a ping.
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        guard let context else { return }
+        if !expired, connection.tokenExpiry.withLock({ $0 }) <= Date() {
+            expired = true
+            connection.enqueue(.close(code: CloseCode.tokenExpired, reason: "token expired"))
+        }
+        if eventLoop.now >= pingDue {
+            guard heard else { return context.close(promise: nil) }
             heard = false
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
-            scheduleHeartbeat(context: context)
+            pingDue = eventLoop.now + heartbeat
         }
+        setTimer(context: context)
     }
 }
