@@ -85,6 +85,12 @@ final class Connection: Sendable {
         if queue.push(item) { Task { await self.writeQueued() } }
     }
 
+    /// Queues an error frame, in reply to the client frame `re` when it had an id.
+    func fail(re: String?, _ error: ParleyError) {
+        guard let frame = try? Frames.encode(Frames.Failure(re: re, error)) else { return }
+        enqueue(.frame(frame))
+    }
+
     /// Delivers a bus event, on `channel`'s event loop: written on the socket without a flush when the writer is
     /// idle, else queued. Returns true when it wrote, and the caller is to flush the socket.
     func deliver(_ header: EventHeader, _ payload: ByteBuffer) -> Bool {

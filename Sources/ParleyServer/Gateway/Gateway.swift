@@ -81,29 +81,24 @@ final class Gateway: Sendable {
             do {
                 frame = try JSONDecoder().decode(ClientFrame.self, from: Data(buffer: text, byteTransferStrategy: .noCopy))
             } catch {
-                return fail(connection, re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
+                return connection.fail(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
             }
             do {
                 try await handle(frame, connection)
             } catch let error as ParleyError {
-                fail(connection, re: frame.id, error)
+                connection.fail(re: frame.id, error)
             } catch {
                 logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
-                fail(connection, re: frame.id, ParleyError(.internal, "something went wrong on the server"))
+                connection.fail(re: frame.id, ParleyError(.internal, "something went wrong on the server"))
             }
         case .binary:
-            fail(connection, re: nil, ParleyError(.badRequest, "frames are JSON text"))
+            connection.fail(re: nil, ParleyError(.badRequest, "frames are JSON text"))
         case .closed:
             connection.finish()
             let (lastOfUser, attended) = await hub.unregister(connection)
             for meeting in attended { await meetings.leave(meeting, conn: connection.id) }
             if lastOfUser { presence.update(user: connection.userId, online: false) }
         }
-    }
-
-    private func fail(_ connection: Connection, re: String?, _ error: ParleyError) {
-        guard let frame = try? Frames.encode(Frames.Failure(re: re, error)) else { return }
-        connection.enqueue(.frame(frame))
     }
 
     /// Registers a new socket on the hub and queues its `hello`, and what is still ringing for its user.

@@ -136,9 +136,7 @@ final class SocketHandler: ChannelDuplexHandler {
             guard !closeSent, !limited else { return }
             guard bucket.take() else {
                 limited = true
-                if let failure = try? Frames.encode(Frames.Failure(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second"))) {
-                    connection.enqueue(.frame(failure))
-                }
+                connection.fail(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second"))
                 connection.enqueue(.close(code: 1008, reason: "rate limit"))
                 return
             }
