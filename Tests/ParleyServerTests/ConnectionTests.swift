@@ -34,18 +34,33 @@ final class RecordingSink: FrameSink {
     var closed: UInt16? { log.withLock { $0.closed } }
 }
 
+/// Polls `condition` every 10 ms for up to 5 s, and fails the test if it is still false.
+func waitUntil(_ condition: () -> Bool) async throws {
+    for _ in 0..<500 where !condition() {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    try #require(condition())
+}
+
+/// Runs `body` with a fresh, migrated SQLite store, running for as long as `body` does.
+func withSQLiteStore(_ body: (SQLStore) async throws -> Void) async throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite").path
+    let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await store.run() }
+        defer { group.cancelAll() }
+        _ = try await store.migrate()
+        try await body(store)
+    }
+}
+
 @Suite("A connection's writer")
 struct ConnectionTests {
     /// Runs `body` with a connection writing to `sink`, on a fresh SQLite store.
     func withConnection(
         maxQueued: Int = 1024, sink: RecordingSink = RecordingSink(), _ body: (Connection, SQLStore) async throws -> Void
     ) async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("conn-\(UUID().uuidString).sqlite").path
-        let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await store.run() }
-            defer { group.cancelAll() }
-            _ = try await store.migrate()
+        try await withSQLiteStore { store in
             let connection = Connection(
                 id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: sink, maxQueued: maxQueued)
             try await body(connection, store)
@@ -136,14 +151,6 @@ struct ConnectionTests {
             try await waitUntil { sink.closed != nil }
             #expect(sink.closed == 1000)
         }
-    }
-
-    /// Polls `condition` every 10 ms for up to 5 s.
-    func waitUntil(_ condition: () -> Bool) async throws {
-        for _ in 0..<500 where !condition() {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        try #require(condition())
     }
 
     @Test("a queue past its bound closes the socket with 4008 instead of growing")

@@ -35,11 +35,7 @@ struct SocketHandlerTests {
     func withSocket(
         tokenExpiry: Date = .distantFuture, _ body: (NIOAsyncTestingChannel, Connection, Received) async throws -> Void
     ) async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("socket-\(UUID().uuidString).sqlite").path
-        let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await store.run() }
-            defer { group.cancelAll() }
+        try await withSQLiteStore { store in
             let channel = NIOAsyncTestingChannel()
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
             let connection = Connection(
@@ -51,14 +47,6 @@ struct SocketHandlerTests {
             }
             try await body(channel, connection, received)
         }
-    }
-
-    /// Polls `condition` every 10 ms for up to 5 s.
-    func waitUntil(_ condition: () -> Bool) async throws {
-        for _ in 0..<500 where !condition() {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        try #require(condition())
     }
 
     @Test("pings every period; a client that answers stays, one silent for a whole period after a ping is closed")
