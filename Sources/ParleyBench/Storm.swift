@@ -139,6 +139,10 @@ public enum StormClients {
             for client in behind.prefix(5) { say("    " + client.summary) }
         }
         let killedAt = run.killedAt ?? 0
+        // Where the slowest clients' time went.
+        for client in clients.filter({ $0.caughtUp != nil }).sorted(by: { $0.caughtUp! > $1.caughtUp! }).prefix(2) {
+            say("    slowest: " + client.timeline(killedAt: killedAt))
+        }
         tellParent("back " + clients.compactMap { $0.backAt.map { String($0 - min($0, killedAt)) } }.joined(separator: " "))
         tellParent("result " + clients.compactMap { $0.caughtUp.map(String.init) }.joined(separator: " "))
         await untilInputCloses()
@@ -179,6 +183,10 @@ final class StormClient: Sendable {
         /// When a hello came after the kill (monotonic nanoseconds): the client is back.
         var backAt: UInt64?
         var caughtUp: UInt64?
+        /// When the resubscription after the kill left, and when the first frame after it came (monotonic
+        /// nanoseconds): the server's answer.
+        var subscribedAt: UInt64?
+        var answeredAt: UInt64?
         var fallback: Int?
         var lastError: String?
     }
@@ -205,6 +213,14 @@ final class StormClient: Sendable {
     }
     /// Nanoseconds from the kill until the client was caught up.
     var caughtUp: UInt64? { state.withLock { $0.caughtUp } }
+    /// When the client was greeted, resubscribed, answered and caught up, in milliseconds after the kill.
+    func timeline(killedAt: UInt64) -> String {
+        state.withLock { state in
+            let after = { (nanos: UInt64?) in nanos.map { String(format: "%.0f ms", Double($0 - min($0, killedAt)) / 1e6) } ?? "never" }
+            return "greeted \(after(state.backAt)), resubscribed \(after(state.subscribedAt)), answered \(after(state.answeredAt)), "
+                + "caught up \(after(state.caughtUp.map { $0 + killedAt }))"
+        }
+    }
     /// The port to reconnect to when the connection drops.
     var fallback: Int? {
         get { state.withLock { $0.fallback } }
@@ -232,6 +248,9 @@ final class StormClient: Sendable {
             return (socket, state.lastSeq)
         }
         guard let (socket, since) = ready else { return }
+        state.withLock { state in
+            if state.fallback != nil { (state.subscribedAt, state.answeredAt) = (monotonicNanos(), nil) }
+        }
         socket.send("{\"id\":\"s\",\"type\":\"subscribe\",\"rooms\":[{\"room\":\"\(room)\",\"since\":\(since)}]}")
     }
 
@@ -246,7 +265,11 @@ final class StormClient: Sendable {
 
     private func receive(_ buffer: ByteBuffer) {
         let text = String(buffer: buffer)
-        if text.contains("\"type\":\"hello\"") {
+        let isHello = text.contains("\"type\":\"hello\"")
+        state.withLock { state in
+            if !isHello, state.subscribedAt != nil, state.answeredAt == nil { state.answeredAt = monotonicNanos() }
+        }
+        if isHello {
             state.withLock { state in
                 if state.fallback != nil { state.backAt = monotonicNanos() }
                 state.greeted = true
