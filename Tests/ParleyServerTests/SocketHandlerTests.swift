@@ -65,7 +65,7 @@ struct SocketHandlerTests {
         }
     }
 
-    @Test("a client's close is answered with its code and the socket closed; text goes to the gateway in order")
+    @Test("a client's close is answered with its code (1000 for one a frame may not carry) and the socket closed; text goes to the gateway in order")
     func closeHandshake() async throws {
         try await withSocket { channel, _, received in
             for n in 1...3 { try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "f\(n)"))) }
@@ -78,6 +78,14 @@ struct SocketHandlerTests {
             try await waitUntil { !channel.isActive }
             try await waitUntil { received.all.last == "closed" }
             #expect(received.all == ["opened", "text:f1", "text:f2", "text:f3", "binary", "closed"])
+        }
+        // A code that no close frame may carry is answered with 1000.
+        try await withSocket { channel, _, _ in
+            var code = ByteBuffer()
+            code.writeInteger(UInt16(1006))
+            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: code))
+            let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
+            #expect(reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 1000)
         }
     }
 

@@ -70,6 +70,8 @@ final class SocketHandler: ChannelDuplexHandler {
 
     /// How long a client has to answer a close frame before the socket is closed under it.
     static let closeTimeout = TimeAmount.seconds(5)
+    /// The close codes a close frame may carry (RFC 6455, 7.4), which the server echoes; it answers others with 1000.
+    static let echoable: Set<UInt16> = Set(1000...1003).union(1007...1014).union(3000...4999)
 
     private let connection: Connection
     private let heartbeat: TimeAmount
@@ -151,8 +153,8 @@ final class SocketHandler: ChannelDuplexHandler {
             // The client's close, answered with its own code, after which the server closes the TCP connection.
             closeSent = true
             var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self) ?? 1000
-            let reply = WebSocketFrame.close(code: code == 1005 ? 1000 : code, reason: "", allocator: context.channel.allocator)
+            let code = data.readInteger(as: UInt16.self).flatMap { Self.echoable.contains($0) ? $0 : nil } ?? 1000
+            let reply = WebSocketFrame.close(code: code, reason: "", allocator: context.channel.allocator)
             context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         default:
             break
