@@ -7,7 +7,12 @@ import time
 import uuid
 
 import pytest
-from selenium.common.exceptions import ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -19,7 +24,14 @@ story = {}
 
 def wait(browser, condition, timeout=20, message=""):
     """Waits until `condition` holds; the page redraws as events arrive, so elements may go stale meanwhile."""
-    ignored = (StaleElementReferenceException, NoSuchElementException, ElementClickInterceptedException, IndexError)
+    ignored = (
+        StaleElementReferenceException,
+        NoSuchElementException,
+        ElementClickInterceptedException,
+        # Present but hidden, as the call dialog's buttons are until the call rings.
+        ElementNotInteractableException,
+        IndexError,
+    )
     return WebDriverWait(browser, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(lambda _: condition(), message)
 
 
