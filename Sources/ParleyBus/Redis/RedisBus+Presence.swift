@@ -51,7 +51,7 @@ extension RedisBus {
     }
 
     public func isAlive(node: String) async throws -> Bool {
-        try await command("EXISTS", "parley:heartbeat:\(node)").integer == 1
+        try await alive([node]).contains(node)
     }
 
     /// Those of `nodes` whose heartbeat is current, asked in one round trip.
