@@ -140,26 +140,44 @@ extension SQLStore {
     public func messages(room: String, viewer: String, page: Page) async throws -> [Message] {
         // Checked through the batcher, before the read takes a connection: a reconnect storm replays thousands.
         guard try await role(of: viewer, in: room) != nil else { throw ParleyError.notFound("room") }
-        return try await read { sql in
-            var conditions = ["m.room_id = ?"]
-            var binds: [SQLValue] = [.text(room)]
-            if let after = page.after {
-                conditions.append("m.seq > ?")
-                binds.append(.int(after))
-            }
-            if let before = page.before {
-                conditions.append("m.seq < ?")
-                binds.append(.int(before))
-            }
-            // With only `before`, or no bound at all, the page is the newest messages: read backwards, then flip.
-            let newest = page.after == nil
-            let rows = try await sql.query(
-                "SELECT \(Self.messageColumns) FROM messages m WHERE \(conditions.joined(separator: " AND "))"
-                    + " ORDER BY m.seq \(newest ? "DESC" : "ASC") LIMIT ?",
-                binds + [.int(Int64(page.limit))])
-            let messages = try rows.map { try Self.message(from: $0) }
-            return newest ? messages.reversed() : messages
+        return try await pageReads.submit(RoomPage(room: room, page: page)) { [self] pages in
+            let read = try await read { sql in try await Self.messages(Set(pages), dialect: dialect, sql) }
+            return pages.map { read[$0] ?? [] }
         }
+    }
+
+    /// Reads pages of messages, each oldest first. On Postgres all of them in one statement; on SQLite, which has no
+    /// `LATERAL`, one statement each on the same connection.
+    static func messages(_ pages: Set<RoomPage>, dialect: SQLDialect, _ sql: any SQLExecutor) async throws -> [RoomPage: [Message]] {
+        var read: [RoomPage: [Message]] = [:]
+        switch dialect {
+        case .postgres:
+            // Oldest first after a bound, else the newest: one statement per direction, so that each reads the
+            // index (room_id, seq) in its own order.
+            for newest in [false, true] {
+                let batch = Array(pages.filter { $0.newest == newest })
+                guard !batch.isEmpty else { continue }
+                let rows = try await sql.query(
+                    "SELECT v.column1, p.* FROM (VALUES \(values(batch.count, 5))) AS v CROSS JOIN LATERAL"
+                        + " (SELECT \(messageColumns) FROM messages m WHERE m.room_id = v.column2 AND m.seq > v.column3"
+                        + " AND m.seq < v.column4 ORDER BY m.seq \(newest ? "DESC" : "ASC") LIMIT v.column5) AS p",
+                    batch.enumerated().flatMap { index, page in
+                        [.int(Int64(index)), .text(page.room), .int(page.after), .int(page.before), .int(Int64(page.page.limit))]
+                    })
+                for row in rows {
+                    read[batch[Int(try row.int(0))], default: []].append(try message(from: row, at: 1))
+                }
+            }
+        case .sqlite:
+            for page in pages {
+                let rows = try await sql.query(
+                    "SELECT \(messageColumns) FROM messages m WHERE m.room_id = ? AND m.seq > ? AND m.seq < ?"
+                        + " ORDER BY m.seq \(page.newest ? "DESC" : "ASC") LIMIT ?",
+                    [.text(page.room), .int(page.after), .int(page.before), .int(Int64(page.page.limit))])
+                read[page] = try rows.map { try message(from: $0) }
+            }
+        }
+        return read.mapValues { $0.sorted { $0.seq < $1.seq } }
     }
 
     public func deleteMessage(room: String, seq: Int64, actor: String) async throws -> Sent {
@@ -245,6 +263,18 @@ struct SendRequest: Sendable, Encodable {
 
     var key: Key { Key(room: room, sender: sender, clientId: clientId) }
     var membership: Membership { Membership(room: room, user: sender) }
+}
+
+/// One page of a room, as `messages` asks for it.
+struct RoomPage: Hashable {
+    let room: String
+    let page: Page
+
+    /// With only `before`, or no bound at all, the page is the room's newest messages.
+    var newest: Bool { page.after == nil }
+    /// The page's bounds, both exclusive; seqs start at 1.
+    var after: Int64 { page.after ?? 0 }
+    var before: Int64 { page.before ?? .max }
 }
 
 /// A user in a room.

@@ -15,6 +15,10 @@ public final class SQLStore: Store {
     /// Concurrent membership checks (frames and replays are authorized by them), read together: a reconnect storm
     /// asks thousands at once.
     let roleReads = Batcher<Membership, Role?>(concurrency: 2, maxSize: 256)
+    /// Concurrent reads of room pages (each subscribe's replay), read together; the same page asked twice in a
+    /// batch is read once. A read joins only a batch that starts after it was asked, so a replay sees every
+    /// message committed before its subscribe.
+    let pageReads = Batcher<RoomPage, [Message]>(concurrency: 2, maxSize: 256)
     /// Concurrent reads of users' open meetings (each new socket's greeting), read together.
     let openMeetingReads = Batcher<String, [Meeting]>(concurrency: 2, maxSize: 256)
     /// Concurrent attendance checks (every signal makes two), read together.

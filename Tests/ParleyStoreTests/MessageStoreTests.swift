@@ -119,6 +119,46 @@ struct MessageStoreTests {
         }
     }
 
+    @Test("pages of several rooms read in one batch each get their own messages", arguments: Backend.available)
+    func batchedPages(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let notes = try await store.createGroup(owner: alice.id, name: "Notes", members: []).room.id
+            let plans = try await store.createGroup(owner: alice.id, name: "Plans", members: []).room.id
+            let empty = try await store.createGroup(owner: alice.id, name: "Empty", members: []).room.id
+            for n in 1...10 {
+                _ = try await store.send(room: notes, sender: alice.id, clientId: UUID().uuidString, text: "n\(n)")
+                if n <= 4 { _ = try await store.send(room: plans, sender: alice.id, clientId: UUID().uuidString, text: "p\(n)") }
+            }
+            let expected: [RoomPage: [Int64]] = [
+                RoomPage(room: notes, page: Page(limit: 3)): [8, 9, 10],
+                RoomPage(room: notes, page: Page(before: 8, limit: 3)): [5, 6, 7],
+                RoomPage(room: notes, page: Page(after: 2, limit: 3)): [3, 4, 5],
+                RoomPage(room: notes, page: Page(before: 6, after: 2, limit: 50)): [3, 4, 5],
+                RoomPage(room: plans, page: Page(limit: 3)): [2, 3, 4],
+                RoomPage(room: plans, page: Page(after: 2, limit: 3)): [3, 4],
+                RoomPage(room: plans, page: Page(after: 4, limit: 3)): [],
+                RoomPage(room: empty, page: Page(limit: 3)): [],
+            ]
+            let read = try await store.read { sql in try await SQLStore.messages(Set(expected.keys), dialect: store.dialect, sql) }
+            #expect(expected.mapValues { _ in [] }.merging(read.mapValues { $0.map(\.seq) }) { $1 } == expected)
+            #expect(read.allSatisfy { page, messages in messages.allSatisfy { $0.room == page.room } })
+
+            // The same pages asked at once, many times over, through `messages`, which batches them.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 {
+                    for (page, seqs) in expected {
+                        group.addTask {
+                            let messages = try await store.messages(room: page.room, viewer: alice.id, page: page.page)
+                            #expect(messages.map(\.seq) == seqs)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a deleted message keeps its seq and loses its text; only its sender or an admin deletes it", arguments: Backend.available)
     func deleting(backend: Backend) async throws {
         try await backend.withStore { store in
