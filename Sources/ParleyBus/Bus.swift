@@ -32,13 +32,13 @@ public protocol Bus: Service {
     /// restart), when the node must record its online users again.
     @discardableResult
     func heartbeat(node: String, ttl: Duration) async throws -> Bool
-    /// Records that `user` has connections on `node`, and returns whether another node holds them too: a live
-    /// one, or a dead one that no survivor has claimed yet. Either way, whoever sees the user was never told they
-    /// went, and their coming back is no news.
-    func recordOnline(user: String, node: String) async throws -> Bool
-    /// Records that `user` has no more connections on `node`, and returns whether they are online on any live node
+    /// Records that `users` have connections on `node`, and returns those of them that no other node holds. For the
+    /// others, held by a live node or by a dead one that no survivor has claimed yet, whoever sees them was never
+    /// told they went, and their coming back is no news. One round trip, however many users.
+    func recordOnline(users: [String], node: String) async throws -> [String]
+    /// Records that `users` have no more connections on `node`, and returns those of them online on no live node
     /// afterwards.
-    func recordOffline(user: String, node: String) async throws -> Bool
+    func recordOffline(users: [String], node: String) async throws -> [String]
     func isOnline(user: String) async throws -> Bool
     /// Whether `node`'s heartbeat is current.
     func isAlive(node: String) async throws -> Bool
@@ -65,4 +65,16 @@ public protocol BusSubscription: Sendable {
     /// still arrive, or not: on Redis they come on another connection than the publish's reply.
     func unsubscribe(_ channels: [String]) async throws
     var deliveries: AsyncStream<BusDelivery> { get }
+}
+
+extension Bus {
+    /// Records one user online on `node`; returns whether another node holds them too.
+    public func recordOnline(user: String, node: String) async throws -> Bool {
+        try await recordOnline(users: [user], node: node).isEmpty
+    }
+
+    /// Records one user offline on `node`; returns whether they are still online on a live node.
+    public func recordOffline(user: String, node: String) async throws -> Bool {
+        try await recordOffline(users: [user], node: node).isEmpty
+    }
 }

@@ -75,18 +75,22 @@ public final class LocalBus: Bus {
         beats.withLock { $0[node].map { $0 > .now } ?? false }
     }
 
-    public func recordOnline(user: String, node: String) async throws -> Bool {
+    public func recordOnline(users: [String], node: String) async throws -> [String] {
         online.withLock { online in
-            defer { online[user, default: 0] += 1 }
-            return online[user] != nil
+            users.filter { user in
+                defer { online[user, default: 0] += 1 }
+                return online[user] == nil
+            }
         }
     }
 
-    public func recordOffline(user: String, node: String) async throws -> Bool {
+    public func recordOffline(users: [String], node: String) async throws -> [String] {
         online.withLock { online in
-            online[user, default: 0] -= 1
-            if online[user]! <= 0 { online.removeValue(forKey: user) }
-            return online[user] != nil
+            users.filter { user in
+                online[user, default: 0] -= 1
+                if online[user]! <= 0 { online.removeValue(forKey: user) }
+                return online[user] == nil
+            }
         }
     }
 

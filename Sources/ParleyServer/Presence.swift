@@ -22,7 +22,9 @@ final class Presence: Service {
     static let sweepEvery = 2
     /// How long a node is seen dead before it is claimed.
     static let claimGrace = Duration.seconds(4)
-    /// Users whose change is applied at the same time, each with a few bus commands and a store read.
+    /// Users whose changes are recorded in one round trip to the bus.
+    static let batchSize = 1000
+    /// Users announced at the same time, each with a store read and a publish per room.
     static let concurrency = 8
 
     let nodeId: String
@@ -86,14 +88,7 @@ final class Presence: Service {
         guard !wasCurrent, beatBefore else { return }
         let users = localUsers()
         logger.notice("the heartbeat had lapsed; recording this node's online users again", metadata: ["users": "\(users.count)"])
-        for user in users {
-            try await recordOnline(user: user)
-        }
-    }
-
-    /// Records `user` online on this node, and announces it unless another node holds them too.
-    private func recordOnline(user: String) async throws {
-        if try await !bus.recordOnline(user: user, node: nodeId) { try await announce(user: user, online: true) }
+        await record(users, online: true)
     }
 
     /// A user's first connection on this node opened, or their last one closed. Applied soon, after the changes
@@ -103,8 +98,10 @@ final class Presence: Service {
         changed.continuation.yield()
     }
 
-    /// Applies the changes as they come: all that are waiting at once, a user's last change only, several users
-    /// at a time. A user's changes are applied in order, as one batch ends before the next starts.
+    /// Applies the changes as they come: all that are waiting at once, a user's last change only, recorded on the
+    /// bus in batches. A user's changes are applied in order, as one batch ends before the next starts. A storm of
+    /// reconnects is recorded quickly, before a survivor claims the dead node they came from: a user not recorded
+    /// here by then would be announced offline, and online again just after.
     private func applyChanges() async {
         for await _ in changed.stream {
             let batch = changes.withLock { changes in
@@ -119,25 +116,35 @@ final class Presence: Service {
             } catch {
                 logger.warning("presence beat failed", metadata: ["error": "\(error)"])
             }
-            await withTaskGroup(of: Void.self) { group in
-                for (index, (user, online)) in last.enumerated() {
-                    if index >= Self.concurrency { await group.next() }
-                    group.addTask { await self.apply(user: user, online: online) }
-                }
+            for online in [true, false] {
+                await record(last.filter { $0.value == online }.map(\.key), online: online)
             }
         }
     }
 
-    private func apply(user: String, online: Bool) async {
-        do {
-            if online {
-                try await recordOnline(user: user)
-            } else if try await !bus.recordOffline(user: user, node: nodeId) {
-                // Online nowhere now; a user still online on another node is no news.
-                try await announce(user: user, online: false)
+    /// Records `users` online or offline on this node, and announces those for whom it is news: online where no
+    /// other node holds them, offline where no live node does.
+    private func record(_ users: [String], online: Bool) async {
+        var news: [String] = []
+        for start in stride(from: 0, to: users.count, by: Self.batchSize) {
+            let batch = Array(users[start..<min(users.count, start + Self.batchSize)])
+            do {
+                news += try await online ? bus.recordOnline(users: batch, node: nodeId) : bus.recordOffline(users: batch, node: nodeId)
+            } catch {
+                logger.warning("presence update failed", metadata: ["error": "\(error)", "users": "\(batch.count)"])
             }
-        } catch {
-            logger.warning("presence update failed", metadata: ["error": "\(error)"])
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (index, user) in news.enumerated() {
+                if index >= Self.concurrency { await group.next() }
+                group.addTask {
+                    do {
+                        try await self.announce(user: user, online: online)
+                    } catch {
+                        self.logger.warning("presence announcement failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
         }
     }
 

@@ -183,6 +183,25 @@ struct BusConformanceTests {
         }
     }
 
+    @Test("many users recorded at once: each is news or not as they would be alone", arguments: BusKind.available)
+    func manyUsersAtOnce(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let (first, second) = ("n_\(UUID().uuidString.prefix(8))", "n_\(UUID().uuidString.prefix(8))")
+            let users = (0..<6).map { "u_\($0)_\(UUID().uuidString)" }
+            try await publishWhenReady(bus, "warm-up", to: "parley:test:none")
+            try await bus.heartbeat(node: first, ttl: .seconds(10))
+            try await bus.heartbeat(node: second, ttl: .seconds(10))
+            #expect(try await bus.recordOnline(users: [users[0], users[1]], node: first) == [users[0], users[1]])
+            // Users 0 and 1 are held by the first node: no news on the second; the rest are.
+            #expect(try await Set(bus.recordOnline(users: users, node: second)) == Set(users[2...]))
+            #expect(try await bus.recordOnline(users: [], node: second) == [])
+            // Off the second node: users 0 and 1 stay online on the first.
+            #expect(try await Set(bus.recordOffline(users: users, node: second)) == Set(users[2...]))
+            #expect(try await Set(bus.recordOffline(users: [users[0], users[1]], node: first)) == [users[0], users[1]])
+            for user in users { #expect(try await !bus.isOnline(user: user)) }
+        }
+    }
+
     @Test("payloads are binary-safe", arguments: BusKind.available)
     func binaryPayloads(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in

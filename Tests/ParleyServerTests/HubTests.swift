@@ -27,8 +27,8 @@ final class GatedBus: Bus {
         try await local.withSubscription { try await body(Gated(bus: self, inner: $0)) }
     }
     func heartbeat(node: String, ttl: Duration) async throws -> Bool { try await local.heartbeat(node: node, ttl: ttl) }
-    func recordOnline(user: String, node: String) async throws -> Bool { try await local.recordOnline(user: user, node: node) }
-    func recordOffline(user: String, node: String) async throws -> Bool { try await local.recordOffline(user: user, node: node) }
+    func recordOnline(users: [String], node: String) async throws -> [String] { try await local.recordOnline(users: users, node: node) }
+    func recordOffline(users: [String], node: String) async throws -> [String] { try await local.recordOffline(users: users, node: node) }
     func isOnline(user: String) async throws -> Bool { try await local.isOnline(user: user) }
     func isAlive(node: String) async throws -> Bool { try await local.isAlive(node: node) }
     func deadNodes() async throws -> [String] { try await local.deadNodes() }

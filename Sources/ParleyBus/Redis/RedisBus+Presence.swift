@@ -15,20 +15,27 @@ extension RedisBus {
         return replies[0].string != nil
     }
 
-    public func recordOnline(user: String, node: String) async throws -> Bool {
+    public func recordOnline(users: [String], node: String) async throws -> [String] {
         // Recorded before the others are read, in the same pipeline: a survivor that claims a dead node of the
         // user's meanwhile either is seen here, or sees this node and announces nothing.
-        let replies = try await pipeline([
-            ["SADD", "parley:node-users:\(node)", user], ["SADD", "parley:user-nodes:\(user)", node], ["SMEMBERS", "parley:user-nodes:\(user)"],
-        ])
-        return Self.strings(replies[2]).contains { $0 != node }
+        let holders = try await record(users, on: node, "SADD")
+        return zip(users, holders).filter { _, nodes in nodes.allSatisfy { $0 == node } }.map(\.0)
     }
 
-    public func recordOffline(user: String, node: String) async throws -> Bool {
-        let replies = try await pipeline([
-            ["SREM", "parley:node-users:\(node)", user], ["SREM", "parley:user-nodes:\(user)", node], ["SMEMBERS", "parley:user-nodes:\(user)"],
-        ])
-        return try await !alive(Self.strings(replies[2])).isEmpty
+    public func recordOffline(users: [String], node: String) async throws -> [String] {
+        let holders = try await record(users, on: node, "SREM")
+        let living = try await alive(Array(Set(holders.joined())))
+        return zip(users, holders).filter { _, nodes in !nodes.contains(where: living.contains) }.map(\.0)
+    }
+
+    /// Adds (`SADD`) or removes (`SREM`) `users` on `node`, both ways, and gives the nodes that hold each user
+    /// afterwards, in one pipeline.
+    private func record(_ users: [String], on node: String, _ command: String) async throws -> [[String]] {
+        guard !users.isEmpty else { return [] }
+        let replies = try await pipeline(
+            [[command, "parley:node-users:\(node)"] + users]
+                + users.flatMap { [[command, "parley:user-nodes:\($0)", node], ["SMEMBERS", "parley:user-nodes:\($0)"]] })
+        return users.indices.map { Self.strings(replies[2 + 2 * $0]) }
     }
 
     public func isOnline(user: String) async throws -> Bool {
