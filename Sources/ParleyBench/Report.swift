@@ -160,16 +160,19 @@ extension Report {
 extension Report {
     public static func storm(_ result: StormResult) -> Report {
         let rows = [
-            "| clients | caught up | p50 | p99 | all back and caught up | greeted again: p50 | all greeted |",
-            "|---|---|---|---|---|---|---|",
-            "| \(result.clients) | \(result.caughtUp) | \(ms(result.p50)) | \(ms(result.p99)) | \(ms(result.max)) | \(ms(result.backP50)) | \(ms(result.backMax)) |",
+            "| clients | caught up | p50 | p99 | all back and caught up | greeted again: p50 | all greeted | presence events in \(Storm.presenceWindow.components.seconds) s |",
+            "|---|---|---|---|---|---|---|---|",
+            "| \(result.clients) | \(result.caughtUp) | \(ms(result.p50)) | \(ms(result.p99)) | \(ms(result.max)) | \(ms(result.backP50)) "
+                + "| \(ms(result.backMax)) | \(result.presenceEvents) |",
         ]
         let markdown = """
             \(result.clients) clients on WS node 1, one user each, in rooms of \(Storm.roomSize), held by child generator \
             processes of at most \(Storm.perProcess). Node 1 is killed with SIGKILL and every room gets a message over \
             REST while its members are away; each client reconnects straight to WS node 2 (again after 100–500 ms while \
             that fails), resubscribes with `since`, and is caught up once it holds that message. Times are from the kill; \
-            "greeted again" is when the other node's `hello` came, before the resubscription.
+            "greeted again" is when the other node's `hello` came, before the resubscription. The presence events are \
+            those the clients received in the \(Storm.presenceWindow.components.seconds) s after the kill: a user back before the dead node \
+            is claimed is no news, so each one is noise.
 
             \(rows.joined(separator: "\n"))
             """

@@ -14,6 +14,9 @@ public struct StormResult: Sendable, Codable {
     /// before the resubscription and the replay.
     public let backP50: Double
     public let backMax: Double
+    /// `presence` events the clients received in the `presenceWindow` after the kill. Users who come back before
+    /// the dead node is claimed are no news, so this stays 0 when the survivors record the storm in time.
+    public let presenceEvents: Int
 }
 
 /// A reconnect storm: `clients` connections on WS node 1, one user each, subscribed to rooms of 250. Node 1 is
@@ -24,6 +27,8 @@ public struct StormResult: Sendable, Codable {
 struct Storm {
     static let perProcess = 5000
     static let roomSize = 250
+    /// How long after the kill the clients count `presence` events: past the claim of the dead node (about 10 s).
+    static let presenceWindow = Duration.seconds(15)
 
     let cluster: BenchCluster
     let clients: Int
@@ -70,7 +75,7 @@ struct Storm {
                 Double(monotonicNanos() - killed) / 1e6))
 
         let (back, latencies) = (Latencies(), Latencies())
-        var caughtUp = 0
+        var (caughtUp, presenceEvents) = (0, 0)
         for child in children {
             for (prefix, times) in [("back", back), ("result", latencies)] {
                 let line = try await child.line(startingWith: prefix)
@@ -81,13 +86,18 @@ struct Storm {
                 }
             }
         }
+        say("  counting presence events until \(Self.presenceWindow.components.seconds) s after the kill")
+        for child in children {
+            presenceEvents += Int(try await child.line(startingWith: "presence").split(separator: " ").last ?? "") ?? 0
+        }
         let result = StormResult(
             clients: clients, caughtUp: caughtUp, p50: latencies.milliseconds(at: 50), p99: latencies.milliseconds(at: 99),
-            max: latencies.maxMilliseconds, backP50: back.milliseconds(at: 50), backMax: back.maxMilliseconds)
+            max: latencies.maxMilliseconds, backP50: back.milliseconds(at: 50), backMax: back.maxMilliseconds, presenceEvents: presenceEvents)
         say(
             String(
-                format: "    %d of %d caught up; p50 %.0f ms, p99 %.0f ms, all %.0f ms after the kill (greeted: p50 %.0f ms, all %.0f ms)",
-                caughtUp, clients, result.p50, result.p99, result.max, result.backP50, result.backMax))
+                format: "    %d of %d caught up; p50 %.0f ms, p99 %.0f ms, all %.0f ms after the kill (greeted: p50 %.0f ms, all %.0f ms);"
+                    + " %d presence events", caughtUp, clients, result.p50, result.p99, result.max, result.backP50, result.backMax,
+                presenceEvents))
         return result
     }
 }
@@ -96,7 +106,8 @@ struct Storm {
 /// each to its room, prints `ready`, and then follows the parent's lines: `killed NANOS` (when the node died),
 /// `target ROOM SEQ` (a message each client of the room must hold), `targets done`. Once all are caught up, or after
 /// 60 s, it prints `back` and the nanoseconds from the kill until each client was greeted again, and `result` and
-/// those until each was caught up.
+/// those until each was caught up; then, once `Storm.presenceWindow` has passed since the kill, `presence` and the
+/// number of presence events its clients received.
 public enum StormClients {
     public static func run(port: Int, fallback: Int, tokens tokensPath: String, rooms roomsPath: String, from: Int, count: Int) async throws {
         let tokens = try readLines(tokensPath)
@@ -145,6 +156,9 @@ public enum StormClients {
         }
         tellParent("back " + clients.compactMap { $0.backAt.map { String($0 - min($0, killedAt)) } }.joined(separator: " "))
         tellParent("result " + clients.compactMap { $0.caughtUp.map(String.init) }.joined(separator: " "))
+        let sinceKill = Duration.nanoseconds(Int64(monotonicNanos() - min(monotonicNanos(), killedAt)))
+        if killedAt > 0, sinceKill < Storm.presenceWindow { try? await Task.sleep(for: Storm.presenceWindow - sinceKill) }
+        tellParent("presence \(clients.map(\.presenceEvents).reduce(0, +))")
         await untilInputCloses()
     }
 }
@@ -189,6 +203,8 @@ final class StormClient: Sendable {
         var answeredAt: UInt64?
         var fallback: Int?
         var lastError: String?
+        /// `presence` events received since the kill.
+        var presenceEvents = 0
     }
 
     let token: String
@@ -205,6 +221,7 @@ final class StormClient: Sendable {
     }
 
     var isReplayed: Bool { state.withLock { $0.replayed } }
+    var presenceEvents: Int { state.withLock { $0.presenceEvents } }
     var isBack: Bool { backAt != nil }
     var backAt: UInt64? { state.withLock { $0.backAt } }
     var summary: String {
@@ -279,6 +296,8 @@ final class StormClient: Sendable {
             state.withLock { $0.lastSeq = max($0.lastSeq, seq) }
         } else if text.contains("\"type\":\"replay.done\"") {
             state.withLock { $0.replayed = true }
+        } else if text.contains("\"type\":\"presence\"") {
+            if run.killedAt != nil { state.withLock { $0.presenceEvents += 1 } }
         } else if text.contains("\"type\":\"error\"") || text.contains("\"ok\":false") {
             state.withLock { $0.lastError = String(text.prefix(300)) }
         }

@@ -39,7 +39,8 @@ public protocol Bus: Service {
     /// Records that `users` have no more connections on `node`, and returns those of them online on no live node
     /// afterwards.
     func recordOffline(users: [String], node: String) async throws -> [String]
-    func isOnline(user: String) async throws -> Bool
+    /// Those of `users` online on a live node, asked in one round trip.
+    func online(_ users: [String]) async throws -> Set<String>
     /// Whether `node`'s heartbeat is current.
     func isAlive(node: String) async throws -> Bool
     /// Nodes that were registered by a heartbeat and have stopped.
@@ -71,6 +72,10 @@ extension Bus {
     /// Records one user online on `node`; returns whether another node holds them too.
     public func recordOnline(user: String, node: String) async throws -> Bool {
         try await recordOnline(users: [user], node: node).isEmpty
+    }
+
+    public func isOnline(user: String) async throws -> Bool {
+        try await online([user]).contains(user)
     }
 
     /// Records one user offline on `node`; returns whether they are still online on a live node.

@@ -94,7 +94,9 @@ public final class LocalBus: Bus {
         }
     }
 
-    public func isOnline(user: String) async throws -> Bool { online.withLock { $0[user] != nil } }
+    public func online(_ users: [String]) async throws -> Set<String> {
+        online.withLock { online in Set(users.filter { online[$0] != nil }) }
+    }
 
     /// One process cannot outlive itself: no node is ever dead here.
     public func deadNodes() async throws -> [String] { [] }

@@ -13,16 +13,18 @@ import Synchronization
 /// claim is no news, so a crash does not flood every room with each of its users going and coming back. With a 5 s
 /// TTL, a 2 s sweep and a 4 s grace, the users who do not come back are announced about 10 s after the kill.
 ///
-/// Sockets hand their user's changes over without waiting (`update`), and the service applies them in batches,
-/// in order: a storm of thousands of reconnects does not queue thousands of store reads and publishes in front of
-/// the sockets' own work.
+/// Sockets hand their user's changes over without waiting (`update`), and the service records them on the bus in
+/// batches, in order: a storm of thousands of reconnects costs a few round trips, not thousands, and nothing of it
+/// waits in front of the sockets' own work. What is news is announced by a second queue, so that announcing (a
+/// store read and publishes per user) never holds the recording back: a node that took thousands of new users
+/// and died seconds later must have recorded them all, or their rooms see them leave and come back.
 final class Presence: Service {
     static let ttl = Duration.seconds(5)
     static let beat = Duration.seconds(1)
     static let sweepEvery = 2
     /// How long a node is seen dead before it is claimed.
     static let claimGrace = Duration.seconds(4)
-    /// Users whose changes are recorded in one round trip to the bus.
+    /// Users whose changes are recorded, or looked up, in one round trip to the bus.
     static let batchSize = 1000
     /// Users announced at the same time, each with a store read and a publish per room.
     static let concurrency = 8
@@ -36,10 +38,10 @@ final class Presence: Service {
     /// The users with connections on this node now.
     private let localUsers: @Sendable () -> [String]
     private let hasBeaten = Atomic(false)
-    /// Changes not applied yet, in the order they came, and the signal that there are some.
-    private let changes = Mutex<[(user: String, online: Bool)]>([])
-    private let changed: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) = AsyncStream.makeStream(
-        bufferingPolicy: .bufferingNewest(1))
+    /// Changes not recorded yet, in the order they came.
+    private let changes = ChangeQueue()
+    /// Changes that are news, to be announced in the order they were found.
+    private let news = ChangeQueue()
 
     init(
         nodeId: String, bus: any Bus, store: any Store, holdsConnections: Bool, logger: Logger,
@@ -58,6 +60,7 @@ final class Presence: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.rounds() }
                 group.addTask { await self.applyChanges() }
+                group.addTask { await self.announceNews() }
                 try await group.next()
                 group.cancelAll()
             }
@@ -94,22 +97,13 @@ final class Presence: Service {
     /// A user's first connection on this node opened, or their last one closed. Applied soon, after the changes
     /// before it.
     func update(user: String, online: Bool) {
-        changes.withLock { $0.append((user, online)) }
-        changed.continuation.yield()
+        changes.push([user], online: online)
     }
 
     /// Applies the changes as they come: all that are waiting at once, a user's last change only, recorded on the
-    /// bus in batches. A user's changes are applied in order, as one batch ends before the next starts. A storm of
-    /// reconnects is recorded quickly, before a survivor claims the dead node they came from: a user not recorded
-    /// here by then would be announced offline, and online again just after.
+    /// bus in batches. A user's changes are applied in order, as one batch ends before the next starts.
     private func applyChanges() async {
-        for await _ in changed.stream {
-            let batch = changes.withLock { changes in
-                defer { changes.removeAll() }
-                return changes
-            }
-            var last: [String: Bool] = [:]
-            for change in batch { last[change.user] = change.online }
+        await changes.forEachBatch { last in
             do {
                 // A node that holds users must be known to the sweepers, even if it dies before its next beat.
                 if last.values.contains(true) { try await beat() }
@@ -122,30 +116,41 @@ final class Presence: Service {
         }
     }
 
-    /// Records `users` online or offline on this node, and announces those for whom it is news: online where no
-    /// other node holds them, offline where no live node does.
+    /// Records `users` online or offline on this node, and queues the announcement of those for whom it is news:
+    /// online where no other node holds them, offline where no live node does.
     private func record(_ users: [String], online: Bool) async {
-        var news: [String] = []
-        for start in stride(from: 0, to: users.count, by: Self.batchSize) {
-            let batch = Array(users[start..<min(users.count, start + Self.batchSize)])
+        for batch in Self.batches(of: users) {
             do {
-                news += try await online ? bus.recordOnline(users: batch, node: nodeId) : bus.recordOffline(users: batch, node: nodeId)
+                news.push(
+                    try await online ? bus.recordOnline(users: batch, node: nodeId) : bus.recordOffline(users: batch, node: nodeId),
+                    online: online)
             } catch {
                 logger.warning("presence update failed", metadata: ["error": "\(error)", "users": "\(batch.count)"])
             }
         }
-        await withTaskGroup(of: Void.self) { group in
-            for (index, user) in news.enumerated() {
-                if index >= Self.concurrency { await group.next() }
-                group.addTask {
-                    do {
-                        try await self.announce(user: user, online: online)
-                    } catch {
-                        self.logger.warning("presence announcement failed", metadata: ["error": "\(error)"])
+    }
+
+    /// Announces the news as it comes: all that is waiting at once, a user's last change only, several users at a
+    /// time. A user's announcements go out in order, as one batch ends before the next starts.
+    private func announceNews() async {
+        await news.forEachBatch { last in
+            await withTaskGroup(of: Void.self) { group in
+                for (index, (user, online)) in last.enumerated() {
+                    if index >= Self.concurrency { await group.next() }
+                    group.addTask {
+                        do {
+                            try await self.announce(user: user, online: online)
+                        } catch {
+                            self.logger.warning("presence announcement failed", metadata: ["error": "\(error)"])
+                        }
                     }
                 }
             }
         }
+    }
+
+    private static func batches(of users: [String]) -> [[String]] {
+        stride(from: 0, to: users.count, by: batchSize).map { Array(users[$0..<min(users.count, $0 + batchSize)]) }
     }
 
     /// Claims the nodes seen dead for `claimGrace` (`deadSince` says since when each was seen dead), and announces
@@ -156,8 +161,9 @@ final class Presence: Service {
         for node in dead where deadSince[node]!.duration(to: .now) >= Self.claimGrace {
             guard let users = try await bus.claimDeadNode(node) else { continue }
             logger.notice("a node stopped beating; its users go offline", metadata: ["dead": "\(node)", "users": "\(users.count)"])
-            for user in users where !(try await bus.isOnline(user: user)) {
-                try await announce(user: user, online: false)
+            for batch in Self.batches(of: users) {
+                let online = try await bus.online(batch)
+                news.push(batch.filter { !online.contains($0) }, online: false)
             }
         }
     }
@@ -166,6 +172,29 @@ final class Presence: Service {
     private func announce(user: String, online: Bool) async throws {
         for room in try await store.roomIds(of: user) {
             try await bus.publish(try Frames.encode(Frames.PresenceChanged(room: room, user: user, online: online)), to: Channel.room(room))
+        }
+    }
+}
+
+/// Users' presence changes waiting to be handled, in the order they came.
+private final class ChangeQueue: Sendable {
+    private let changes = Mutex<[(user: String, online: Bool)]>([])
+    private let signal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    func push(_ users: [String], online: Bool) {
+        guard !users.isEmpty else { return }
+        changes.withLock { $0 += users.map { ($0, online) } }
+        signal.continuation.yield()
+    }
+
+    /// Each time changes wait, takes them all and hands `body` each user's last, until the service stops.
+    func forEachBatch(_ body: ([String: Bool]) async -> Void) async {
+        for await _ in signal.stream {
+            let taken = changes.withLock { changes in
+                defer { changes.removeAll() }
+                return changes
+            }
+            await body(taken.reduce(into: [:]) { last, change in last[change.user] = change.online })
         }
     }
 }

@@ -29,7 +29,7 @@ final class GatedBus: Bus {
     func heartbeat(node: String, ttl: Duration) async throws -> Bool { try await local.heartbeat(node: node, ttl: ttl) }
     func recordOnline(users: [String], node: String) async throws -> [String] { try await local.recordOnline(users: users, node: node) }
     func recordOffline(users: [String], node: String) async throws -> [String] { try await local.recordOffline(users: users, node: node) }
-    func isOnline(user: String) async throws -> Bool { try await local.isOnline(user: user) }
+    func online(_ users: [String]) async throws -> Set<String> { try await local.online(users) }
     func isAlive(node: String) async throws -> Bool { try await local.isAlive(node: node) }
     func deadNodes() async throws -> [String] { try await local.deadNodes() }
     func claimDeadNode(_ node: String) async throws -> [String]? { try await local.claimDeadNode(node) }

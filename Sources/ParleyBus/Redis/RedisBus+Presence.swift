@@ -38,8 +38,10 @@ extension RedisBus {
         return users.indices.map { Self.strings(replies[2 + 2 * $0]) }
     }
 
-    public func isOnline(user: String) async throws -> Bool {
-        try await !alive(members("parley:user-nodes:\(user)")).isEmpty
+    public func online(_ users: [String]) async throws -> Set<String> {
+        let holders = try await pipeline(users.map { ["SMEMBERS", "parley:user-nodes:\($0)"] }).map(Self.strings)
+        let living = try await alive(Array(Set(holders.joined())))
+        return Set(zip(users, holders).filter { _, nodes in nodes.contains(where: living.contains) }.map(\.0))
     }
 
     public func deadNodes() async throws -> [String] {

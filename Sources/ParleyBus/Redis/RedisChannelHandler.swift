@@ -1,11 +1,12 @@
 import CHiredis
 import NIOCore
 
-/// One command on its way to Redis, with the promise of its reply. Subscriber connections send SUBSCRIBE and
-/// UNSUBSCRIBE without a promise: their confirmations arrive as pushes, like the messages.
+/// Commands on their way to Redis, written together, with the promise of their replies, kept until the last one
+/// comes. Subscriber connections send SUBSCRIBE and UNSUBSCRIBE without a promise: their confirmations arrive as
+/// pushes, like the messages.
 struct RedisRequest {
-    var arguments: [ByteBuffer]
-    var reply: EventLoopPromise<RESPValue>?
+    var commands: [[ByteBuffer]]
+    var replies: EventLoopPromise<[RESPValue]>?
 }
 
 /// Formats commands with hiredis's formatter and parses replies with hiredis's reader, on the channel's event
@@ -16,8 +17,15 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = RedisRequest
     typealias OutboundOut = ByteBuffer
 
+    /// A request whose replies are coming: those that came, and how many it waits for.
+    private struct Waiting {
+        let promise: EventLoopPromise<[RESPValue]>
+        let count: Int
+        var replies: [RESPValue] = []
+    }
+
     private let reader: UnsafeMutablePointer<redisReader>
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private var waiting = CircularBuffer<Waiting>()
     private let onPush: (RESPValue) -> Void
 
     init(onPush: @escaping (RESPValue) -> Void) {
@@ -31,13 +39,21 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        guard let bytes = Self.format(request.arguments, allocator: context.channel.allocator) else {
-            let error = RedisError(description: "hiredis could not format the command")
-            request.reply?.fail(error)
-            promise?.fail(error)
+        guard !request.commands.isEmpty else {
+            request.replies?.succeed([])
+            promise?.succeed(())
             return
         }
-        if let reply = request.reply { waiting.append(reply) }
+        var bytes = context.channel.allocator.buffer(capacity: 0)
+        for command in request.commands {
+            guard Self.format(command, into: &bytes) else {
+                let error = RedisError(description: "hiredis could not format the command")
+                request.replies?.fail(error)
+                promise?.fail(error)
+                return
+            }
+        }
+        if let replies = request.replies { waiting.append(Waiting(promise: replies, count: request.commands.count)) }
         context.write(wrapOutboundOut(bytes), promise: promise)
     }
 
@@ -53,17 +69,21 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             guard let reply else { return }
             let value = RESPValue(reply.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(reply)
-            if let promise = waiting.popFirst() {
-                promise.succeed(value)
-            } else {
+            guard !waiting.isEmpty else {
                 onPush(value)
+                continue
+            }
+            waiting[waiting.startIndex].replies.append(value)
+            if waiting.first!.replies.count == waiting.first!.count {
+                let request = waiting.removeFirst()
+                request.promise.succeed(request.replies)
             }
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         let error = RedisError(description: "the connection to Redis closed")
-        while let promise = waiting.popFirst() { promise.fail(error) }
+        while let request = waiting.popFirst() { request.promise.fail(error) }
         context.fireChannelInactive()
     }
 
@@ -73,12 +93,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     private func fail(_ context: ChannelHandlerContext, _ reason: String) {
         let error = RedisError(description: reason)
-        while let promise = waiting.popFirst() { promise.fail(error) }
+        while let request = waiting.popFirst() { request.promise.fail(error) }
         context.close(promise: nil)
     }
 
-    /// RESP for a command, through `redisFormatCommandArgv`, which is binary-safe with explicit lengths.
-    static func format(_ arguments: [ByteBuffer], allocator: ByteBufferAllocator) -> ByteBuffer? {
+    /// Appends RESP for a command to `buffer`, through `redisFormatCommandArgv`, which is binary-safe with explicit
+    /// lengths. False when hiredis cannot format it.
+    static func format(_ arguments: [ByteBuffer], into buffer: inout ByteBuffer) -> Bool {
         // One contiguous copy of the arguments, plus a trailing byte so that it is never empty.
         var joined: [UInt8] = []
         joined.reserveCapacity(arguments.reduce(1) { $0 + $1.readableBytes })
@@ -94,10 +115,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             var argv: [UnsafePointer<CChar>?] = offsets.map { (base.baseAddress! + $0).assumingMemoryBound(to: CChar.self) }
             return redisFormatCommandArgv(&target, Int32(arguments.count), &argv, lengths)
         }
-        guard length > 0, let target else { return nil }
+        guard length > 0, let target else { return false }
         defer { redisFreeCommand(target) }
-        var buffer = allocator.buffer(capacity: Int(length))
         buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(length)))
-        return buffer
+        return true
     }
 }

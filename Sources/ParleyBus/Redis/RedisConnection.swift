@@ -37,29 +37,19 @@ final class RedisConnection: Sendable {
         try await send(arguments.map { ByteBuffer(string: $0) })
     }
 
-    /// Sends commands with one flush, and returns their replies in order, after one round trip; an error reply
+    /// Sends commands in one write, and returns their replies in order, after one round trip; an error reply
     /// throws. Redis runs them in order, with nothing from this connection in between.
     func pipeline(_ commands: [[ByteBuffer]]) async throws -> [RESPValue] {
-        let replies = commands.indices.map { index in
-            let reply = channel.eventLoop.makePromise(of: RESPValue.self)
-            let request = RedisRequest(arguments: commands[index], reply: reply)
-            // The last one flushes them all.
-            let written = index == commands.count - 1 ? channel.writeAndFlush(request) : channel.write(request)
-            written.whenFailure { reply.fail($0) }
-            return reply
-        }
-        var values: [RESPValue] = []
-        for reply in replies {
-            let value = try await reply.futureResult.get()
-            if case .error(let message) = value { throw RedisError(description: message) }
-            values.append(value)
-        }
+        let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
+        channel.writeAndFlush(RedisRequest(commands: commands, replies: replies)).whenFailure { replies.fail($0) }
+        let values = try await replies.futureResult.get()
+        for case .error(let message) in values { throw RedisError(description: message) }
         return values
     }
 
     /// Writes a command whose replies arrive as pushes (SUBSCRIBE, UNSUBSCRIBE).
     func post(_ arguments: [String]) async throws {
-        try await channel.writeAndFlush(RedisRequest(arguments: arguments.map { ByteBuffer(string: $0) }, reply: nil))
+        try await channel.writeAndFlush(RedisRequest(commands: [arguments.map { ByteBuffer(string: $0) }], replies: nil))
     }
 
     /// Completes when the connection closes, for whatever reason.

@@ -33,11 +33,9 @@ struct UserController {
 
     /// A snapshot of the caller's contacts' presence; `presence` events keep it current on a live socket.
     @Sendable func presence(_ request: Request, context: AppRequestContext) async throws -> JSONBody<[Online]> {
-        var answer: [Online] = []
-        for contact in try await store.contacts(of: try context.caller()) {
-            answer.append(Online(user: contact.user.id, online: try await bus.isOnline(user: contact.user.id)))
-        }
-        return JSONBody(answer)
+        let contacts = try await store.contacts(of: try context.caller()).map(\.user.id)
+        let online = try await bus.online(contacts)
+        return JSONBody(contacts.map { Online(user: $0, online: online.contains($0)) })
     }
 }
 
