@@ -19,8 +19,8 @@ public struct StormResult: Sendable, Codable {
     public let presenceEvents: Int
 }
 
-/// A reconnect storm: `clients` connections on WS node 1, one user each, subscribed to rooms of 250. Node 1 is
-/// killed with SIGKILL; every room then gets a message over REST while its members are away. Each client
+/// A reconnect storm: `clients` connections on WS node 1, one user each, subscribed to rooms of 250. Once that
+/// has settled (the rooms have heard every user come online), node 1 is killed with SIGKILL; every room then gets a message over REST while its members are away. Each client
 /// reconnects to the other WS node at once (and again after a jittered pause while that fails), resubscribes
 /// with `since`, and counts as caught up when it holds the message posted after the kill. The time is from the
 /// kill to that moment.
@@ -29,6 +29,8 @@ struct Storm {
     static let roomSize = 250
     /// How long after the kill the clients count `presence` events: past the claim of the dead node (about 10 s).
     static let presenceWindow = Duration.seconds(15)
+    /// How long the clients must have heard no `presence` event before the kill.
+    static let settled = Duration.seconds(2)
 
     let cluster: BenchCluster
     let clients: Int
@@ -129,6 +131,12 @@ public enum StormClients {
         }
         progress.finish()
         _ = await wait(upTo: .seconds(60)) { clients.allSatisfy(\.isReplayed) }
+        // Every user came online, and their rooms hear of it: the kill waits until that has settled, so that it
+        // falls on a node in a steady state.
+        _ = await wait(upTo: .seconds(60)) {
+            let (now, last) = (monotonicNanos(), clients.compactMap(\.lastPresenceAt).max() ?? 0)
+            return now - min(now, last) > UInt64(Storm.settled.seconds * 1e9)
+        }
         for client in clients { client.fallback = fallback }
         tellParent("ready \(count)")
 
@@ -203,8 +211,9 @@ final class StormClient: Sendable {
         var answeredAt: UInt64?
         var fallback: Int?
         var lastError: String?
-        /// `presence` events received since the kill.
+        /// `presence` events received since the kill, and when the last one came (monotonic nanoseconds).
         var presenceEvents = 0
+        var lastPresenceAt: UInt64?
     }
 
     let token: String
@@ -222,6 +231,7 @@ final class StormClient: Sendable {
 
     var isReplayed: Bool { state.withLock { $0.replayed } }
     var presenceEvents: Int { state.withLock { $0.presenceEvents } }
+    var lastPresenceAt: UInt64? { state.withLock { $0.lastPresenceAt } }
     var isBack: Bool { backAt != nil }
     var backAt: UInt64? { state.withLock { $0.backAt } }
     var summary: String {
@@ -297,7 +307,11 @@ final class StormClient: Sendable {
         } else if text.contains("\"type\":\"replay.done\"") {
             state.withLock { $0.replayed = true }
         } else if text.contains("\"type\":\"presence\"") {
-            if run.killedAt != nil { state.withLock { $0.presenceEvents += 1 } }
+            let killed = run.killedAt != nil
+            state.withLock { state in
+                state.lastPresenceAt = monotonicNanos()
+                if killed { state.presenceEvents += 1 }
+            }
         } else if text.contains("\"type\":\"error\"") || text.contains("\"ok\":false") {
             state.withLock { $0.lastError = String(text.prefix(300)) }
         }
