@@ -15,14 +15,19 @@ final class GatedBus: Bus {
     private let local = LocalBus()
     let subscribes: Gate
     let unsubscribes: Gate
+    let publishes: Gate
 
-    init(subscribes: Gate = Gate(), unsubscribes: Gate = Gate(open: true)) {
+    init(subscribes: Gate = Gate(), unsubscribes: Gate = Gate(open: true), publishes: Gate = Gate(open: true)) {
         self.subscribes = subscribes
         self.unsubscribes = unsubscribes
+        self.publishes = publishes
     }
 
     func run() async throws { try await local.run() }
-    func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int { try await local.publish(payload, to: channel) }
+    func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
+        await publishes.pass()
+        return try await local.publish(payload, to: channel)
+    }
     func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
         try await local.withSubscription { try await body(Gated(bus: self, inner: $0)) }
     }
