@@ -134,7 +134,8 @@ public final class LiveClient: Sendable {
         _ = try await request(["type": "media", "meeting": meeting, "audio": media.audio, "video": media.video, "screen": media.screen])
     }
 
-    /// Relays a signal to another attendee's connection; throws `peer_gone` when it is no longer there.
+    /// Relays a signal to another attendee's connection; throws `peer_gone` when its node is gone. A target that is
+    /// not in the meeting is answered by its node with an `error` frame (`peer_gone`, with `peer` and `meeting`).
     public func signal(_ meeting: String, to conn: String, kind: SignalKind, payload: JSONValue) async throws {
         let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(payload), options: [.fragmentsAllowed])
         _ = try await request(["type": "signal", "meeting": meeting, "to": conn, "kind": kind.rawValue, "payload": json])

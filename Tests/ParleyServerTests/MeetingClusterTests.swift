@@ -128,7 +128,7 @@ struct MeetingClusterTests {
             try await withLive([alice, bob, carol]) {
                 let aliceConn = try await alice.hello()
                 let bobConn = try await bob.hello()
-                _ = try await carol.hello()
+                let carolConn = try await carol.hello()
                 let meeting = try await alice.startMeeting(room: trio.group)
                 try await alice.joinMeeting(meeting.id)
                 let joined = try await bob.joinMeeting(meeting.id, media: MediaState(audio: true, video: false))
@@ -155,6 +155,11 @@ struct MeetingClusterTests {
                 await expectCode(.meetingFull) { try await carol.joinMeeting(meeting.id) }
                 await expectCode(.invalidField) { try await bob.signal(meeting.id, to: aliceConn, kind: .answer, payload: offer) }
                 await expectCode(.peerGone) { try await bob.signal(meeting.id, to: "ws-1.999", kind: .bye, payload: .null) }
+                // A live connection that does not attend: its node keeps the signal from it and answers the sender.
+                try await alice.signal(meeting.id, to: carolConn, kind: .offer, payload: offer)
+                let bounce = try await alice.frame("error") { $0["error"]["code"].string == "peer_gone" }
+                #expect(bounce["meeting"].string == meeting.id && bounce["peer"].string == carolConn && bounce["to"].string == aliceConn)
+                await #expect(throws: (any Error).self, "a non-attendee received a signal") { try await carol.frame("signal", within: 1) }
 
                 try await bob.setMedia(meeting.id, MediaState(audio: false, video: false, screen: true))
                 let media = try await alice.frame("attendee.media") { $0.attendeeConn == bobConn }

@@ -205,7 +205,7 @@ final class Gateway: Sendable {
             ok.attendee = try await meetings.media(
                 try frame.require(frame.meeting, "meeting"), conn: connection.id, audio: frame.audio, video: frame.video, screen: frame.screen)
         default:
-            try await meetings.signal(frame, from: connection.id, user: connection.userId)
+            try await meetings.signal(frame, from: connection.id, user: connection.userId) { hub.attends(connection.id, meeting: $0) }
         }
         if frame.id != nil { connection.enqueue(.frame(try Frames.encode(ok))) }
     }

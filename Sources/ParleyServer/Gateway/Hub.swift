@@ -230,6 +230,12 @@ final class Hub: Service {
         }
     }
 
+    /// Whether a local connection attends a meeting: it joined it here, and has neither left nor closed, nor has the
+    /// meeting ended. A connection is in its meeting's audience from just before its join commits.
+    func attends(_ connection: String, meeting: String) -> Bool {
+        state.withLock { $0.meetings[meeting]?.connections.contains(connection) == true }
+    }
+
     /// The local connections of a user, for closing them all at sign-out.
     func connections(of user: String) -> [Connection] {
         state.withLock { state in (state.users[user] ?? []).compactMap { state.connections[$0] } }
@@ -267,6 +273,9 @@ final class Hub: Service {
                     if header.type == "meeting.ended", let meeting = header.meeting, let channel = state.drop(meeting: meeting) {
                         _ = queue(.unsubscribe, [channel], in: &state)
                     }
+                } else if header.type == "signal" {
+                    // A signal reaches its target only while the target attends the meeting.
+                    ids = header.to.flatMap { to in state.meetings[header.meeting ?? ""]?.connections.contains(to) == true ? [to] : nil } ?? []
                 } else {
                     ids = header.to.map { [$0] } ?? []
                 }
@@ -276,7 +285,7 @@ final class Hub: Service {
             guard targets.isEmpty, header.type == "signal", let to = header.to, let from = header.from,
                 let bounce = try? Frames.encode(
                     MeetingFrames.PeerGone(
-                        to: from, meeting: header.meeting, error: .init(message: "connection \(to) left before the signal reached it")))
+                        to: from, peer: to, meeting: header.meeting, error: .init(message: "connection \(to) is not in the meeting")))
             else { return nil }
             return (bounce, Channel.node(Attendee.node(of: from)))
         }

@@ -58,7 +58,8 @@ enum MeetingFrames {
         let payload: JSONValue?
     }
 
-    /// Sent back to a signal's sender when its target closed before the signal reached it.
+    /// Sent back to a signal's sender (`to`) by the node of its target (`peer`) when the target does not attend
+    /// the meeting, or closed before the signal reached it.
     struct PeerGone: Encodable, Sendable {
         struct Body: Encodable, Sendable {
             let code = ParleyError.Code.peerGone.rawValue
@@ -67,6 +68,7 @@ enum MeetingFrames {
         let type = "error"
         let ok = false
         let to: String
+        let peer: String
         let meeting: String?
         let error: Body
     }

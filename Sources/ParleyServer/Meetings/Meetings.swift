@@ -85,22 +85,17 @@ struct Meetings: Sendable {
         return attendee
     }
 
-    /// Relays a signal from one attendee's connection to another's, on the target's node. The sender learns at
-    /// once when the target is not in the meeting or its node is gone; a target that closed a moment ago is
-    /// answered by its node with a `peer_gone` error frame.
-    func signal(_ frame: ClientFrame, from conn: String, user: String) async throws {
+    /// Relays a signal from one attendee's connection to another's, on the target's node; `attends` says whether
+    /// the sender's connection attends the meeting (its node knows, without a store read). The target's node
+    /// delivers it only if the target attends the meeting, and otherwise answers the sender with a `peer_gone`
+    /// error frame; when the target's node is gone, the sender learns at once.
+    func signal(_ frame: ClientFrame, from conn: String, user: String, attends: (String) -> Bool) async throws {
         let meeting = try frame.require(frame.meeting, "meeting")
         let target = try frame.require(frame.to, "to")
         let kind = try frame.require(frame.kind, "kind")
         try kind.validate(frame.payload)
-        // Both read at once, and with the other signals' checks.
-        async let sender = store.attendee(meeting, conn: conn)
-        async let receiver = store.attendee(meeting, conn: target)
-        guard try await sender != nil else {
+        guard attends(meeting) else {
             throw ParleyError.forbidden("only attendees of the meeting signal in it; join it first")
-        }
-        guard try await receiver != nil else {
-            throw ParleyError(.peerGone, "connection \(target) is not in the meeting")
         }
         let relayed = MeetingFrames.Signal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: frame.payload)
         guard try await bus.publish(try Frames.encode(relayed), to: Channel.node(Attendee.node(of: target))) > 0 else {

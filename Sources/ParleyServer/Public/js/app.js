@@ -794,6 +794,7 @@ live.addEventListener("attendee.joined", ({ detail }) => state.call?.id === deta
 live.addEventListener("attendee.left", ({ detail }) => state.call?.id === detail.meeting && state.call.attendeeLeft(detail.attendee));
 live.addEventListener("attendee.media", ({ detail }) => state.call?.id === detail.meeting && state.call.attendeeMedia(detail.attendee));
 live.addEventListener("signal", ({ detail }) => state.call?.id === detail.meeting && state.call.receive(detail));
+live.addEventListener("peer_gone", ({ detail }) => state.call?.id === detail.meeting && state.call.drop(detail.peer));
 
 // MARK: Start
 

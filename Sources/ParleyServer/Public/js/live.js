@@ -125,7 +125,9 @@ export class Live extends EventTarget {
         this.deliver(frame);
         break;
       case "error":
-        this.emit("failure", new LiveError(frame.error?.code ?? "internal", frame.error?.message ?? "Something went wrong."));
+        // A signal's target that is not in the meeting (any more): the call drops that peer, nothing to show.
+        if (frame.error?.code === "peer_gone" && frame.peer) this.emit("peer_gone", frame);
+        else this.emit("failure", new LiveError(frame.error?.code ?? "internal", frame.error?.message ?? "Something went wrong."));
         break;
       default:
         this.emit(frame.type, frame);
