@@ -130,18 +130,31 @@ final class Presence: Service {
         }
     }
 
-    /// Announces the news as it comes: all that is waiting at once, a user's last change only, several users at a
-    /// time. A user's announcements go out in order, as one batch ends before the next starts.
+    /// Announces the news as it comes: all that is waiting at once, a user's last change only, the users' rooms
+    /// read in batches, several publishes at a time. A user's announcements go out in order, as one batch ends before
+    /// the next starts. Whoever holds one of the user's rooms sees the change.
     private func announceNews() async {
         await news.forEachBatch { last in
-            await withTaskGroup(of: Void.self) { group in
-                for (index, (user, online)) in last.enumerated() {
-                    if index >= Self.concurrency { await group.next() }
-                    group.addTask {
-                        do {
-                            try await self.announce(user: user, online: online)
-                        } catch {
-                            self.logger.warning("presence announcement failed", metadata: ["error": "\(error)"])
+            for users in Self.batches(of: Array(last.keys)) {
+                let rooms: [String: [String]]
+                do {
+                    rooms = try await store.roomIds(of: users)
+                } catch {
+                    logger.warning("presence announcement failed", metadata: ["error": "\(error)", "users": "\(users.count)"])
+                    continue
+                }
+                let changes = users.flatMap { user in
+                    rooms[user, default: []].map { Frames.PresenceChanged(room: $0, user: user, online: last[user]!) }
+                }
+                await withTaskGroup(of: Void.self) { group in
+                    for (index, change) in changes.enumerated() {
+                        if index >= Self.concurrency { await group.next() }
+                        group.addTask {
+                            do {
+                                try await self.bus.publish(try Frames.encode(change), to: Channel.room(change.room))
+                            } catch {
+                                self.logger.warning("presence announcement failed", metadata: ["error": "\(error)"])
+                            }
                         }
                     }
                 }
@@ -168,12 +181,6 @@ final class Presence: Service {
         }
     }
 
-    /// Tells the user's rooms; whoever holds one of them sees the change.
-    private func announce(user: String, online: Bool) async throws {
-        for room in try await store.roomIds(of: user) {
-            try await bus.publish(try Frames.encode(Frames.PresenceChanged(room: room, user: user, online: online)), to: Channel.room(room))
-        }
-    }
 }
 
 /// Users' presence changes waiting to be handled, in the order they came.

@@ -5,9 +5,13 @@ extension SQLStore {
         try await read { sql in try await Self.summaries(of: user, sql) }
     }
 
-    public func roomIds(of user: String) async throws -> [String] {
-        try await read { sql in
-            try await sql.query("SELECT room_id FROM room_members WHERE user_id = ? ORDER BY room_id", [.text(user)]).map { try $0.text(0) }
+    public func roomIds(of users: [String]) async throws -> [String: [String]] {
+        guard !users.isEmpty else { return [:] }
+        return try await read { sql in
+            try await sql.query(
+                "SELECT user_id, room_id FROM room_members WHERE user_id IN (\(Self.placeholders(users.count))) ORDER BY room_id",
+                users.map { .text($0) }
+            ).reduce(into: [:]) { rooms, row in rooms[try row.text(0), default: []].append(try row.text(1)) }
         }
     }
 

@@ -34,8 +34,8 @@ public protocol Store: Service {
 
     // MARK: Rooms and members
     func rooms(of user: String) async throws -> [RoomSummary]
-    /// The ids of the rooms a user is a member of.
-    func roomIds(of user: String) async throws -> [String]
+    /// The ids of the rooms each of `users` is a member of, sorted, in one read; a user in no room is left out.
+    func roomIds(of users: [String]) async throws -> [String: [String]]
     /// The user's role in a room, or nil when they are not a member.
     func role(of user: String, in room: String) async throws -> Role?
     func room(_ id: String, viewer: String) async throws -> RoomDetail

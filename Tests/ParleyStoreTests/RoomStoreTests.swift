@@ -25,6 +25,20 @@ struct RoomStoreTests {
         }
     }
 
+    @Test("the rooms of several users are read at once", arguments: Backend.available)
+    func roomIdsOfUsers(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let bob = try await store.makeUser("Bob")
+            let carol = try await store.makeUser("Carol")
+            let direct = try await store.addContact(owner: alice.id, username: bob.username).contact.room
+            let group = try await store.createGroup(owner: alice.id, name: "Plans", members: [carol.id]).room.id
+            let rooms = try await store.roomIds(of: [alice.id, bob.id, carol.id, "u_nobody"])
+            #expect(rooms == [alice.id: [direct, group].sorted(), bob.id: [direct], carol.id: [group]])
+            #expect(try await store.roomIds(of: []).isEmpty)
+        }
+    }
+
     @Test("adding a contact is idempotent from either side and shares one direct room", arguments: Backend.available)
     func contacts(backend: Backend) async throws {
         try await backend.withStore { store in

@@ -64,7 +64,7 @@ enum Frames {
     }
 
     /// `presence {room, user, online}`, on each of the user's rooms.
-    struct PresenceChanged: Encodable {
+    struct PresenceChanged: Encodable, Sendable {
         let type = "presence"
         let room: String
         let user: String
