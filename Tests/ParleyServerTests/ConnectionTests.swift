@@ -176,6 +176,9 @@ struct ConnectionTests {
             defer { stalledSink.gate.open() }
             let stalled = Connection(
                 id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: stalledSink, channel: socket, maxQueued: 2)
+            // The writer is stuck in its first write before the queue fills, so that none of the rest is taken.
+            stalled.enqueue(.frame(ByteBuffer(string: "f0")))
+            try await waitUntil { stalledSink.gate.waiting == 1 }
             for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             await socket.testingEventLoop.advanceTime(by: Connection.overflowGrace - .seconds(1))
             #expect(socket.isActive)
