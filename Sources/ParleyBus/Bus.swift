@@ -22,8 +22,13 @@ public protocol Bus: Service {
     @discardableResult
     func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int
 
-    /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws.
-    func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R
+    /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws. With `receive`,
+    /// each delivery is handed to it at once, in order, on the thread that received it (Redis's event loop, or the
+    /// publisher's in one process), and `deliveries` only ends when the subscription does: no task hop between the
+    /// bus and the subscriber. `receive` must not block.
+    func withSubscription<R: Sendable>(
+        receive: (@Sendable (BusDelivery) -> Void)?, _ body: (any BusSubscription) async throws -> R
+    ) async throws -> R
 
     // MARK: Presence: which nodes live, and which users are online on them
 
@@ -69,6 +74,11 @@ public protocol BusSubscription: Sendable {
 }
 
 extension Bus {
+    /// Lends a subscription whose deliveries arrive on `deliveries`.
+    public func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
+        try await withSubscription(receive: nil, body)
+    }
+
     /// Records one user online on `node`; returns whether another node holds them too.
     public func recordOnline(user: String, node: String) async throws -> Bool {
         try await recordOnline(users: [user], node: node).isEmpty

@@ -6,7 +6,7 @@ import Synchronization
 public final class LocalBus: Bus {
     private struct Subscriber {
         var channels: Set<String> = []
-        let continuation: AsyncStream<BusDelivery>.Continuation
+        let deliver: @Sendable (BusDelivery) -> Void
     }
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
@@ -26,20 +26,17 @@ public final class LocalBus: Bus {
     @discardableResult
     public func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
         let message = BusMessage(channel: channel, payload: payload)
-        return subscribers.withLock { subscribers in
-            var receivers = 0
-            for subscriber in subscribers.values where subscriber.channels.contains(channel) {
-                subscriber.continuation.yield(.message(message))
-                receivers += 1
-            }
-            return receivers
-        }
+        let receivers = subscribers.withLock { $0.values.filter { $0.channels.contains(channel) }.map(\.deliver) }
+        for deliver in receivers { deliver(.message(message)) }
+        return receivers.count
     }
 
-    public func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
+    public func withSubscription<R: Sendable>(
+        receive: (@Sendable (BusDelivery) -> Void)?, _ body: (any BusSubscription) async throws -> R
+    ) async throws -> R {
         let id = nextId.add(1, ordering: .relaxed).newValue
         let (stream, continuation) = AsyncStream.makeStream(of: BusDelivery.self)
-        subscribers.withLock { $0[id] = Subscriber(continuation: continuation) }
+        subscribers.withLock { $0[id] = Subscriber(deliver: receive ?? { continuation.yield($0) }) }
         defer {
             subscribers.withLock { _ = $0.removeValue(forKey: id) }
             continuation.finish()

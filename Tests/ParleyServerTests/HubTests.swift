@@ -28,8 +28,10 @@ final class GatedBus: Bus {
         await publishes.pass()
         return try await local.publish(payload, to: channel)
     }
-    func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
-        try await local.withSubscription { try await body(Gated(bus: self, inner: $0)) }
+    func withSubscription<R: Sendable>(
+        receive: (@Sendable (BusDelivery) -> Void)?, _ body: (any BusSubscription) async throws -> R
+    ) async throws -> R {
+        try await local.withSubscription(receive: receive) { try await body(Gated(bus: self, inner: $0)) }
     }
     func heartbeat(node: String, ttl: Duration) async throws -> Bool { try await local.heartbeat(node: node, ttl: ttl) }
     func recordOnline(users: [String], node: String) async throws -> [String] { try await local.recordOnline(users: users, node: node) }

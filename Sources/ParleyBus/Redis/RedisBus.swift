@@ -13,6 +13,8 @@ public final class RedisBus: Bus {
     private struct Subscriber {
         var channels: Set<String> = []
         let continuation: AsyncStream<BusDelivery>.Continuation
+        /// Where deliveries go: the subscriber's `receive`, or the stream.
+        let deliver: @Sendable (BusDelivery) -> Void
     }
 
     private struct Confirmation {
@@ -89,7 +91,7 @@ public final class RedisBus: Bus {
         }
         if !channels.isEmpty { try await listener.post(["SUBSCRIBE"] + channels) }
         if resumed {
-            state.withLock { state in state.subscribers.values.forEach { $0.continuation.yield(.resumed) } }
+            state.withLock { $0.subscribers.values.map(\.deliver) }.forEach { $0(.resumed) }
         }
     }
 
@@ -133,11 +135,8 @@ public final class RedisBus: Bus {
         case "message":
             guard parts.count == 3, let channel = parts[1].string, case .bulk(let payload) = parts[2] else { return }
             let message = BusMessage(channel: channel, payload: payload)
-            state.withLock { state in
-                for subscriber in state.subscribers.values where subscriber.channels.contains(channel) {
-                    subscriber.continuation.yield(.message(message))
-                }
-            }
+            let receivers = state.withLock { $0.subscribers.values.filter { $0.channels.contains(channel) }.map(\.deliver) }
+            for deliver in receivers { deliver(.message(message)) }
         case "subscribe":
             guard let channel = parts.dropFirst().first?.string else { return }
             let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
@@ -178,11 +177,13 @@ public final class RedisBus: Bus {
         return commands
     }
 
-    public func withSubscription<R: Sendable>(_ body: (any BusSubscription) async throws -> R) async throws -> R {
+    public func withSubscription<R: Sendable>(
+        receive: (@Sendable (BusDelivery) -> Void)?, _ body: (any BusSubscription) async throws -> R
+    ) async throws -> R {
         let (stream, continuation) = AsyncStream.makeStream(of: BusDelivery.self)
         let id = state.withLock { state in
             state.nextId += 1
-            state.subscribers[state.nextId] = Subscriber(continuation: continuation)
+            state.subscribers[state.nextId] = Subscriber(continuation: continuation, deliver: receive ?? { continuation.yield($0) })
             return state.nextId
         }
         let subscription = Subscription(bus: self, id: id, deliveries: stream)

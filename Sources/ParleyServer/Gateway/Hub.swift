@@ -64,13 +64,12 @@ final class Hub: Service {
     }
 
     func run() async throws {
-        try await bus.withSubscription { subscription in
+        try await bus.withSubscription(receive: { self.receive($0) }) { subscription in
             state.withLock { $0.subscription = subscription }
             try await subscription.subscribe([Channel.node(nodeId)])
             await cancelWhenGracefulShutdown {
-                for await delivery in subscription.deliveries {
-                    if let (bounce, channel) = self.dispatch(delivery) { _ = try? await self.bus.publish(bounce, to: channel) }
-                }
+                // Deliveries come to `receive`, on the bus's thread; this only waits for the subscription's end.
+                for await _ in subscription.deliveries {}
             }
             state.withLock { $0.subscription = nil }
         }
@@ -248,6 +247,12 @@ final class Hub: Service {
             try await Task.sleep(for: .milliseconds(10))
         }
         throw ParleyError(.internal, "the node is not connected to its bus")
+    }
+
+    /// Takes a delivery from the bus, at once on the bus's thread.
+    private func receive(_ delivery: BusDelivery) {
+        guard let (bounce, channel) = dispatch(delivery) else { return }
+        Task { _ = try? await bus.publish(bounce, to: channel) }
     }
 
     /// Hands a bus message to its local connections. Returns the `peer.gone` bounce to publish, and its channel,
