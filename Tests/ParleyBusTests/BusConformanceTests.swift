@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ParleyBus
 import ParleyTestSupport
+import Synchronization
 import Testing
 
 /// The buses under test: the in-process one always, Redis whenever `PARLEY_TEST_REDIS_URL` is set (scripts/test
@@ -64,6 +65,23 @@ struct BusConformanceTests {
                 try await bus.publish(ByteBuffer(string: "a4"), to: prefix + "a")
                 try await bus.publish(ByteBuffer(string: "b2"), to: prefix + "b")
                 #expect(await deliveries.nextMessages(1) == ["b=b2"])
+            }
+        }
+    }
+
+    @Test("a subscription that takes its deliveries in a closure gets them there, in publish order", arguments: BusKind.available)
+    func receiveInAClosure(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let channel = "parley:test:\(UUID().uuidString)"
+            try await publishWhenReady(bus, "warm-up", to: channel + ":none")
+            let received = Mutex<[String]>([])
+            try await bus.withSubscription(receive: { delivery in
+                if case .message(let message) = delivery { received.withLock { $0.append(String(buffer: message.payload)) } }
+            }) { subscription in
+                try await subscription.subscribe([channel])
+                for n in 1...50 { try await bus.publish(ByteBuffer(string: "m\(n)"), to: channel) }
+                for _ in 0..<500 where received.withLock({ $0.count }) < 50 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(received.withLock { $0 } == (1...50).map { "m\($0)" })
             }
         }
     }
