@@ -108,7 +108,7 @@ final class Presence: Service {
                 // A node that holds users must be known to the sweepers, even if it dies before its next beat.
                 if last.values.contains(true) { try await beat() }
             } catch {
-                logger.warning("presence beat failed", metadata: ["error": "\(error)"])
+                warn("presence beat failed", error)
             }
             for online in [true, false] {
                 await record(last.filter { $0.value == online }.map(\.key), online: online)
@@ -125,7 +125,7 @@ final class Presence: Service {
                     try await online ? bus.recordOnline(users: batch, node: nodeId) : bus.recordOffline(users: batch, node: nodeId),
                     online: online)
             } catch {
-                logger.warning("presence update failed", metadata: ["error": "\(error)", "users": "\(batch.count)"])
+                warn("presence update failed", error, users: batch.count)
             }
         }
     }
@@ -140,7 +140,7 @@ final class Presence: Service {
                 do {
                     rooms = try await store.roomIds(of: users)
                 } catch {
-                    logger.warning("presence announcement failed", metadata: ["error": "\(error)", "users": "\(users.count)"])
+                    warn("presence announcement failed", error, users: users.count)
                     continue
                 }
                 let changes = users.flatMap { user in
@@ -153,13 +153,21 @@ final class Presence: Service {
                             do {
                                 try await self.bus.publish(try Frames.encode(change), to: Channel.room(change.room))
                             } catch {
-                                self.logger.warning("presence announcement failed", metadata: ["error": "\(error)"])
+                                self.warn("presence announcement failed", error)
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Logs a failure, unless the service is stopping: its work is cancelled then, and that is no news.
+    private func warn(_ message: Logger.Message, _ error: any Error, users: Int? = nil) {
+        guard !Task.isCancelled else { return }
+        var metadata: Logger.Metadata = ["error": "\(error)"]
+        if let users { metadata["users"] = "\(users)" }
+        logger.warning(message, metadata: metadata)
     }
 
     private static func batches(of users: [String]) -> [[String]] {
