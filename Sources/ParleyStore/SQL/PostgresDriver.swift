@@ -78,11 +78,10 @@ struct PostgresExecutor: SQLExecutor {
         }
         let query = PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: bindings)
         do {
-            var rows: [SQLRow] = []
-            for try await row in try await connection.query(query, logger: logger) {
-                rows.append(SQLRow(try row.map(Self.value)))
-            }
-            return rows
+            // All rows collected on the connection's event loop, then one resumption: iterating the async row
+            // sequence instead costs a hop per batch of rows and one for its end.
+            let result: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
+            return try await result.get().rows.map { SQLRow(try $0.map(Self.value)) }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw SQLError(code: .uniqueViolation, detail: error.serverInfo?[.constraintName] ?? "unique")
         }
