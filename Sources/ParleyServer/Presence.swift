@@ -15,8 +15,8 @@ import Synchronization
 ///
 /// Sockets hand their user's changes over without waiting (`update`), and the service records them on the bus in
 /// batches, in order: a storm of thousands of reconnects costs a few round trips, not thousands, and nothing of it
-/// waits in front of the sockets' own work. What is news is announced by a second queue, so that announcing (a
-/// store read and publishes per user) never holds the recording back: a node that took thousands of new users
+/// waits in front of the sockets' own work. What is news is announced by a second queue, so that announcing (the
+/// users' rooms read, and a publish per user and room) never holds the recording back: a node that took thousands of new users
 /// and died seconds later must have recorded them all, or their rooms see them leave and come back.
 final class Presence: Service {
     static let ttl = Duration.seconds(5)
@@ -26,7 +26,7 @@ final class Presence: Service {
     static let claimGrace = Duration.seconds(4)
     /// Users whose changes are recorded, or looked up, in one round trip to the bus.
     static let batchSize = 1000
-    /// Users announced at the same time, each with a store read and a publish per room.
+    /// Announcements published at the same time.
     static let concurrency = 8
 
     let nodeId: String
@@ -188,7 +188,6 @@ final class Presence: Service {
             }
         }
     }
-
 }
 
 /// Users' presence changes waiting to be handled, in the order they came.
