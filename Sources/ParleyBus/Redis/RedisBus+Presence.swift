@@ -23,9 +23,8 @@ extension RedisBus {
     }
 
     public func recordOffline(users: [String], node: String) async throws -> [String] {
-        let holders = try await record(users, on: node, "SREM")
-        let living = try await alive(Array(Set(holders.joined())))
-        return zip(users, holders).filter { _, nodes in !nodes.contains(where: living.contains) }.map(\.0)
+        let live = try await heldLive(users, holders: try await record(users, on: node, "SREM"))
+        return users.filter { !live.contains($0) }
     }
 
     /// Adds (`SADD`) or removes (`SREM`) `users` on `node`, both ways, and gives the nodes that hold each user
@@ -39,7 +38,11 @@ extension RedisBus {
     }
 
     public func online(_ users: [String]) async throws -> Set<String> {
-        let holders = try await pipeline(users.map { ["SMEMBERS", "parley:user-nodes:\($0)"] }).map(Self.strings)
+        try await heldLive(users, holders: try await pipeline(users.map { ["SMEMBERS", "parley:user-nodes:\($0)"] }).map(Self.strings))
+    }
+
+    /// Those of `users` that a live node holds, given the nodes that hold each (`holders`, in the same order).
+    private func heldLive(_ users: [String], holders: [[String]]) async throws -> Set<String> {
         let living = try await alive(Array(Set(holders.joined())))
         return Set(zip(users, holders).filter { _, nodes in nodes.contains(where: living.contains) }.map(\.0))
     }

@@ -29,6 +29,10 @@ final class Hub: Service {
             rooms[room] != nil || meetings.values.contains { $0.room == room }
         }
 
+        func attends(_ connection: String, meeting: String?) -> Bool {
+            meeting.flatMap { meetings[$0] }?.connections.contains(connection) == true
+        }
+
         /// Forgets a meeting; returns its room's channel when nothing else here needs it.
         mutating func drop(meeting: String, connection: String? = nil) -> String? {
             guard let entry = meetings[meeting] else { return nil }
@@ -232,7 +236,7 @@ final class Hub: Service {
     /// Whether a local connection attends a meeting: it joined it here, and has neither left nor closed, nor has the
     /// meeting ended. A connection is in its meeting's audience from just before its join commits.
     func attends(_ connection: String, meeting: String) -> Bool {
-        state.withLock { $0.meetings[meeting]?.connections.contains(connection) == true }
+        state.withLock { $0.attends(connection, meeting: meeting) }
     }
 
     /// The local connections of a user, for closing them all at sign-out.
@@ -280,7 +284,7 @@ final class Hub: Service {
                     }
                 } else if header.type == "signal" {
                     // A signal reaches its target only while the target attends the meeting.
-                    ids = header.to.flatMap { to in state.meetings[header.meeting ?? ""]?.connections.contains(to) == true ? [to] : nil } ?? []
+                    ids = header.to.map { state.attends($0, meeting: header.meeting) ? [$0] : [] } ?? []
                 } else {
                     ids = header.to.map { [$0] } ?? []
                 }
