@@ -169,12 +169,12 @@ extension Report {
             \(result.clients) clients on WS node 1, one user each, in rooms of \(Storm.roomSize), held by child generator \
             processes of at most \(Storm.perProcess). Once every client is subscribed and the rooms have heard every user \
             come online (no `presence` event for \(Storm.settled.components.seconds) s), node 1 is killed with SIGKILL \
-            and every room gets a message over \
-            REST while its members are away; each client reconnects straight to WS node 2 (again after 100–500 ms while \
-            that fails), resubscribes with `since`, and is caught up once it holds that message. Times are from the kill; \
-            "greeted again" is when the other node's `hello` came, before the resubscription. The presence events are \
-            those the clients received in the \(Storm.presenceWindow.components.seconds) s after the kill: a user back before the dead node \
-            is claimed is no news, so each one is noise.
+            and every room gets a message over REST while its members are away; each client reconnects straight to WS \
+            node 2 (again after 100–500 ms while that fails), resubscribes with `since`, and is caught up once it holds \
+            that message. Times are from the kill; "greeted again" is when the other node's `hello` came, before the \
+            resubscription. The presence events are those the clients received in the \
+            \(Storm.presenceWindow.components.seconds) s after the kill: a user back before the dead node is claimed is \
+            no news, so each one is noise.
 
             \(rows.joined(separator: "\n"))
             """

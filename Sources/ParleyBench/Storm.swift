@@ -20,10 +20,10 @@ public struct StormResult: Sendable, Codable {
 }
 
 /// A reconnect storm: `clients` connections on WS node 1, one user each, subscribed to rooms of 250. Once that
-/// has settled (the rooms have heard every user come online), node 1 is killed with SIGKILL; every room then gets a message over REST while its members are away. Each client
-/// reconnects to the other WS node at once (and again after a jittered pause while that fails), resubscribes
-/// with `since`, and counts as caught up when it holds the message posted after the kill. The time is from the
-/// kill to that moment.
+/// has settled (the rooms have heard every user come online), node 1 is killed with SIGKILL; every room then gets a
+/// message over REST while its members are away. Each client reconnects to the other WS node at once (and again
+/// after a jittered pause while that fails), resubscribes with `since`, and counts as caught up when it holds the
+/// message posted after the kill. The time is from the kill to that moment.
 struct Storm {
     static let perProcess = 5000
     static let roomSize = 250

@@ -16,8 +16,8 @@ import Synchronization
 /// Sockets hand their user's changes over without waiting (`update`), and the service records them on the bus in
 /// batches, in order: a storm of thousands of reconnects costs a few round trips, not thousands, and nothing of it
 /// waits in front of the sockets' own work. What is news is announced by a second queue, so that announcing (the
-/// users' rooms read, and a publish per user and room) never holds the recording back: a node that took thousands of new users
-/// and died seconds later must have recorded them all, or their rooms see them leave and come back.
+/// users' rooms read, and a publish per user and room) never holds the recording back: a node that took thousands
+/// of new users and died seconds later must have recorded them all, or their rooms see them leave and come back.
 final class Presence: Service {
     static let ttl = Duration.seconds(5)
     static let beat = Duration.seconds(1)
