@@ -42,8 +42,8 @@ extension SQLStore {
         }
     }
 
-    /// On Postgres, a batch is one call of `parley_send_batch` (migrations 0003 and 0004): the steps below, run inside the
-    /// server in one round trip and one transaction.
+    /// On Postgres, a batch is one call of `parley_send_batch` (migrations 0003 and 0004): the steps below, run
+    /// inside the server in one round trip and one transaction.
     private static func sendThroughFunction(_ requests: [SendRequest], now: Timestamp, _ sql: any SQLExecutor) async throws -> [Result<
         Sent, any Error
     >] {
