@@ -23,35 +23,42 @@ extension SQLStore {
     }
 
     /// Commits a batch of sends in one transaction, with a fixed number of statements whatever its size (one call on
-    /// Postgres). A request that fails on its own (its sender is not a member) fails alone; if the transaction itself
-    /// fails, each request is tried again by itself, so that one cannot take the others down with it.
+    /// Postgres), and deletes published outbox rows in it. A request that fails on its own (its sender is not a
+    /// member) fails alone; if the transaction itself fails, each request is tried again by itself, so that one
+    /// cannot take the others down with it.
     func sendBatch(_ requests: [SendRequest]) async -> [Result<Sent, any Error>] {
+        let published = published.take()
         do {
             switch dialect {
             case .postgres:
-                return try await read { sql in try await Self.sendThroughFunction(requests, now: .now, sql) }
+                return try await read { sql in try await Self.sendThroughFunction(requests, published: published, now: .now, sql) }
             case .sqlite:
-                return try await transaction { sql in try await Self.send(requests, now: .now, dialect: dialect, sql) }
+                return try await transaction { sql in
+                    try await sql.deleteOutbox(published)
+                    return try await Self.send(requests, now: .now, dialect: dialect, sql)
+                }
             }
         } catch  where requests.count > 1 {
+            self.published.giveBack(published)
             var results: [Result<Sent, any Error>] = []
             for request in requests { results += await sendBatch([request]) }
             return results
         } catch {
+            self.published.giveBack(published)
             return [.failure(error)]
         }
     }
 
     /// On Postgres, a batch is one call of `parley_send_batch` (migrations 0003 and 0004): the steps below, run
     /// inside the server in one round trip and one transaction.
-    private static func sendThroughFunction(_ requests: [SendRequest], now: Timestamp, _ sql: any SQLExecutor) async throws -> [Result<
-        Sent, any Error
-    >] {
+    private static func sendThroughFunction(
+        _ requests: [SendRequest], published: [Int64], now: Timestamp, _ sql: any SQLExecutor
+    ) async throws -> [Result<Sent, any Error>] {
         let batch = String(decoding: try JSONEncoder().encode(requests), as: UTF8.self)
         let rows = try await sql.query(
             "SELECT ord, status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload"
-                + " FROM parley_send_batch(?::json, ?, ?) ORDER BY ord",
-            [.text(batch), .int(now.milliseconds), .text(now.iso8601)])
+                + " FROM parley_send_batch(?::json, ?, ?, ?::bigint[]) ORDER BY ord",
+            [.text(batch), .int(now.milliseconds), .text(now.iso8601), .text("{\(published.map(String.init).joined(separator: ","))}")])
         guard rows.count == requests.count else {
             throw StoreError(description: "parley_send_batch gave \(rows.count) rows for \(requests.count) requests")
         }
@@ -212,33 +219,6 @@ extension SQLStore {
             try await sql.execute(
                 "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ? AND last_read_seq < ?",
                 [.int(seq), .text(room), .text(user), .int(seq)])
-        }
-    }
-
-    /// Deletes go through a batcher, as a node publishes many events at once.
-    public func markPublished(outbox id: Int64) async throws {
-        try await publishedOutbox.submit(id) { [self] ids in
-            try await read { sql in
-                try await sql.execute("DELETE FROM outbox WHERE id IN (\(Self.placeholders(ids.count)))", ids.map { .int($0) })
-            }
-            return ids.map { _ in () }
-        }
-    }
-
-    public func relayOutbox(olderThan: Timestamp, limit: Int, publish: (OutboxEntry) async throws -> Void) async throws -> Int {
-        try await transaction { sql in
-            let entries = try await sql.query(
-                "SELECT id, channel, payload FROM outbox WHERE created_at < ? ORDER BY id LIMIT ?" + dialect.forUpdateSkipLocked,
-                [.int(olderThan.milliseconds), .int(Int64(limit))]
-            ).map { OutboxEntry(id: try $0.int(0), channel: try $0.text(1), payload: try $0.text(2)) }
-            var published = 0
-            for entry in entries {
-                // A failed publish stops the round; what was published is deleted, the rest waits for the next one.
-                do { try await publish(entry) } catch { break }
-                try await sql.execute("DELETE FROM outbox WHERE id = ?", [.int(entry.id)])
-                published += 1
-            }
-            return published
         }
     }
 }

@@ -10,8 +10,8 @@ public final class SQLStore: Store {
     let logger: Logger
     /// Concurrent sends, committed together.
     let sends = Batcher<SendRequest, Sent>(concurrency: 2, maxSize: 256)
-    /// Published outbox rows, deleted together.
-    let publishedOutbox = Batcher<Int64, Void>(concurrency: 2, maxSize: 1024)
+    /// Published outbox rows, deleted together, mostly by the next batch of sends (see `markPublished`).
+    let published = PublishedRows()
     /// Concurrent membership checks (frames and replays are authorized by them), read together: a reconnect storm
     /// asks thousands at once.
     let roleReads = Batcher<Membership, Role?>(concurrency: 2, maxSize: 256)

@@ -238,6 +238,34 @@ struct MessageStoreTests {
         }
     }
 
+    @Test("a published row is deleted by the next batch of sends, or by itself a moment later when none comes", arguments: Backend.available)
+    func publishedRows(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let room = try await store.createGroup(owner: alice.id, name: "Log", members: []).room.id
+            func rows() async throws -> [Int64] {
+                try await store.read { sql in try await sql.query("SELECT id FROM outbox ORDER BY id", []).map { try $0.int(0) } }
+            }
+            let first = try #require(try await store.send(room: room, sender: alice.id, clientId: "c1", text: "one").outbox)
+            #expect(try await rows() == [first.id])
+
+            // Waiting, with no deletion of its own on the way: the next send's transaction deletes it.
+            #expect(store.published.add(first.id))
+            let second = try #require(try await store.send(room: room, sender: alice.id, clientId: "c2", text: "two").outbox)
+            #expect(try await rows() == [second.id])
+            #expect(store.published.takeAll().isEmpty)
+
+            // No send comes: it goes by itself.
+            try await store.markPublished(outbox: second.id)
+            var left = try await rows()
+            for _ in 0..<100 where !left.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                left = try await rows()
+            }
+            #expect(left.isEmpty)
+        }
+    }
+
     @Test("a non-member can neither read, send, delete nor mark read", arguments: Backend.available)
     func nonMembers(backend: Backend) async throws {
         try await backend.withStore { store in
