@@ -4,8 +4,9 @@ import Synchronization
 extension SQLStore {
     /// A published row is deleted later, with others: by the next batch of sends, in the transaction it commits
     /// anyway, or by a statement of its own `PublishedRows.delay` after it when no send comes first. Until then
-    /// the row stays, as it would after a failed delete; the relay leaves rows younger than its grace (seconds)
-    /// alone, and a row it republishes after a crash is a duplicate, which clients drop by (room, seq).
+    /// the row stays, as it would after a failed delete. The relay leaves rows younger than its grace (seconds)
+    /// alone; the rows a node leaves behind when it stops or dies it publishes again, duplicates that clients
+    /// drop by (room, seq).
     public func markPublished(outbox id: Int64) async throws {
         guard published.add(id) else { return }
         Task {
