@@ -21,6 +21,10 @@ public protocol Bus: Service {
     /// received it: 0 for a node channel means that node is gone.
     @discardableResult
     func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int
+    /// Publishes as `publish(_:to:)` does, with no task waiting for the reply: `then` gets how many subscriptions
+    /// received it, or the error, on the bus's thread (Redis's event loop, or the caller's in one process). Publishes
+    /// keep their order either way. `then` must not block.
+    func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void)
 
     /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws. With `receive`,
     /// each delivery is handed to it at once, in order, on the thread that received it (Redis's event loop, or the

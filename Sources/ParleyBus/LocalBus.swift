@@ -25,6 +25,14 @@ public final class LocalBus: Bus {
 
     @discardableResult
     public func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
+        deliver(payload, to: channel)
+    }
+
+    public func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
+        then(.success(deliver(payload, to: channel)))
+    }
+
+    private func deliver(_ payload: ByteBuffer, to channel: String) -> Int {
         let message = BusMessage(channel: channel, payload: payload)
         let receivers = subscribers.withLock { $0.values.filter { $0.channels.contains(channel) }.map(\.deliver) }
         for deliver in receivers { deliver(.message(message)) }

@@ -38,7 +38,7 @@ extension SQLStore {
                     return try await Self.send(requests, now: .now, dialect: dialect, sql)
                 }
             }
-        } catch where requests.count > 1 {
+        } catch  where requests.count > 1 {
             self.published.giveBack(published)
             var results: [Result<Sent, any Error>] = []
             for request in requests { results += await sendBatch([request]) }

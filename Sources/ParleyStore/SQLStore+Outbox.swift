@@ -7,7 +7,7 @@ extension SQLStore {
     /// the row stays, as it would after a failed delete. The relay leaves rows younger than its grace (seconds)
     /// alone; the rows a node leaves behind when it stops or dies it publishes again, duplicates that clients
     /// drop by (room, seq).
-    public func markPublished(outbox id: Int64) async throws {
+    public func markPublished(outbox id: Int64) {
         guard published.add(id) else { return }
         Task {
             try? await Task.sleep(for: PublishedRows.delay)

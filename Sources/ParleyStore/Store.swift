@@ -88,8 +88,8 @@ public protocol Store: Service {
     func expireRings(now: Timestamp) async throws -> [MeetingChange]
 
     // MARK: Outbox
-    /// Removes an outbox row once its event is published.
-    func markPublished(outbox id: Int64) async throws
+    /// Removes an outbox row once its event is published, soon if not at once.
+    func markPublished(outbox id: Int64)
     /// Publishes what was committed but not published: claims outbox rows older than `olderThan` (skipping rows
     /// another node holds, so that nodes share the work), hands each to `publish`, and deletes the ones it
     /// published. Returns how many it published.

@@ -86,6 +86,30 @@ struct BusConformanceTests {
         }
     }
 
+    @Test("publishes that call back keep their order, and each reports how many subscriptions received it", arguments: BusKind.available)
+    func publishThen(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            let channel = "parley:test:\(UUID().uuidString)"
+            try await publishWhenReady(bus, "warm-up", to: channel + ":none")
+            try await bus.withSubscription { subscription in
+                let deliveries = Deliveries(subscription)
+                try await subscription.subscribe([channel])
+                let reports = Mutex<[Int]>([])
+                for n in 1...20 {
+                    bus.publish(ByteBuffer(string: "m\(n)"), to: n.isMultiple(of: 5) ? channel + ":nobody" : channel) { result in
+                        reports.withLock { $0.append((try? result.get()) ?? -1) }
+                    }
+                }
+                try await bus.publish(ByteBuffer(string: "last"), to: channel)
+                #expect(
+                    await deliveries.nextMessages(17).map { $0.split(separator: "=").last.map(String.init) ?? "" }
+                        == (1...20).filter { !$0.isMultiple(of: 5) }.map { "m\($0)" } + ["last"])
+                for _ in 0..<500 where reports.withLock({ $0.count }) < 20 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(reports.withLock { $0 } == (1...20).map { $0.isMultiple(of: 5) ? 0 : 1 })
+            }
+        }
+    }
+
     @Test("every subscription to a channel gets each message, and one leaving keeps the other subscribed", arguments: BusKind.available)
     func fanOut(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in

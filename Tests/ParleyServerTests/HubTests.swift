@@ -28,6 +28,11 @@ final class GatedBus: Bus {
         await publishes.pass()
         return try await local.publish(payload, to: channel)
     }
+    func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
+        Task {
+            do { then(.success(try await publish(payload, to: channel))) } catch { then(.failure(error)) }
+        }
+    }
     func withSubscription<R: Sendable>(
         receive: (@Sendable (BusDelivery) -> Void)?, _ body: (any BusSubscription) async throws -> R
     ) async throws -> R {

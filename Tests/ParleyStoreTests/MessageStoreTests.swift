@@ -256,7 +256,7 @@ struct MessageStoreTests {
             #expect(store.published.takeAll().isEmpty)
 
             // No send comes: it goes by itself.
-            try await store.markPublished(outbox: second.id)
+            store.markPublished(outbox: second.id)
             var left = try await rows()
             for _ in 0..<100 where !left.isEmpty {
                 try await Task.sleep(for: .milliseconds(20))

@@ -159,6 +159,16 @@ public final class RedisBus: Bus {
         Int(try await commands().send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]).integer ?? 0)
     }
 
+    public func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
+        do {
+            try commands().replies(to: [[ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]]).whenComplete { result in
+                then(result.map { Int($0[0].integer ?? 0) })
+            }
+        } catch {
+            then(.failure(error))
+        }
+    }
+
     /// A command on the command connection; throws while Redis is away.
     @discardableResult
     func command(_ arguments: String...) async throws -> RESPValue {

@@ -40,11 +40,17 @@ final class RedisConnection: Sendable {
     /// Sends commands in one write, and returns their replies in order, after one round trip; an error reply
     /// throws. Redis runs them in order, with nothing from this connection in between.
     func pipeline(_ commands: [[ByteBuffer]]) async throws -> [RESPValue] {
+        try await replies(to: commands).get()
+    }
+
+    /// `pipeline`'s replies as a future, completed on the connection's event loop.
+    func replies(to commands: [[ByteBuffer]]) -> EventLoopFuture<[RESPValue]> {
         let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
         channel.writeAndFlush(RedisRequest(commands: commands, replies: replies)).whenFailure { replies.fail($0) }
-        let values = try await replies.futureResult.get()
-        for case .error(let message) in values { throw RedisError(description: message) }
-        return values
+        return replies.futureResult.flatMapThrowing { values in
+            for case .error(let message) in values { throw RedisError(description: message) }
+            return values
+        }
     }
 
     /// Writes a command whose replies arrive as pushes (SUBSCRIBE, UNSUBSCRIBE).

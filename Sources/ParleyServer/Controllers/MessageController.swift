@@ -40,14 +40,14 @@ struct MessageController {
             room: try context.parameters.require("room"), sender: try context.caller(),
             clientId: try Validate.clientId(body.clientId), text: try Validate.text(body.text))
         // Acknowledged only now, after commit; the publish that follows may fail, and the outbox covers that.
-        await events.publish(sent.outbox)
+        events.publish(sent.outbox)
         return JSONBody(sent.message, status: sent.created ? .created : .ok)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Message> {
         guard let seq = Int64(try context.parameters.require("seq")) else { throw ParleyError.notFound("message") }
         let sent = try await store.deleteMessage(room: try context.parameters.require("room"), seq: seq, actor: try context.caller())
-        await events.publish(sent.outbox)
+        events.publish(sent.outbox)
         return JSONBody(sent.message)
     }
 

@@ -147,7 +147,7 @@ final class Gateway: Sendable {
                 text: try Validate.text(try frame.require(frame.text, "text")))
             // The reply is the acknowledgement, and the row is committed by now.
             if let id = frame.id { connection.enqueue(.frame(try Frames.encode(Frames.Ok(re: id, message: sent.message)))) }
-            await events.publish(sent.outbox)
+            events.publish(sent.outbox)
         case "typing":
             let room = try frame.require(frame.room, "room")
             try await requireMember(connection.userId, room)
