@@ -156,17 +156,20 @@ public final class RedisBus: Bus {
 
     @discardableResult
     public func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
-        Int(try await commands().send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]).integer ?? 0)
+        try await receivers(ofPublishing: payload, to: channel).get()
     }
 
     public func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
         do {
-            try commands().replies(to: [[ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]]).whenComplete { result in
-                then(result.map { Int($0[0].integer ?? 0) })
-            }
+            try receivers(ofPublishing: payload, to: channel).whenComplete(then)
         } catch {
             then(.failure(error))
         }
+    }
+
+    /// Sends a PUBLISH on the command connection; the future gives how many subscriptions received it.
+    private func receivers(ofPublishing payload: ByteBuffer, to channel: String) throws -> EventLoopFuture<Int> {
+        try commands().replies(to: [[ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]]).map { Int($0[0].integer ?? 0) }
     }
 
     /// A command on the command connection; throws while Redis is away.
