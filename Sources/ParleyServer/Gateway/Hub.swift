@@ -256,7 +256,7 @@ final class Hub: Service {
     /// Takes a delivery from the bus, at once on the bus's thread.
     private func receive(_ delivery: BusDelivery) {
         guard let (bounce, channel) = dispatch(delivery) else { return }
-        Task { _ = try? await bus.publish(bounce, to: channel) }
+        bus.publish(bounce, to: channel) { _ in }
     }
 
     /// Hands a bus message to its local connections. Returns the `peer.gone` bounce to publish, and its channel,
