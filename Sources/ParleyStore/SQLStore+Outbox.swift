@@ -32,14 +32,14 @@ extension SQLStore {
                 "SELECT id, channel, payload FROM outbox WHERE created_at < ? ORDER BY id LIMIT ?" + dialect.forUpdateSkipLocked,
                 [.int(olderThan.milliseconds), .int(Int64(limit))]
             ).map { OutboxEntry(id: try $0.int(0), channel: try $0.text(1), payload: try $0.text(2)) }
-            var published = 0
+            var published: [Int64] = []
             for entry in entries {
                 // A failed publish stops the round; what was published is deleted, the rest waits for the next one.
                 do { try await publish(entry) } catch { break }
-                try await sql.execute("DELETE FROM outbox WHERE id = ?", [.int(entry.id)])
-                published += 1
+                published.append(entry.id)
             }
-            return published
+            try await sql.deleteOutbox(published)
+            return published.count
         }
     }
 }
