@@ -150,6 +150,28 @@ struct MeetingClusterTests {
                 let candidate = try await alice.frame("signal") { $0["kind"].string == "candidate" }
                 #expect(candidate["from"].string == bobConn && candidate["fromUser"].string == trio.bob.userId)
 
+                // A burst written back to back: the first runs at once on the socket's loop, those behind it wait in
+                // its inbox and run in turn. All arrive, in order.
+                for n in 1...20 {
+                    try await bob.sendRaw(
+                        #"{"type":"signal","meeting":"\#(meeting.id)","to":"\#(aliceConn)","kind":"candidate","payload":{"candidate":"c\#(n)"}}"#)
+                }
+                for n in 1...20 {
+                    #expect(try await alice.frame("signal")["payload"]["candidate"].string == "c\(n)")
+                }
+                // A burst of signals that want replies: every one is answered ok.
+                try await withThrowingTaskGroup { group in
+                    for n in 1...20 {
+                        group.addTask {
+                            try await bob.signal(meeting.id, to: aliceConn, kind: .candidate, payload: .object(["candidate": .string("r\(n)")]))
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                var answered: Set<String> = []
+                for _ in 1...20 { answered.insert(try await alice.frame("signal")["payload"]["candidate"].string ?? "") }
+                #expect(answered == Set((1...20).map { "r\($0)" }))
+
                 // Carol is a member of the room, but not an attendee; the meeting is also full.
                 await expectCode(.forbidden) { try await carol.signal(meeting.id, to: aliceConn, kind: .offer, payload: offer) }
                 await expectCode(.meetingFull) { try await carol.joinMeeting(meeting.id) }

@@ -21,7 +21,8 @@ struct SocketHandlerTests {
             let name =
                 switch input {
                 case .opened: "opened"
-                case .text(let text): "text:\(String(buffer: text))"
+                case .frame(let frame): "frame:\(frame.type)"
+                case .malformed: "malformed"
                 case .binary: "binary"
                 case .closed: "closed"
                 }
@@ -65,10 +66,14 @@ struct SocketHandlerTests {
         }
     }
 
-    @Test("a client's close is answered with its code (1000 for one a frame may not carry) and the socket closed; text goes to the gateway in order")
+    @Test(
+        "a client's close is answered with its code (1000 for one a frame may not carry) and the socket closed; text goes to the gateway decoded, in order"
+    )
     func closeHandshake() async throws {
         try await withSocket { channel, _, received in
-            for n in 1...3 { try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "f\(n)"))) }
+            for text in [#"{"type":"f1"}"#, #"{"type":"f2"}"#, "f3"] {
+                try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+            }
             try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(string: "b")))
             var code = ByteBuffer()
             code.writeInteger(UInt16(4000))
@@ -77,7 +82,7 @@ struct SocketHandlerTests {
             #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 4000)
             try await waitUntil { !channel.isActive }
             try await waitUntil { received.all.last == "closed" }
-            #expect(received.all == ["opened", "text:f1", "text:f2", "text:f3", "binary", "closed"])
+            #expect(received.all == ["opened", "frame:f1", "frame:f2", "malformed", "binary", "closed"])
         }
         // A code that no close frame may carry is answered with 1000.
         try await withSocket { channel, _, _ in
@@ -120,17 +125,52 @@ struct SocketHandlerTests {
     func readBackpressure() async throws {
         let gate = Gate()
         let resumed = Received()
-        let inbox = Inbox(run: { _ in await gate.pass() }, resumeReading: { resumed.add(.opened) })
+        let inbox = Inbox(run: { _ in await gate.pass() }, runAtOnce: { _, _ in false }, resumeReading: { resumed.add(.opened) })
         // The first input holds the task at the gate; the rest wait in the queue.
         inbox.push(.opened)
         try await waitUntil { gate.waiting == 1 }
-        for n in 1..<Inbox.readAhead { inbox.push(.text(ByteBuffer(string: "\(n)"))) }
+        for _ in 1..<Inbox.readAhead { inbox.push(.binary) }
         #expect(!inbox.holdsReads())
-        inbox.push(.text(ByteBuffer(string: "last")))
+        inbox.push(.malformed)
         #expect(inbox.holdsReads())
         #expect(resumed.all.isEmpty)
         gate.open()
         try await waitUntil { resumed.all.count == 1 }
         #expect(!inbox.holdsReads())
+    }
+
+    @Test(
+        "an input run at once holds what comes after it until it is done; then the rest run in order, and an input that finds others waiting joins them"
+    )
+    func runAtOnce() async throws {
+        let ran = Received()
+        let atOnce = Received()
+        let pending = Mutex<[@Sendable () -> Void]>([])
+        let inbox = Inbox(
+            run: { ran.add($0) },
+            runAtOnce: { input, done in
+                guard case .frame(let frame) = input, frame.type == "signal" else { return false }
+                atOnce.add(input)
+                pending.withLock { $0.append(done) }
+                return true
+            }, resumeReading: {})
+        let signal = Inbound(text: ByteBuffer(string: #"{"type":"signal"}"#))
+        inbox.push(signal)
+        inbox.push(.binary)
+        inbox.push(signal)
+        inbox.push(.malformed)
+        // The first signal is not done: nothing after it has run.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(atOnce.all == ["frame:signal"] && ran.all.isEmpty)
+        pending.withLock { $0.removeFirst() }()
+        // The signal that waited behind others runs in the queue, in its place.
+        try await waitUntil { ran.all == ["binary", "frame:signal", "malformed"] }
+        #expect(atOnce.all == ["frame:signal"])
+        // With nothing waiting, the next runs at once again; one that is not run at once goes to `run`.
+        inbox.push(.opened)
+        try await waitUntil { ran.all.count == 4 }
+        inbox.push(signal)
+        try await waitUntil { atOnce.all.count == 2 }
+        #expect(ran.all == ["binary", "frame:signal", "malformed", "opened"])
     }
 }

@@ -60,10 +60,51 @@ final class Gateway: Sendable {
         let connection = Connection(
             id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiresAt, store: store, sink: SocketFrameSink(channel: channel),
             channel: channel)
-        let handler = SocketHandler(connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat) { [self] input in
-            await receive(input, connection)
-        }
+        let handler = SocketHandler(
+            connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat,
+            run: { [self] input in await receive(input, connection) },
+            runAtOnce: { [self] input, done in runAtOnce(input, connection, done: done) })
         try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
+    /// Runs a signal at once, on the socket's event loop, when nothing the client sent before waits: a signal only
+    /// publishes, and costs no task hop this way. What the client sends next waits until `done`, after the
+    /// publish's reply, so that replies keep their order. Returns false, having done nothing, for anything else.
+    private func runAtOnce(_ input: Inbound, _ connection: Connection, done: @escaping @Sendable () -> Void) -> Bool {
+        guard case .frame(let frame) = input, frame.type == "signal" else { return false }
+        relay(signal: frame, connection) { [self] result in
+            reply(to: frame, result, connection)
+            done()
+        }
+        return true
+    }
+
+    /// Relays a signal frame; `then` gets the outcome, on the bus's thread or at once.
+    private func relay(signal frame: ClientFrame, _ connection: Connection, then: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        do {
+            try meetings.signal(frame, from: connection.id, user: connection.userId, attends: { hub.attends(connection.id, meeting: $0) }, then: then)
+        } catch {
+            then(.failure(error))
+        }
+    }
+
+    /// Queues the reply to a frame that wants one, and the error of one that failed.
+    private func reply(to frame: ClientFrame, _ result: Result<Void, any Error>, _ connection: Connection) {
+        switch result {
+        case .success:
+            if let id = frame.id, let ok = try? Frames.encode(Frames.Ok(re: id)) { connection.enqueue(.frame(ok)) }
+        case .failure(let error):
+            fail(frame, error, connection)
+        }
+    }
+
+    /// Queues the error frame of a frame that failed: what a `ParleyError` says, or `internal`, logged.
+    private func fail(_ frame: ClientFrame, _ error: any Error, _ connection: Connection) {
+        guard let error = error as? ParleyError else {
+            logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
+            return connection.fail(re: frame.id, ParleyError(.internal, "something went wrong on the server"))
+        }
+        connection.fail(re: frame.id, error)
     }
 
     /// Runs what the client sent, one input at a time.
@@ -76,21 +117,14 @@ final class Gateway: Sendable {
                 logger.error("greeting failed", metadata: ["error": "\(error)"])
                 connection.enqueue(.close(code: 1011, reason: "the node cannot serve you now: reconnect"))
             }
-        case .text(let text):
-            let frame: ClientFrame
-            do {
-                frame = try JSONDecoder().decode(ClientFrame.self, from: Data(buffer: text, byteTransferStrategy: .noCopy))
-            } catch {
-                return connection.fail(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
-            }
+        case .frame(let frame):
             do {
                 try await handle(frame, connection)
-            } catch let error as ParleyError {
-                connection.fail(re: frame.id, error)
             } catch {
-                logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
-                connection.fail(re: frame.id, ParleyError(.internal, "something went wrong on the server"))
+                fail(frame, error, connection)
             }
+        case .malformed:
+            connection.fail(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
         case .binary:
             connection.fail(re: nil, ParleyError(.badRequest, "frames are JSON text"))
         case .closed:
@@ -165,15 +199,18 @@ final class Gateway: Sendable {
             if let reply { connection.enqueue(.frame(reply)) }
         case "ping":
             if let reply { connection.enqueue(.frame(reply)) }
-        case "meeting.start", "meeting.accept", "meeting.decline", "meeting.end", "meeting.join", "meeting.leave", "media", "signal":
+        case "meeting.start", "meeting.accept", "meeting.decline", "meeting.end", "meeting.join", "meeting.leave", "media":
             try await handleMeeting(frame, connection)
+        case "signal":
+            // Behind other frames of the socket's; one that finds none waiting runs at once (`runAtOnce`).
+            try await withCheckedThrowingContinuation { continuation in relay(signal: frame, connection) { continuation.resume(with: $0) } }
+            if let reply { connection.enqueue(.frame(reply)) }
         default:
             throw ParleyError(.badRequest, "unknown frame type '\(frame.type)'")
         }
     }
 
-    /// Meeting frames: membership of the meeting's room is checked by the store, attendance for `media` and
-    /// signals.
+    /// Meeting frames: membership of the meeting's room is checked by the store, attendance for `media`.
     private func handleMeeting(_ frame: ClientFrame, _ connection: Connection) async throws {
         var ok = Frames.Ok(re: frame.id ?? "")
         switch frame.type {
@@ -201,11 +238,9 @@ final class Gateway: Sendable {
             let id = try frame.require(frame.meeting, "meeting")
             await hub.unattend(connection, meeting: id)
             await meetings.leave(id, conn: connection.id)
-        case "media":
+        default:
             ok.attendee = try await meetings.media(
                 try frame.require(frame.meeting, "meeting"), conn: connection.id, audio: frame.audio, video: frame.video, screen: frame.screen)
-        default:
-            try await meetings.signal(frame, from: connection.id, user: connection.userId) { hub.attends(connection.id, meeting: $0) }
         }
         if frame.id != nil { connection.enqueue(.frame(try Frames.encode(ok))) }
     }

@@ -35,6 +35,28 @@ final class ItemQueue<Item: Sendable>: Sendable {
         }
     }
 
+    /// Claims the queue for the caller when no task drains it and nothing waits in it: what is pushed until the
+    /// caller's `release` waits in the queue. Returns false, having claimed nothing, otherwise.
+    func claim() -> Bool {
+        state.withLock { state in
+            guard !state.draining, state.items.isEmpty, !state.finished else { return false }
+            state.draining = true
+            return true
+        }
+    }
+
+    /// Ends a claim. Returns true when items were pushed meanwhile: the caller is to start a task that drains
+    /// them, as after a `push` that returned true.
+    func release() -> Bool {
+        state.withLock { state in
+            guard !state.items.isEmpty, !state.finished else {
+                state.draining = false
+                return false
+            }
+            return true
+        }
+    }
+
     /// How many items wait for the draining task.
     var count: Int { state.withLock { $0.items.count } }
 

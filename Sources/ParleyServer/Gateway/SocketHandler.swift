@@ -8,15 +8,28 @@ import Synchronization
 enum Inbound: Sendable {
     /// The socket opened: greet the client.
     case opened
-    case text(ByteBuffer)
+    /// A text message, decoded on the socket's event loop.
+    case frame(ClientFrame)
+    /// A text message that is no frame: malformed JSON, or no type.
+    case malformed
     case binary
     /// The socket is gone: clean up after it. Nothing comes after it.
     case closed
+
+    /// A text message from the client, decoded.
+    init(text: ByteBuffer) {
+        do {
+            self = .frame(try JSONDecoder().decode(ClientFrame.self, from: Data(buffer: text, byteTransferStrategy: .noCopy)))
+        } catch {
+            self = .malformed
+        }
+    }
 }
 
 /// A socket's incoming side: what the client sent, run in order by a task that lives while there is any, so
-/// that an idle socket keeps no task. While `readAhead` frames wait, the socket reads no more, and TCP holds the
-/// client back.
+/// that an idle socket keeps no task. An input that finds nothing waiting may run at once instead, on the socket's
+/// event loop, with what comes meanwhile waiting for it (a signal: see `Gateway.runAtOnce`). While `readAhead`
+/// frames wait, the socket reads no more, and TCP holds the client back.
 final class Inbox: Sendable {
     static let readAhead = 32
 
@@ -24,18 +37,41 @@ final class Inbox: Sendable {
     /// Set while the socket holds its reads for the queue to shrink.
     private let holding = Atomic<Bool>(false)
     private let run: @Sendable (Inbound) async -> Void
+    private let runAtOnce: RunAtOnce
     private let resumeReading: @Sendable () -> Void
+
+    /// Runs an input at once, without waiting for it, and calls its second argument when the input is done;
+    /// returns false, having done nothing, for an input that `run` is to run.
+    typealias RunAtOnce = @Sendable (Inbound, _ done: @escaping @Sendable () -> Void) -> Bool
 
     /// - Parameters:
     ///   - run: runs one input; the next waits for it.
+    ///   - runAtOnce: tried first for an input that finds nothing waiting or running.
     ///   - resumeReading: called when the queue shrank after the socket held its reads.
-    init(run: @escaping @Sendable (Inbound) async -> Void, resumeReading: @escaping @Sendable () -> Void) {
+    init(
+        run: @escaping @Sendable (Inbound) async -> Void, runAtOnce: @escaping RunAtOnce,
+        resumeReading: @escaping @Sendable () -> Void
+    ) {
         self.run = run
+        self.runAtOnce = runAtOnce
         self.resumeReading = resumeReading
     }
 
     func push(_ input: Inbound) {
-        if queue.push(input) { Task { await self.runQueued() } }
+        if queue.claim() {
+            if runAtOnce(input, { [self] in release() }) { return }
+            Task {
+                await self.run(input)
+                if self.queue.release() { await self.runQueued() }
+            }
+        } else if queue.push(input) {
+            Task { await self.runQueued() }
+        }
+    }
+
+    /// Ends an input run outside the queue: what was pushed meanwhile runs next.
+    private func release() {
+        if queue.release() { Task { await self.runQueued() } }
     }
 
     /// Whether the socket is to hold its next read, because enough waits already. When it holds, the queue
@@ -95,21 +131,29 @@ final class SocketHandler: ChannelDuplexHandler {
     private var fragments: (opcode: WebSocketOpcode, data: ByteBuffer)?
 
     private let run: @Sendable (Inbound) async -> Void
+    private let runAtOnce: Inbox.RunAtOnce
 
-    /// - Parameter run: runs what the client sent, one input at a time.
-    init(connection: Connection, rateLimit: Int, heartbeat: TimeAmount, run: @escaping @Sendable (Inbound) async -> Void) {
+    /// - Parameters:
+    ///   - run: runs what the client sent, one input at a time.
+    ///   - runAtOnce: runs an input at once on the socket's event loop when nothing else waits, where it can (see
+    ///     `Inbox`).
+    init(
+        connection: Connection, rateLimit: Int, heartbeat: TimeAmount, run: @escaping @Sendable (Inbound) async -> Void,
+        runAtOnce: @escaping Inbox.RunAtOnce = { _, _ in false }
+    ) {
         self.connection = connection
         self.rateLimit = rateLimit
         self.bucket = TokenBucket(rate: rateLimit, burst: rateLimit * 2)
         self.heartbeat = heartbeat
         self.run = run
+        self.runAtOnce = runAtOnce
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
-        inbox = Inbox(run: run, resumeReading: { loop.execute { handler.value.resumeReading() } })
+        inbox = Inbox(run: run, runAtOnce: runAtOnce, resumeReading: { loop.execute { handler.value.resumeReading() } })
         inbox?.push(.opened)
         // A client gone before its handlers were in place is gone all the same.
         guard context.channel.isActive else { return ended() }
@@ -161,8 +205,8 @@ final class SocketHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Hands a whole message to the inbox: a frame that is one, or the fragments of one once its last comes. A
-    /// message over `Gateway.maxMessageBytes` closes the socket with 1009.
+    /// Hands a whole message to the inbox, decoded: a frame that is one, or the fragments of one once its last
+    /// comes. A message over `Gateway.maxMessageBytes` closes the socket with 1009.
     private func gather(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
         var message: (opcode: WebSocketOpcode, data: ByteBuffer)
         if frame.opcode == .continuation {
@@ -183,7 +227,7 @@ final class SocketHandler: ChannelDuplexHandler {
             fragments = message
             return
         }
-        inbox?.push(message.opcode == .text ? .text(message.data) : .binary)
+        inbox?.push(message.opcode == .text ? Inbound(text: message.data) : .binary)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -88,8 +88,12 @@ struct Meetings: Sendable {
     /// Relays a signal from one attendee's connection to another's, on the target's node; `attends` says whether
     /// the sender's connection attends the meeting (its node knows, without a store read). The target's node
     /// delivers it only if the target attends the meeting, and otherwise answers the sender with a `peer_gone`
-    /// error frame; when the target's node is gone, the sender learns at once.
-    func signal(_ frame: ClientFrame, from conn: String, user: String, attends: (String) -> Bool) async throws {
+    /// error frame; when the target's node is gone, the sender learns at once. Throws what is wrong with the
+    /// signal; `then` gets the publish's outcome, on the bus's thread.
+    func signal(
+        _ frame: ClientFrame, from conn: String, user: String, attends: (String) -> Bool,
+        then: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) throws {
         let meeting = try frame.require(frame.meeting, "meeting")
         let target = try frame.require(frame.to, "to")
         let kind = try frame.require(frame.kind, "kind")
@@ -98,8 +102,11 @@ struct Meetings: Sendable {
             throw ParleyError.forbidden("only attendees of the meeting signal in it; join it first")
         }
         let relayed = MeetingFrames.Signal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: frame.payload)
-        guard try await bus.publish(try Frames.encode(relayed), to: Channel.node(Attendee.node(of: target))) > 0 else {
-            throw ParleyError(.peerGone, "connection \(target) is gone: its node stopped")
+        bus.publish(try Frames.encode(relayed), to: Channel.node(Attendee.node(of: target))) { receivers in
+            then(
+                receivers.flatMap { count in
+                    count > 0 ? .success(()) : .failure(ParleyError(.peerGone, "connection \(target) is gone: its node stopped"))
+                })
         }
     }
 
