@@ -28,11 +28,16 @@ struct BatcherTests {
         #expect((3...4).contains(batches.count))
     }
 
-    @Test("a call on an idle batcher runs at once and alone")
+    @Test("a call on an idle batcher runs at once and alone, in the caller's own task")
     func alone() async throws {
         let batcher = Batcher<String, String>(concurrency: 2, maxSize: 10)
+        let caller = withUnsafeCurrentTask { $0?.hashValue }
         for word in ["one", "two"] {
-            #expect(try await batcher.submit(word) { requests in requests.map { .success($0.uppercased()) } } == word.uppercased())
+            let result = try await batcher.submit(word) { requests in
+                let task = withUnsafeCurrentTask { $0?.hashValue }
+                return requests.map { .success("\($0.uppercased()) \(task == caller)") }
+            }
+            #expect(result == "\(word.uppercased()) true")
         }
     }
 
