@@ -153,6 +153,32 @@ struct ConnectionTests {
         }
     }
 
+    @Test(
+        "a frame that finds the writer idle goes straight onto the socket, flushed; one that comes before it is written waits its turn in the writer")
+    func directFrame() async throws {
+        try await withSQLiteStore { store in
+            let socket = NIOAsyncTestingChannel()
+            let sink = RecordingSink()
+            let connection = Connection(id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: sink, channel: socket)
+            // On the socket's loop, so that the first frame's write waits until both are in.
+            try await socket.testingEventLoop.executeInContext {
+                connection.enqueue(.frame(ByteBuffer(string: "r1")))
+                connection.enqueue(.frame(ByteBuffer(string: "r2")))
+            }
+            await socket.testingEventLoop.run()
+            try await waitUntil { sink.batches == [["r2"]] }
+            #expect(try await socket.readOutbound(as: WebSocketFrame.self).map { String(buffer: $0.unmaskedData) } == "r1")
+            #expect(try await socket.readOutbound(as: WebSocketFrame.self) == nil)
+            try await waitUntil { connection.isIdle }
+            // From another thread, with the writer idle again: straight onto the socket.
+            connection.enqueue(.frame(ByteBuffer(string: "r3")))
+            await socket.testingEventLoop.run()
+            try await waitUntil { connection.isIdle }
+            #expect(try await socket.readOutbound(as: WebSocketFrame.self).map { String(buffer: $0.unmaskedData) } == "r3")
+            #expect(sink.batches == [["r2"]])
+        }
+    }
+
     @Test("a queue past its bound closes the socket with 4008 instead of growing")
     func overflow() async throws {
         let sink = RecordingSink(gate: Gate())
@@ -176,8 +202,10 @@ struct ConnectionTests {
             defer { stalledSink.gate.open() }
             let stalled = Connection(
                 id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: stalledSink, channel: socket, maxQueued: 2)
-            // The writer is stuck in its first write before the queue fills, so that none of the rest is taken.
-            stalled.enqueue(.frame(ByteBuffer(string: "f0")))
+            // The writer is stuck in its first write before the queue fills, so that none of the rest is taken. (An
+            // event, as a frame would skip the idle writer.)
+            let event = ByteBuffer(string: #"{"type":"f0"}"#)
+            stalled.enqueue(.event(try #require(EventHeader.decode(event)), event))
             try await waitUntil { stalledSink.gate.waiting == 1 }
             for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             await socket.testingEventLoop.advanceTime(by: Connection.overflowGrace - .seconds(1))

@@ -12,8 +12,8 @@ import Synchronization
 /// it.
 ///
 /// A live event that finds the writer idle, with nothing queued, skips the queue: the hub writes it on the socket's
-/// event loop (`deliver`), so that fan-out costs no task wake-up per socket. Gaps, closes and a socket that does
-/// not take writes go through the writer as before.
+/// event loop (`deliver`), so that fan-out costs no task wake-up per socket. So does a reply (`enqueue`). Gaps,
+/// closes and a socket that does not take writes go through the writer as before.
 final class Connection: Sendable {
     /// What the writer does next.
     enum Item: Sendable {
@@ -70,7 +70,18 @@ final class Connection: Sendable {
     }
 
     /// Queues an item. A consumer too slow to keep the queue under its bound is cut off rather than let grow.
+    ///
+    /// A frame that finds the writer idle and the socket writable skips the queue: it is written and flushed on
+    /// the socket's event loop, with the queue claimed until then, so that anything after it, a live event too,
+    /// waits its turn. A reply then costs no task and no wait for the write.
     func enqueue(_ item: Item) {
+        if case .frame(let frame) = item, let channel, channel.isWritable, queue.claim() {
+            channel.eventLoop.execute {
+                channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: frame), promise: nil)
+                if self.queue.release() { Task { await self.writeQueued() } }
+            }
+            return
+        }
         if queued.add(1, ordering: .relaxed).newValue > maxQueued {
             // The writer closes the socket with 4008 as soon as the reader takes anything more; a reader that takes
             // nothing is cut off after the grace period.
