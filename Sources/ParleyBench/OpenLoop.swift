@@ -6,6 +6,11 @@ import Synchronization
 /// was *meant* to leave, so a slow server shows as latency rather than as a lower send rate (no coordinated
 /// omission).
 struct OpenLoop {
+    /// How often the loop wakes to send what has come due. A frame leaves up to a tick after it was due, and its
+    /// latency counts that wait: 0.5 ms rather than 1 ms took 0.3 ms off relay's p50 and 0.3–0.7 ms off its p99 on
+    /// the same servers, at a little more server CPU per signal (less batching).
+    static let tick = Duration.microseconds(500)
+
     let peers: [BenchPeer]
     /// Frames per second over all peers, round robin.
     let rate: Double
@@ -26,7 +31,7 @@ struct OpenLoop {
                 next += 1
             }
             for (peer, frames) in batches { peers[peer].send(batch: frames) }
-            try? await Task.sleep(for: .milliseconds(1))
+            try? await Task.sleep(for: Self.tick)
         }
         return total
     }
