@@ -54,7 +54,7 @@ extension SQLStore {
     private static func sendThroughFunction(
         _ requests: [SendRequest], published: [Int64], now: Timestamp, _ sql: any SQLExecutor
     ) async throws -> [Result<Sent, any Error>] {
-        let batch = String(decoding: try JSONEncoder().encode(requests), as: UTF8.self)
+        let batch = SendRequest.json(requests)
         let rows = try await sql.query(
             "SELECT ord, status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload"
                 + " FROM parley_send_batch(?::json, ?, ?, ?::bigint[]) ORDER BY ord",
@@ -224,7 +224,7 @@ extension SQLStore {
 }
 
 /// One call to `send`, waiting for its batch.
-struct SendRequest: Sendable, Encodable {
+struct SendRequest: Sendable {
     /// What makes a send a retry of another.
     struct Key: Hashable {
         let room: String
@@ -237,8 +237,24 @@ struct SendRequest: Sendable, Encodable {
     let clientId: String
     let text: String
 
-    private enum CodingKeys: String, CodingKey {
-        case room, sender, clientId, text
+    /// The requests as `parley_send_batch` reads them: `[{"room", "sender", "clientId", "text"}, …]`.
+    static func json(_ requests: [SendRequest]) -> String {
+        var json = JSONText(capacity: requests.count * 160)
+        json.raw("[")
+        for (index, request) in requests.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.raw("{\"room\":")
+            json.string(request.room)
+            json.raw(",\"sender\":")
+            json.string(request.sender)
+            json.raw(",\"clientId\":")
+            json.string(request.clientId)
+            json.raw(",\"text\":")
+            json.string(request.text)
+            json.raw("}")
+        }
+        json.raw("]")
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 
     var key: Key { Key(room: room, sender: sender, clientId: clientId) }

@@ -75,6 +75,26 @@ struct TimestampTests {
         }
         #expect(Timestamp(milliseconds: 1_795_511_416_995).iso8601 == "2026-11-24T09:10:16.995Z")
     }
+
+    @Test("written by hand, the time is the one Foundation's ISO 8601 format gives, leap days and all")
+    func formatted() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var generator = SystemRandomNumberGenerator()
+        // 1900 to 9999, the days around leap days and year ends, and random times between.
+        let edges: [Int64] = [
+            -2_208_988_800_000, -1, 0, 951_782_399_999, 951_782_400_000, 951_868_800_000, 4_107_542_399_999,
+            4_107_542_400_000, 1_798_761_599_999, 253_402_300_799_999,
+        ]
+        let random = (0..<20_000).map { _ in Int64.random(in: -2_208_988_800_000...253_402_300_799_999, using: &generator) }
+        for milliseconds in edges + random {
+            let expected = Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(style)
+            // Foundation's own rounding of the binary fraction can land a millisecond short; the seconds must agree,
+            // and the milliseconds are the integer's.
+            let written = Timestamp(milliseconds: milliseconds).iso8601
+            let millis = (milliseconds % 1000 + 1000) % 1000
+            #expect(written.prefix(20) == expected.prefix(20) && written.hasSuffix(String(format: ".%03dZ", millis)), "\(milliseconds)")
+        }
+    }
 }
 
 @Suite("Meeting policy")

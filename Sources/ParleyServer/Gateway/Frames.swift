@@ -46,6 +46,18 @@ enum Frames {
         var attendee: Attendee?
     }
 
+    /// A send's acknowledgement, `{"re": id, "ok": true, "message": {…}}` as `Ok` encodes it, written by hand
+    /// (`JSONText`): Foundation's encoder cost a twentieth of a WS node's CPU at a few thousand sends a second.
+    static func ack(re id: String, _ message: Message) -> ByteBuffer {
+        var json = JSONText()
+        json.raw("{\"re\":")
+        json.string(id)
+        json.raw(",\"ok\":true,\"message\":")
+        json.message(message)
+        json.raw("}")
+        return ByteBuffer(bytes: json.bytes)
+    }
+
     /// `{"type": "error", "re": id?, "ok": false, "error": {code, message}}`.
     struct Failure: Encodable {
         struct Body: Encodable {

@@ -180,7 +180,7 @@ final class Gateway: Sendable {
                 clientId: try Validate.clientId(try frame.require(frame.clientId, "clientId")),
                 text: try Validate.text(try frame.require(frame.text, "text")))
             // The reply is the acknowledgement, and the row is committed by now.
-            if let id = frame.id { connection.enqueue(.frame(try Frames.encode(Frames.Ok(re: id, message: sent.message)))) }
+            if let id = frame.id { connection.enqueue(.frame(Frames.ack(re: id, sent.message))) }
             events.publish(sent.outbox)
         case "typing":
             let room = try frame.require(frame.room, "room")
