@@ -36,18 +36,17 @@ enum Frames {
         let seq: Int64
     }
 
-    /// `{"re": id, "ok": true}`, with the sent message for `send`, the meeting for meeting frames, and the
-    /// attendee for `media`.
+    /// `{"re": id, "ok": true}`, with the meeting for meeting frames, and the attendee for `media`. (A send's
+    /// reply, with its message, is `ack`.)
     struct Ok: Encodable {
         let re: String
         let ok = true
-        var message: Message?
         var meeting: Meeting?
         var attendee: Attendee?
     }
 
-    /// A send's acknowledgement, `{"re": id, "ok": true, "message": {…}}` as `Ok` encodes it, written by hand
-    /// (`JSONText`): Foundation's encoder cost a twentieth of a WS node's CPU at a few thousand sends a second.
+    /// A send's acknowledgement, `{"re": id, "ok": true, "message": {…}}`, written by hand (`JSONText`): Foundation's
+    /// encoder cost a twentieth of a WS node's CPU at a few thousand sends a second.
     static func ack(re id: String, _ message: Message) -> ByteBuffer {
         var json = JSONText()
         json.raw("{\"re\":")
