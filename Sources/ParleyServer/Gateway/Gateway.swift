@@ -73,7 +73,7 @@ final class Gateway: Sendable {
     private func runAtOnce(_ input: Inbound, _ connection: Connection, done: @escaping @Sendable () -> Void) -> Bool {
         guard case .frame(let frame) = input, frame.type == "signal" else { return false }
         relay(signal: frame, connection) { [self] result in
-            reply(to: frame, result, connection)
+            answer(frame, with: result, connection)
             done()
         }
         return true
@@ -89,7 +89,7 @@ final class Gateway: Sendable {
     }
 
     /// Queues the reply to a frame that wants one, and the error of one that failed.
-    private func reply(to frame: ClientFrame, _ result: Result<Void, any Error>, _ connection: Connection) {
+    private func answer(_ frame: ClientFrame, with result: Result<Void, any Error>, _ connection: Connection) {
         switch result {
         case .success:
             if let id = frame.id, let ok = try? Frames.encode(Frames.Ok(re: id)) { connection.enqueue(.frame(ok)) }
@@ -203,8 +203,8 @@ final class Gateway: Sendable {
             try await handleMeeting(frame, connection)
         case "signal":
             // Behind other frames of the socket's; one that finds none waiting runs at once (`runAtOnce`).
-            try await withCheckedThrowingContinuation { continuation in relay(signal: frame, connection) { continuation.resume(with: $0) } }
-            if let reply { connection.enqueue(.frame(reply)) }
+            let result = await withCheckedContinuation { continuation in relay(signal: frame, connection) { continuation.resume(returning: $0) } }
+            answer(frame, with: result, connection)
         default:
             throw ParleyError(.badRequest, "unknown frame type '\(frame.type)'")
         }
