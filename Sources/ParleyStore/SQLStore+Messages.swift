@@ -50,15 +50,26 @@ extension SQLStore {
     }
 
     /// On Postgres, a batch is one call of `parley_send_batch` (migrations 0003 and 0004): the steps below, run
-    /// inside the server in one round trip and one transaction.
+    /// inside the server in one round trip and one transaction. A batch of one, the usual one below saturation,
+    /// calls `parley_send_one` (migration 0005), the same steps as plain statements, at about half the cost.
     private static func sendThroughFunction(
         _ requests: [SendRequest], published: [Int64], now: Timestamp, _ sql: any SQLExecutor
     ) async throws -> [Result<Sent, any Error>] {
-        let batch = SendRequest.json(requests)
-        let rows = try await sql.query(
-            "SELECT ord, status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload"
-                + " FROM parley_send_batch(?::json, ?, ?, ?::bigint[]) ORDER BY ord",
-            [.text(batch), .int(now.milliseconds), .text(now.iso8601), .text("{\(published.map(String.init).joined(separator: ","))}")])
+        let columns = "status, msg_seq, msg_text, msg_sent_at, msg_deleted_at, outbox_id, outbox_payload"
+        let published = SQLValue.text("{\(published.map(String.init).joined(separator: ","))}")
+        let rows =
+            if let request = requests.first, requests.count == 1 {
+                try await sql.query(
+                    "SELECT 1, \(columns) FROM parley_send_one(?, ?, ?, ?, ?, ?, ?::bigint[])",
+                    [
+                        .text(request.room), .text(request.sender), .text(request.clientId), .text(request.text), .int(now.milliseconds),
+                        .text(now.iso8601), published,
+                    ])
+            } else {
+                try await sql.query(
+                    "SELECT ord, \(columns) FROM parley_send_batch(?::json, ?, ?, ?::bigint[]) ORDER BY ord",
+                    [.text(SendRequest.json(requests)), .int(now.milliseconds), .text(now.iso8601), published])
+            }
         guard rows.count == requests.count else {
             throw StoreError(description: "parley_send_batch gave \(rows.count) rows for \(requests.count) requests")
         }
