@@ -55,6 +55,13 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply migrations at start-up (PARLEY_MIGRATE).") var migrate: Bool?
 
     func run() async throws {
+        // PARLEY_EVENT_LOOPS is the number of NIO's event loop threads, one per core unless it is set. A node that
+        // shares its cores with other busy processes (other nodes, Postgres, Redis: `scripts/bench` runs them all on
+        // two) wakes fewer threads per frame with one, the more so with its tasks on that loop too.
+        if let loops = ProcessInfo.processInfo.environment["PARLEY_EVENT_LOOPS"] {
+            guard let count = Int(loops), count > 0 else { throw ValidationError("PARLEY_EVENT_LOOPS must be a whole number above 0") }
+            NIOSingletons.groupLoopCountSuggestion = count
+        }
         // PARLEY_TASKS_ON_EVENT_LOOPS=1 runs tasks on NIO's event loops instead of Swift's own pool, so that a task
         // that awaits a socket (Postgres, Redis, a WebSocket) resumes on the loop that served it, without a thread
         // switch each way: about a fifth less CPU per durable send in `parley bench durable`. It is off by default:
