@@ -129,7 +129,7 @@ struct ConnectionTests {
             func deliver(_ event: (EventHeader, ByteBuffer)) async throws -> Bool {
                 try await socket.testingEventLoop.executeInContext {
                     defer { socket.flush() }
-                    return connection.deliver(event.0, event.1)
+                    return connection.deliver(event.0, event.1, frame: .webSocketText(event.1))
                 }
             }
             let first = try await event(1)
@@ -150,6 +150,40 @@ struct ConnectionTests {
             connection.enqueue(.close(code: 1000, reason: "done"))
             try await waitUntil { sink.closed != nil }
             #expect(sink.closed == 1000)
+        }
+    }
+
+    @Test("a live event goes onto the socket as the frame encoded once for all its sockets, under the frame encoder")
+    func encodedDelivery() async throws {
+        try await withSQLiteStore { store in
+            let socket = NIOAsyncTestingChannel()
+            try await socket.pipeline.addHandler(WebSocketFrameEncoder())
+            let connection = Connection(
+                id: "n.5", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: RecordingSink(), channel: socket)
+            let payload = ByteBuffer(string: #"{"type":"signal","meeting":"m_1","from":"n.6","to":"n.5","kind":"offer","data":{}}"#)
+            let header = try #require(EventHeader.decode(payload))
+            let written = try await socket.testingEventLoop.executeInContext {
+                connection.encodedOutput = try socket.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+                defer { socket.flush() }
+                return connection.deliver(header, payload, frame: .webSocketText(payload))
+            }
+            #expect(written)
+            // One buffer, the whole frame: not a header and a payload, as the encoder writes a frame it encodes.
+            #expect(try await socket.readOutbound(as: ByteBuffer.self) == .webSocketText(payload))
+            #expect(try await socket.readOutbound(as: ByteBuffer.self) == nil)
+        }
+    }
+
+    @Test("a text frame encoded once is byte for byte what NIO's frame encoder writes, for every length encoding")
+    func encodedTextFrames() throws {
+        for length in [0, 1, 125, 126, 127, 65535, 65536, 70000] {
+            let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: length)
+            let channel = EmbeddedChannel(handler: WebSocketFrameEncoder())
+            try channel.writeOutbound(WebSocketFrame(fin: true, opcode: .text, data: payload))
+            var encoded = ByteBuffer()
+            while var part = try channel.readOutbound(as: ByteBuffer.self) { encoded.writeBuffer(&part) }
+            #expect(ByteBuffer.webSocketText(payload) == encoded, "a payload of \(length) bytes")
+            _ = try channel.finish()
         }
     }
 

@@ -36,6 +36,11 @@ final class Connection: Sendable {
     let userId: String
     /// The socket, for live events written on it directly; nil where the writer's sink is not a socket (tests).
     let channel: (any NIOCore.Channel)?
+    /// Where a live event goes as a whole WebSocket frame, encoded once for all its sockets: the context of the
+    /// socket's frame encoder, whose write passes the frame under the encoder. Set by the socket's handler while it
+    /// is on the pipeline, and used, on the socket's event loop only; without it, a live event is written as a frame
+    /// for the pipeline to encode.
+    nonisolated(unsafe) var encodedOutput: ChannelHandlerContext?
     private let store: any Store
     private let sink: any FrameSink
     private let queue = ItemQueue<Item>()
@@ -103,8 +108,9 @@ final class Connection: Sendable {
     }
 
     /// Delivers a bus event, on `channel`'s event loop: written on the socket without a flush when the writer is
-    /// idle, else queued. Returns true when it wrote, and the caller is to flush the socket.
-    func deliver(_ header: EventHeader, _ payload: ByteBuffer) -> Bool {
+    /// idle, else queued. `frame` is `payload` as a whole text frame (`ByteBuffer.webSocketText`). Returns true when
+    /// it wrote, and the caller is to flush the socket.
+    func deliver(_ header: EventHeader, _ payload: ByteBuffer, frame: ByteBuffer) -> Bool {
         guard let channel, channel.isWritable,
             case let verdict?? = queue.whenIdle({ cursors.withLock { Self.route(header, userId: userId, cursors: &$0, direct: true) } })
         else {
@@ -112,7 +118,11 @@ final class Connection: Sendable {
             return false
         }
         guard case .deliver = verdict else { return false }
-        channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
+        if let encodedOutput {
+            encodedOutput.write(NIOAny(frame), promise: nil)
+        } else {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
+        }
         return true
     }
 

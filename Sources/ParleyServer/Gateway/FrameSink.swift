@@ -43,3 +43,24 @@ extension WebSocketFrame {
         return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 }
+
+extension ByteBuffer {
+    /// `payload` as one unmasked, final text frame (RFC 6455, 5.2), header and all, as a server sends it: encoded
+    /// once for every socket a live event goes to, instead of by each socket's frame encoder.
+    static func webSocketText(_ payload: ByteBuffer) -> ByteBuffer {
+        var frame = ByteBuffer()
+        frame.reserveCapacity(10 + payload.readableBytes)
+        frame.writeInteger(UInt8(0x81))  // FIN and the text opcode
+        switch payload.readableBytes {
+        case ..<126: frame.writeInteger(UInt8(payload.readableBytes))
+        case ...Int(UInt16.max):
+            frame.writeInteger(UInt8(126))
+            frame.writeInteger(UInt16(payload.readableBytes))
+        default:
+            frame.writeInteger(UInt8(127))
+            frame.writeInteger(UInt64(payload.readableBytes))
+        }
+        frame.writeImmutableBuffer(payload)
+        return frame
+    }
+}

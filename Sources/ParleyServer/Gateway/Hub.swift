@@ -312,9 +312,11 @@ final class Hub: Service {
             }
             byLoop[ObjectIdentifier(loop), default: (loop, [])].connections.append(connection)
         }
+        guard !byLoop.isEmpty else { return }
+        let frame = ByteBuffer.webSocketText(payload)
         for (loop, connections) in byLoop.values {
             loop.execute {
-                let written = connections.compactMap { $0.deliver(header, payload) ? $0.channel : nil }
+                let written = connections.compactMap { $0.deliver(header, payload, frame: frame) ? $0.channel : nil }
                 guard !written.isEmpty else { return }
                 let key = ObjectIdentifier(loop)
                 let first = self.unflushed.withLock { unflushed in

@@ -151,6 +151,7 @@ final class SocketHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        connection.encodedOutput = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
         inbox = Inbox(run: run, runAtOnce: runAtOnce, resumeReading: { loop.execute { handler.value.resumeReading() } })
@@ -168,6 +169,7 @@ final class SocketHandler: ChannelDuplexHandler {
 
     /// The socket is gone: the gateway cleans up after it, behind what the client sent before.
     private func ended() {
+        connection.encodedOutput = nil
         timer?.cancel()
         inbox?.push(.closed)
         inbox = nil
