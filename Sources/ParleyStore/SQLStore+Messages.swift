@@ -71,7 +71,7 @@ extension SQLStore {
                     [.text(SendRequest.json(requests)), .int(now.milliseconds), .text(now.iso8601), published])
             }
         guard rows.count == requests.count else {
-            throw StoreError(description: "parley_send_batch gave \(rows.count) rows for \(requests.count) requests")
+            throw StoreError(description: "the send function gave \(rows.count) rows for \(requests.count) requests")
         }
         return try zip(requests, rows).map { request, row in
             let status = try row.text(1)
