@@ -92,7 +92,7 @@ final class Gateway: Sendable {
     private func answer(_ frame: ClientFrame, with result: Result<Void, any Error>, _ connection: Connection) {
         switch result {
         case .success:
-            if let id = frame.id, let ok = try? Frames.encode(Frames.Ok(re: id)) { connection.enqueue(.frame(ok)) }
+            if let id = frame.id { connection.enqueue(.frame(Frames.ok(re: id))) }
         case .failure(let error):
             fail(frame, error, connection)
         }
@@ -153,7 +153,8 @@ final class Gateway: Sendable {
 
     /// Runs one client frame. Every frame is authorized against the store: membership for rooms.
     private func handle(_ frame: ClientFrame, _ connection: Connection) async throws {
-        let reply = try frame.id.map { try Frames.encode(Frames.Ok(re: $0)) }
+        // Built by the frames that reply with it: a send replies with its acknowledgement, a signal through `answer`.
+        var reply: ByteBuffer? { frame.id.map(Frames.ok(re:)) }
         switch frame.type {
         case "subscribe":
             let cursors = try frame.require(frame.rooms, "rooms")
