@@ -107,7 +107,7 @@ struct Fanout {
     /// Raises the rate at one room size, from about 1000 deliveries a second, until p99 passes the limit.
     private func saturate(
         _ mode: String, size: Int, senders: [BenchPeer], receivers: [BenchPeer], latencies: Latencies, meter: ProcessMeter,
-        frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
+        frame: @escaping @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
     ) async -> FanoutResult {
         let runner = StepRunner(senders: senders, receivers: receivers, latencies: latencies, meter: meter, duration: duration, fanout: size)
         let (best, steps) = await runner.saturate(from: max(1, 1000 / Double(size)), p99: Self.p99Limit, frame: frame)

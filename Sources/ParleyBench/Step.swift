@@ -43,7 +43,7 @@ struct StepRunner {
     /// Stamped frames each sent frame brings back.
     let fanout: Int
 
-    func run(rate: Double, frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
+    func run(rate: Double, frame: @escaping @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
         await settle()
         latencies.reset()
         let receivedBefore = receivers.reduce(0) { $0 + $1.received }
@@ -88,7 +88,7 @@ struct StepRunner {
     /// that is not the server's (a slow disk) does not end the search for its throughput.
     func saturate(
         from start: Double, p99 limit: Double, stopAbove: Double? = nil, maxSteps: Int = 14,
-        frame: @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
+        frame: @escaping @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String
     ) async -> (best: Step?, steps: [Step]) {
         let stop = max(limit, stopAbove ?? limit)
         // An unrecorded second at the start rate, so that opening pool connections and first-use costs do not
