@@ -56,6 +56,9 @@ public enum JSONValue: Codable, Hashable, Sendable {
     }
 
     public var string: String? { if case .string(let value) = self { value } else { nil } }
+    /// A number without a fraction or exponent that fits an `Int64`.
+    public var integer: Int64? { if case .int(let value) = self { value } else { nil } }
+    public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
     public var number: Double? {
         switch self {
         case .int(let value): Double(value)

@@ -1,10 +1,9 @@
-import Foundation
 import NIOCore
-import NIOFoundationCompat
+import ParleyCore
 
 /// The few fields the gateway routes an event by. Decoded once per bus message, however many sockets it reaches;
 /// the payload itself is written to each socket as it came.
-struct EventHeader: Decodable, Sendable {
+struct EventHeader: Sendable {
     var type: String
     /// The room's id; nil where `room` is not an id (`room.added` carries the whole room).
     var room: String?
@@ -19,30 +18,15 @@ struct EventHeader: Decodable, Sendable {
     /// meeting events.
     var meeting: String?
 
-    private enum CodingKeys: String, CodingKey {
-        case type, room, seq, user, to, from, meeting
-    }
-
-    private struct MeetingObject: Decodable {
-        var id: String
-    }
-
-    /// A field that is missing is nil without an error thrown (and built) for it; one of another type is nil too.
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        type = try container.decode(String.self, forKey: .type)
-        room = try? container.decodeIfPresent(String.self, forKey: .room)
-        seq = try? container.decodeIfPresent(Int64.self, forKey: .seq)
-        user = try? container.decodeIfPresent(String.self, forKey: .user)
-        to = try? container.decodeIfPresent(String.self, forKey: .to)
-        from = try? container.decodeIfPresent(String.self, forKey: .from)
-        meeting =
-            (try? container.decodeIfPresent(String.self, forKey: .meeting))
-            ?? (try? container.decodeIfPresent(MeetingObject.self, forKey: .meeting))?.id
-    }
-
+    /// The header of an event's JSON, read by `JSONReader`; nil when it is no JSON object with a string `type`. A
+    /// field that is missing, or of another type, is nil.
     static func decode(_ payload: ByteBuffer) -> EventHeader? {
-        try? JSONDecoder().decode(EventHeader.self, from: payload)
+        guard let event = try? payload.withUnsafeReadableBytes({ try JSONReader.parse($0) }), let type = event["type"].string else {
+            return nil
+        }
+        return EventHeader(
+            type: type, room: event["room"].string, seq: event["seq"].integer, user: event["user"].string, to: event["to"].string,
+            from: event["from"].string, meeting: event["meeting"].string ?? event["meeting"]["id"].string)
     }
 
     /// A new message: these are replayed, deduplicated and gap-filled by `seq`.

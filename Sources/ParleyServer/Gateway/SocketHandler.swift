@@ -19,7 +19,7 @@ enum Inbound: Sendable {
     /// A text message from the client, decoded.
     init(text: ByteBuffer) {
         do {
-            self = .frame(try JSONDecoder().decode(ClientFrame.self, from: Data(buffer: text, byteTransferStrategy: .noCopy)))
+            self = .frame(try text.withUnsafeReadableBytes { try ClientFrame(json: $0) })
         } catch {
             self = .malformed
         }
