@@ -41,6 +41,34 @@ public struct JSONText: Sendable {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// Any JSON value; an object's members in no set order. A double is finite (`JSONReader` reads no other), and
+    /// Swift writes it in a form JSON reads back as the same number.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let value): value ? raw("true") : raw("false")
+        case .int(let value): integer(value)
+        case .double(let value): bytes.append(contentsOf: (value.isFinite ? value.description : "null").utf8)
+        case .string(let value): string(value)
+        case .array(let values):
+            raw("[")
+            for (index, value) in values.enumerated() {
+                if index > 0 { raw(",") }
+                self.value(value)
+            }
+            raw("]")
+        case .object(let members):
+            raw("{")
+            for (index, (key, value)) in members.enumerated() {
+                if index > 0 { raw(",") }
+                string(key)
+                raw(":")
+                self.value(value)
+            }
+            raw("}")
+        }
+    }
+
     /// A message as `Message.encode(to:)` writes it.
     public mutating func message(_ message: Message) {
         raw("{\"room\":")

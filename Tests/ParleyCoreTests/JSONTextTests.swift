@@ -41,4 +41,17 @@ struct JSONTextTests {
         json.raw("]")
         #expect(try JSONDecoder().decode([String?].self, from: Data(json.bytes)) == Self.awkward + [nil])
     }
+
+    @Test("any value written reads back as itself, by our reader and by Foundation's")
+    func values() throws {
+        var random = SeededRandom(seed: 11)
+        for _ in 0..<300 {
+            let value = JSONReaderTests.randomValue(depth: 0, &random)
+            var json = JSONText()
+            json.value(value)
+            let ours = try json.bytes.withUnsafeBytes(JSONReader.parse)
+            let foundations = try JSONDecoder().decode(JSONValue.self, from: Data(json.bytes))
+            #expect(JSONReaderTests.same(ours, value) && JSONReaderTests.same(foundations, value), "\(String(decoding: json.bytes, as: UTF8.self))")
+        }
+    }
 }

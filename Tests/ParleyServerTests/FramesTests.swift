@@ -29,4 +29,16 @@ struct FramesTests {
         let ack = try JSONDecoder().decode(Ack.self, from: Data(buffer: Frames.ack(re: Self.id, message)))
         #expect(ack.re == Self.id && ack.ok && ack.message == message)
     }
+
+    @Test("a relayed signal reads back as the same object Foundation's encoder writes, with a payload and without")
+    func signal() throws {
+        let payload = try JSONReader.parse(#"{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n","n":[1,2.5,null,true,{"/":"é🎉"}]}"#)
+        for payload in [payload, nil] {
+            let signal = MeetingFrames.Signal(meeting: "m/1", from: "ws-1~a.1", fromUser: Self.id, to: "ws-2~b.2", kind: .offer, payload: payload)
+            let ours = try JSONSerialization.jsonObject(with: Data(buffer: signal.json)) as? NSDictionary
+            let foundations = try JSONSerialization.jsonObject(with: Data(buffer: try Frames.encode(signal))) as? NSDictionary
+            #expect(ours != nil && ours == foundations)
+            #expect((ours?["payload"] != nil) == (payload != nil))
+        }
+    }
 }

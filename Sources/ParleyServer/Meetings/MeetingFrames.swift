@@ -1,3 +1,4 @@
+import NIOCore
 import ParleyCore
 
 /// The meeting events on the wire. Each carries `room` beside `type`; `meeting` is the whole meeting in state
@@ -56,6 +57,28 @@ enum MeetingFrames {
         let to: String
         let kind: SignalKind
         let payload: JSONValue?
+
+        /// The frame as Foundation's encoder writes it (no `payload` when there is none), written by hand
+        /// (`JSONText`): Foundation's encoder took 4% of the sending node's CPU in a relay run.
+        var json: ByteBuffer {
+            var json = JSONText(capacity: 256)
+            json.raw("{\"type\":\"signal\",\"meeting\":")
+            json.string(meeting)
+            json.raw(",\"from\":")
+            json.string(from)
+            json.raw(",\"fromUser\":")
+            json.string(fromUser)
+            json.raw(",\"to\":")
+            json.string(to)
+            json.raw(",\"kind\":")
+            json.string(kind.rawValue)
+            if let payload {
+                json.raw(",\"payload\":")
+                json.value(payload)
+            }
+            json.raw("}")
+            return ByteBuffer(bytes: json.bytes)
+        }
     }
 
     /// Sent back to a signal's sender (`to`) by the node of its target (`peer`) when the target does not attend

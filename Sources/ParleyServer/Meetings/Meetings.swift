@@ -102,7 +102,7 @@ struct Meetings: Sendable {
             throw ParleyError.forbidden("only attendees of the meeting signal in it; join it first")
         }
         let relayed = MeetingFrames.Signal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: frame.payload)
-        bus.publish(try Frames.encode(relayed), to: Channel.node(Attendee.node(of: target))) { receivers in
+        bus.publish(relayed.json, to: Channel.node(Attendee.node(of: target))) { receivers in
             then(
                 receivers.flatMap { count in
                     count > 0 ? .success(()) : .failure(ParleyError(.peerGone, "connection \(target) is gone: its node stopped"))
