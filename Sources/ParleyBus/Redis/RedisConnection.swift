@@ -5,9 +5,13 @@ import NIOPosix
 /// pipelined: each is written at once, and the replies come back in order.
 final class RedisConnection: Sendable {
     private let channel: any Channel
+    /// Set while a flush waits on the channel's event loop: the commands written there in the same turn of the
+    /// loop (a batch of sends committed together publishes one event each) share it, one `write` call.
+    private let flushQueued: NIOLoopBoundBox<Bool>
 
     private init(channel: any Channel) {
         self.channel = channel
+        flushQueued = .makeBoxSendingValue(false, eventLoop: channel.eventLoop)
     }
 
     /// Connects to `host:port`. `onPush` receives every reply that answers no request: pub/sub traffic.
@@ -26,6 +30,8 @@ final class RedisConnection: Sendable {
             .get()
         return RedisConnection(channel: channel)
     }
+
+    var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Sends a command and returns its reply; an error reply throws.
     @discardableResult
@@ -46,11 +52,26 @@ final class RedisConnection: Sendable {
     /// `pipeline`'s replies as a future, completed on the connection's event loop.
     func replies(to commands: [[ByteBuffer]]) -> EventLoopFuture<[RESPValue]> {
         let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
-        channel.writeAndFlush(RedisRequest(commands: commands, replies: replies)).whenFailure { replies.fail($0) }
+        write(RedisRequest(commands: commands, replies: replies)).whenFailure { replies.fail($0) }
         return replies.futureResult.flatMapThrowing { values in
             for case .error(let message) in values { throw RedisError(description: message) }
             return values
         }
+    }
+
+    /// Writes `request`; on the channel's event loop, with one flush for everything written in this turn of the loop,
+    /// queued behind what the loop has still to run.
+    private func write(_ request: RedisRequest) -> EventLoopFuture<Void> {
+        guard channel.eventLoop.inEventLoop else { return channel.writeAndFlush(request) }
+        let written = channel.write(request)
+        if !flushQueued.value {
+            flushQueued.value = true
+            channel.eventLoop.execute { [self] in
+                flushQueued.value = false
+                channel.flush()
+            }
+        }
+        return written
     }
 
     /// Writes a command whose replies arrive as pushes (SUBSCRIBE, UNSUBSCRIBE).
