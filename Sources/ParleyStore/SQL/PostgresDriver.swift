@@ -96,21 +96,23 @@ struct PostgresExecutor: SQLExecutor {
         }
     }
 
-    /// Turns `?` placeholders into Postgres's `$1, $2, …`, leaving quoted literals alone.
+    /// Turns `?` placeholders into Postgres's `$1, $2, …`, leaving quoted literals alone. Byte by byte: both marks
+    /// are ASCII, which no other character's UTF-8 contains (reading characters cost a send 1% of its node's CPU).
     static func numberPlaceholders(_ sql: String) -> String {
-        var result = ""
-        result.reserveCapacity(sql.count + 16)
+        var result: [UInt8] = []
+        result.reserveCapacity(sql.utf8.count + 16)
         var number = 0
         var quoted = false
-        for character in sql {
-            if character == "'" { quoted.toggle() }
-            if character == "?" && !quoted {
+        for byte in sql.utf8 {
+            if byte == UInt8(ascii: "'") { quoted.toggle() }
+            if byte == UInt8(ascii: "?") && !quoted {
                 number += 1
-                result += "$\(number)"
+                result.append(UInt8(ascii: "$"))
+                result.append(contentsOf: String(number).utf8)
             } else {
-                result.append(character)
+                result.append(byte)
             }
         }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 }
