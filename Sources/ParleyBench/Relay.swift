@@ -37,12 +37,12 @@ struct Relay {
     let duration: Duration
     let group: any EventLoopGroup
 
-    /// `reference`: the fan-out saturation rate (deliveries per second) measured in the same run, if there was one;
-    /// otherwise this finds Parley's 1:1 message saturation rate first.
-    func run(reference given: Double?, peer: PeerSetup?) async throws -> RelayResult {
+    /// `reference`: the rate the load is a fraction of, and where it comes from (the fan-out saturation measured in
+    /// the same run, or a rate given); without one, this finds Parley's 1:1 message saturation rate first.
+    func run(reference given: (rate: Double, source: String)?, peer: PeerSetup?) async throws -> RelayResult {
         let parley = try await parleyPairs()
-        var reference = given ?? 0
-        var source = "the fan-out saturation of this run (room of 10)"
+        var reference = given?.rate ?? 0
+        var source = given?.source ?? ""
         if given == nil {
             say("  finding the 1:1 message saturation rate (p99 under \(Int(Fanout.p99Limit)) ms)")
             reference = await parley.runner.saturate(from: 500, p99: Fanout.p99Limit, frame: parley.message).best?.perSecond ?? 0

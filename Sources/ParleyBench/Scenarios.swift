@@ -13,10 +13,11 @@ public enum Scenarios {
         try await Fanout(cluster: nil, sizes: sizes, duration: duration, group: group).bare(executable: executable)
     }
 
-    /// `peer`: the socket.io peer to run the same load on, after Parley.
-    public static func relay(cluster: BenchCluster, pairs: Int, duration: Duration, reference: Double?, peer: PeerSetup?) async throws
-        -> RelayResult
-    {
+    /// `peer`: the socket.io peer to run the same load on, after Parley. `reference`: the rate the load is a fraction
+    /// of, and where it comes from; found first when nil.
+    public static func relay(
+        cluster: BenchCluster, pairs: Int, duration: Duration, reference: (rate: Double, source: String)?, peer: PeerSetup?
+    ) async throws -> RelayResult {
         try await Relay(cluster: cluster, pairs: pairs, duration: duration, group: group).run(reference: reference, peer: peer)
     }
 

@@ -72,7 +72,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "The saturation rate the load is a fraction of; found first when unset.") var reference: Double?
 
     func run() async throws {
-        try options.publish(try await relay(options: options, pairs: pairs, reference: reference))
+        try options.publish(try await relay(options: options, pairs: pairs, reference: reference.map { ($0, "the rate given with --reference") }))
     }
 }
 
@@ -121,7 +121,7 @@ struct AllCommand: AsyncParsableCommand {
     func run() async throws {
         let fanout = try await fanout(options: options, sizes: [10, 100, 1000], bare: true)
         try options.publish(fanout.report)
-        let reference = fanout.parley.first { $0.roomSize == 10 }?.best?.perSecond
+        let reference = fanout.parley.first { $0.roomSize == 10 }?.best.map { ($0.perSecond, "the fan-out saturation of this run (room of 10)") }
         try options.publish(try await relay(options: options, pairs: 50, reference: reference))
         try options.publish(try await durable(options: options, senders: 500))
     }
@@ -182,7 +182,7 @@ private func fanout(options: BenchOptions, sizes: [Int], bare: Bool) async throw
     return (Report.fanout(parley, peer: socketIO, bare: floor), parley)
 }
 
-private func relay(options: BenchOptions, pairs: Int, reference: Double?) async throws -> Report {
+private func relay(options: BenchOptions, pairs: Int, reference: (rate: Double, source: String)?) async throws -> Report {
     print("relay: \(pairs) pairs, \(options.seconds) s per rate")
     return Report.relay(
         try await Scenarios.relay(
