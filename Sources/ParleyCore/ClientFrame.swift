@@ -28,6 +28,13 @@ public struct ClientFrame: Decodable, Equatable, Sendable {
             self.room = room
             self.since = since
         }
+
+        /// `{room, since?}`; nil for any other shape.
+        init?(json: JSONValue) {
+            let since = json["since"]
+            guard let room = json["room"].string, since.isNull || since.integer != nil else { return nil }
+            self.init(room: room, since: since.integer)
+        }
     }
 
     public func require<T>(_ value: T?, _ field: String) throws -> T {
@@ -60,13 +67,9 @@ extension ClientFrame {
         self.type = type
         id = try field("id", \.string)
         rooms = try field("rooms") { rooms in
-            rooms.array.flatMap { rooms in
-                try? rooms.map { cursor throws(WrongType) in
-                    guard let room = cursor["room"].string, cursor.object != nil else { throw WrongType(field: "rooms") }
-                    let since = cursor["since"]
-                    guard since.isNull || since.integer != nil else { throw WrongType(field: "rooms") }
-                    return RoomCursor(room: room, since: since.integer)
-                }
+            rooms.array.flatMap { cursors in
+                let read = cursors.compactMap(RoomCursor.init(json:))
+                return read.count == cursors.count ? read : nil
             }
         }
         room = try field("room", \.string)

@@ -124,28 +124,29 @@ public struct JSONReader {
         }
     }
 
-    /// A string, from its opening quote. Most have no escapes and are taken as they are.
+    /// A string, from its opening quote. The runs between escapes are taken as they are.
     private mutating func string() throws(Malformed) -> String {
         index += 1
-        let start = index
-        while let byte = next, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
-            guard byte >= 0x20 else { throw malformed("a control character in a string") }
-            index += 1
-        }
-        guard next != nil else { throw malformed("a string that does not end") }
-        var utf8 = Array(bytes[start..<index])
-        while next == UInt8(ascii: "\\") {
-            try escape(into: &utf8)
-            while let byte = next, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
-                guard byte >= 0x20 else { throw malformed("a control character in a string") }
-                utf8.append(byte)
+        var utf8: [UInt8] = []
+        var run = index
+        while true {
+            guard let byte = next else { throw malformed("a string that does not end") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                utf8.append(contentsOf: bytes[run..<index])
+                index += 1
+                guard let string = String(validating: utf8, as: UTF8.self) else { throw malformed("a string that is not UTF-8") }
+                return string
+            case UInt8(ascii: "\\"):
+                utf8.append(contentsOf: bytes[run..<index])
+                try escape(into: &utf8)
+                run = index
+            case ..<0x20:
+                throw malformed("a control character in a string")
+            default:
                 index += 1
             }
-            guard next != nil else { throw malformed("a string that does not end") }
         }
-        index += 1
-        guard let string = String(validating: utf8, as: UTF8.self) else { throw malformed("a string that is not UTF-8") }
-        return string
     }
 
     /// An escape, from its backslash, written into `utf8`.
