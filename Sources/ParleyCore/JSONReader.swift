@@ -75,52 +75,45 @@ public struct JSONReader {
     }
 
     private mutating func object(depth: Int) throws(Malformed) -> [String: JSONValue] {
-        guard depth <= Self.maxDepth else { throw malformed("nested deeper than \(Self.maxDepth) levels") }
-        index += 1
         var object: [String: JSONValue] = [:]
-        skipWhitespace()
-        if next == UInt8(ascii: "}") {
-            index += 1
-            return object
-        }
-        while true {
-            skipWhitespace()
-            guard next == UInt8(ascii: "\"") else { throw malformed("expected a key") }
-            let key = try string()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
-            let value = try value(depth: depth)
+        try elements(depth: depth, closing: UInt8(ascii: "}")) { (reader) throws(Malformed) in
+            guard reader.next == UInt8(ascii: "\"") else { throw reader.malformed("expected a key") }
+            let key = try reader.string()
+            reader.skipWhitespace()
+            try reader.expect(UInt8(ascii: ":"))
+            reader.skipWhitespace()
+            let value = try reader.value(depth: depth)
             if object.index(forKey: key) == nil { object[key] = value }
-            skipWhitespace()
-            if next == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            try expect(UInt8(ascii: "}"))
-            return object
         }
+        return object
     }
 
     private mutating func array(depth: Int) throws(Malformed) -> [JSONValue] {
+        var array: [JSONValue] = []
+        try elements(depth: depth, closing: UInt8(ascii: "]")) { (reader) throws(Malformed) in
+            array.append(try reader.value(depth: depth))
+        }
+        return array
+    }
+
+    /// An array's elements or an object's members, from the opening bracket to `closing`, comma-separated, each read
+    /// by `element` from its first byte.
+    private mutating func elements(
+        depth: Int, closing: UInt8, _ element: (inout JSONReader) throws(Malformed) -> Void
+    ) throws(Malformed) {
         guard depth <= Self.maxDepth else { throw malformed("nested deeper than \(Self.maxDepth) levels") }
         index += 1
-        var array: [JSONValue] = []
         skipWhitespace()
-        if next == UInt8(ascii: "]") {
+        if next == closing {
             index += 1
-            return array
+            return
         }
         while true {
             skipWhitespace()
-            array.append(try value(depth: depth))
+            try element(&self)
             skipWhitespace()
-            if next == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            try expect(UInt8(ascii: "]"))
-            return array
+            guard next == UInt8(ascii: ",") else { return try expect(closing) }
+            index += 1
         }
     }
 
