@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyStoreTests",
-            dependencies: ["ParleyStore", "ParleyCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ParleyStore", "ParleyCore", "ParleyTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: testSettings
         ),
         .testTarget(

@@ -11,6 +11,7 @@ struct RedisConnectionTests {
     func sharedFlush() async throws {
         // A Redis of the test's own: its count of reads is this connection's alone.
         let server = try RedisServer()
+        defer { server.stop() }
         try await server.start()
         let connection = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
         defer { Task { await connection.close() } }

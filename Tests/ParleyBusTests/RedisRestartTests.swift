@@ -10,6 +10,7 @@ struct RedisRestartTests {
     @Test("after Redis restarts, the bus reconnects, says .resumed, and delivers again on the same subscription")
     func reconnects() async throws {
         let server = try RedisServer()
+        defer { server.stop() }
         try await server.start()
         let bus = try RedisBus(url: server.url, logger: Logger(label: "test"))
         try await withRunning(bus) { bus in

@@ -5,6 +5,7 @@ import NIOEmbedded
 import NIOWebSocket
 import ParleyCore
 import ParleyStore
+import ParleyTestSupport
 import Synchronization
 import Testing
 
@@ -44,7 +45,8 @@ func waitUntil(_ condition: () -> Bool) async throws {
 
 /// Runs `body` with a fresh, migrated SQLite store, running for as long as `body` does.
 func withSQLiteStore(_ body: (SQLStore) async throws -> Void) async throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).sqlite").path
+    let path = scratchSQLitePath("store")
+    defer { removeSQLite(at: path) }
     let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await store.run() }

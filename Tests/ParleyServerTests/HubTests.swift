@@ -4,6 +4,7 @@ import NIOCore
 import ParleyBus
 import ParleyCore
 import ParleyStore
+import ParleyTestSupport
 import Synchronization
 import Testing
 
@@ -145,7 +146,8 @@ struct HubTests {
         on bus: GatedBus, _ body: (Hub, (Int) -> Connection, inout ThrowingTaskGroup<Void, any Error>) async throws -> Void
     ) async throws {
         let hub = Hub(nodeId: "ws-1~t", name: "ws-1", bus: bus, logger: Logger(label: "test"))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hub-\(UUID().uuidString).sqlite").path
+        let path = scratchSQLitePath("hub")
+        defer { removeSQLite(at: path) }
         let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyServer
@@ -27,6 +28,7 @@ struct OpsTests {
     func openAPIMatchesRoutes() async throws {
         var configuration = testConfiguration()
         configuration.migrate = false
+        defer { removeSQLite(at: configuration.sqlitePath) }
         let store = try await makeStore(configuration, logger: .init(label: "test"))
         let router = try await withThrowingTaskGroup(of: Void.self) { group in
             // The store runs so that it closes its connection when the test is done with it.

@@ -14,10 +14,12 @@ struct PresenceTests {
     @Test("a killed node's user who reconnects elsewhere within the claim's grace is announced neither offline nor online")
     func backWithinTheGrace() async throws {
         let redis = try RedisServer()
+        defer { redis.stop() }
         try await redis.start()
         let logger = Logger(label: "test")
         let bus = try RedisBus(url: redis.url, logger: logger)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("presence-\(UUID().uuidString).sqlite").path
+        let path = scratchSQLitePath("presence")
+        defer { removeSQLite(at: path) }
         let store = try await SQLStore.sqlite(path: path, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await bus.run() }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ParleyCore
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyServer
@@ -9,7 +10,7 @@ import Testing
 /// An embedded node on a fresh SQLite file, with a known signing key and a cheap password cost.
 func testConfiguration() -> Configuration {
     var configuration = Configuration()
-    configuration.sqlitePath = FileManager.default.temporaryDirectory.appendingPathComponent("parley-\(UUID().uuidString).sqlite").path
+    configuration.sqlitePath = scratchSQLitePath("parley")
     configuration.jwtSecret = TestApp.secret
     configuration.passwordCost = 4
     configuration.migrate = true
@@ -19,10 +20,11 @@ func testConfiguration() -> Configuration {
 enum TestApp {
     static let secret = "test-signing-key-of-at-least-32-bytes"
 
-    /// Runs `body` against a router-level test client of a whole node.
+    /// Runs `body` against a router-level test client of a whole node, and removes the node's SQLite file afterwards.
     static func run<R: Sendable>(
         _ configuration: Configuration = testConfiguration(), _ body: @Sendable (any TestClientProtocol) async throws -> R
     ) async throws -> R {
+        defer { removeSQLite(at: configuration.sqlitePath) }
         let app = try await buildApplication(configuration)
         return try await app.test(.router, body)
     }

@@ -82,6 +82,7 @@ final class TestCluster: @unchecked Sendable {
     func stop() async {
         for node in nodes.values { _ = try? await node.terminate() }
         await redis.kill()
+        redis.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 

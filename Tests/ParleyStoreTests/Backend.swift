@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ParleyCore
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyStore
@@ -18,27 +19,29 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     var testDescription: String { rawValue }
 
-    /// Runs `body` with a migrated, running store of this kind, and stops the store afterwards.
+    /// Runs `body` with a migrated, running store of this kind, then stops the store and removes its file or schema
+    /// (a schema is kept when `body` fails).
     func withStore<R: Sendable>(_ body: (SQLStore) async throws -> R) async throws -> R {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let store: SQLStore
         switch self {
         case .sqlite:
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-\(UUID().uuidString).sqlite").path
-            store = try await SQLStore.sqlite(path: path, logger: logger)
-        case .postgres:
-            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            store = try SQLStore.postgres(url: try #require(Self.postgresURL), searchPath: schema, logger: logger)
-            return try await Self.running(store) { store in
-                try await store.database.withExecutor { try await $0.execute("CREATE SCHEMA \(schema)") }
+            let path = scratchSQLitePath("parley")
+            defer { removeSQLite(at: path) }
+            return try await Self.running(try await SQLStore.sqlite(path: path, logger: logger)) { store in
                 _ = try await store.migrate()
                 return try await body(store)
             }
-        }
-        return try await Self.running(store) { store in
-            _ = try await store.migrate()
-            return try await body(store)
+        case .postgres:
+            let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let store = try SQLStore.postgres(url: try #require(Self.postgresURL), searchPath: schema, logger: logger)
+            return try await Self.running(store) { store in
+                try await store.database.withExecutor { try await $0.execute("CREATE SCHEMA \(schema)") }
+                _ = try await store.migrate()
+                let result = try await body(store)
+                try await store.database.withExecutor { try await $0.execute("DROP SCHEMA \(schema) CASCADE") }
+                return result
+            }
         }
     }
 

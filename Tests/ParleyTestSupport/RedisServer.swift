@@ -35,10 +35,13 @@ public final class RedisServer: @unchecked Sendable {
         await process.exited()
     }
 
-    deinit {
+    /// Kills the server if it runs, without waiting, and removes its directory.
+    public func stop() {
         if let process, process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
+
+    deinit { stop() }
 
     public static func freePort() throws -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

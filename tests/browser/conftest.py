@@ -3,6 +3,7 @@ two WS nodes, on loopback, in a folder of its own. Each browser asks HAProxy for
 which HAProxy honours while that node is up."""
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -44,7 +45,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster():
+def cluster(request):
     os.makedirs(SCREENSHOTS, exist_ok=True)
     cluster = Cluster()
     cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
@@ -56,6 +57,10 @@ def cluster():
             with open(os.path.join(SCREENSHOTS, f"{name}.log"), "w") as file:
                 file.write(log)
         cluster.run("down")
+        # The nodes' logs are kept beside the screenshots; the cluster's own folder (its Postgres and Redis) only
+        # when a test failed.
+        if request.session.testsfailed == 0:
+            shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 def chromium():

@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -49,13 +50,16 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(request):
     cluster = Cluster()
     cluster.run("up", "--port", str(cluster.port))
     try:
         yield cluster
     finally:
         cluster.run("down")
+        # Kept, with the nodes' logs, only when a test failed.
+        if request.session.testsfailed == 0:
+            shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 async def hello(url):

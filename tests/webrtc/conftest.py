@@ -5,6 +5,7 @@ has only loopback."""
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,7 +89,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster():
+def cluster(request):
     folder = tempfile.mkdtemp(prefix="parley-webrtc-")
     cluster = Cluster(folder)
     try:
@@ -98,6 +99,9 @@ def cluster():
         yield cluster
     finally:
         cluster.stop()
+        # The nodes' and coturn's logs are kept only when a test failed.
+        if request.session.testsfailed == 0:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
