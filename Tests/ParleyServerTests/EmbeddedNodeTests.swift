@@ -32,7 +32,9 @@ struct EmbeddedNodeTests {
 
     @Test("a node with DATABASE_URL migrates Postgres and serves the same flow", .enabled(if: postgresURL != nil))
     func postgres() async throws {
-        let directory = FileManager.default.temporaryDirectory
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
         var environment = ["DATABASE_URL": try #require(Self.postgresURL), "PARLEY_JWT_SECRET": String(repeating: "k", count: 32)]
 
         let refused = try NodeProcess(environment: environment.filter { $0.key != "PARLEY_JWT_SECRET" }, directory: directory)

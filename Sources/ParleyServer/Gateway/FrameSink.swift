@@ -22,7 +22,7 @@ struct SocketFrameSink: FrameSink {
             let written = channel.eventLoop.makePromise(of: Void.self)
             for (index, frame) in frames.enumerated() {
                 channel.write(
-                    NIOAny(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: index == frames.count - 1 ? written : nil)
+                    WebSocketFrame(fin: true, opcode: .text, data: frame), promise: index == frames.count - 1 ? written : nil)
             }
             channel.flush()
             return written.futureResult
