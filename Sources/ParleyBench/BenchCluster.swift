@@ -46,6 +46,19 @@ public struct BenchCluster: Sendable {
 
     /// The CPU and memory of every Parley node.
     public var meter: ProcessMeter { ProcessMeter(pids: nodes.map(\.pid)) }
+
+    /// The processes around the nodes that a load keeps busy: Postgres (the postmaster and its backends), Redis,
+    /// HAProxy, and this process, the generator. One whose pid file is missing is left out.
+    public var others: [String: ProcessMeter] {
+        func pid(_ path: String) -> Int32? {
+            (try? String(contentsOfFile: "\(folder)/\(path)", encoding: .utf8))?.split(separator: "\n").first.flatMap { Int32($0) }
+        }
+        var meters = ["generator": ProcessMeter(pids: [getpid()])]
+        meters["postgres"] = pid("postgres/data/postmaster.pid").map { ProcessMeter(family: $0) }
+        meters["redis"] = pid("redis/redis.pid").map { ProcessMeter(pids: [$0]) }
+        meters["haproxy"] = pid("haproxy.pid").map { ProcessMeter(pids: [$0]) }
+        return meters
+    }
 }
 
 /// Signed-up users for a run, with their REST clients.

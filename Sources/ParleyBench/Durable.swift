@@ -51,7 +51,8 @@ struct Durable {
             rooms.append(try await users.room(owner: sender, members: [senders], name: "Durable \(sender)"))
         }
         let ids = ClientIds()
-        let runner = StepRunner(senders: peers, receivers: peers, latencies: acks, meter: cluster.meter, duration: duration, fanout: 1)
+        let runner = StepRunner(
+            senders: peers, receivers: peers, latencies: acks, meter: cluster.meter, duration: duration, fanout: 1, others: cluster.others)
         let (best, steps) = await runner.saturate(from: 250, p99: Self.p99Limit, stopAbove: Self.throughputLimit) { [rooms] peer, n, intended in
             "{\"id\":\"d\(n)\",\"type\":\"send\",\"room\":\"\(rooms[peer])\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
         }

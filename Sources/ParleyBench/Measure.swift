@@ -70,10 +70,20 @@ enum Stamp {
 /// CPU time and memory of server processes, read from `/proc`: on two cores wall-clock alone misleads, so every
 /// rate is also given per server CPU-second.
 public struct ProcessMeter: Sendable {
-    public let pids: [Int32]
+    private let members: @Sendable () -> [Int32]
     private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
-    public init(pids: [Int32]) { self.pids = pids }
+    public init(pids: [Int32]) { members = { pids } }
+
+    /// `parent` and its children as they are at each reading: Postgres's postmaster and its backends.
+    public init(family parent: Int32) {
+        members = {
+            let children = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+            return [parent] + children.split(separator: " ").compactMap { Int32($0) }
+        }
+    }
+
+    public var pids: [Int32] { members() }
 
     /// User plus system CPU seconds of all the processes so far.
     public func cpuSeconds() -> Double {

@@ -40,6 +40,7 @@ public struct Report: Sendable {
 
 private func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
 private func count(_ value: Double) -> String { String(format: "%.0f", value) }
+private func micros(_ value: Double) -> String { String(format: "%.1f µs", value) }
 
 extension Report {
     public static func fanout(_ parley: [FanoutResult], peer: [FanoutResult], bare: [FanoutResult]) -> Report {
@@ -54,7 +55,7 @@ extension Report {
             }
             rows.append(
                 "| \(result.roomSize) | \(result.mode) | \(count(best.perSecond)) | \(count(best.perCPUSecond)) | "
-                    + String(format: "%.1f µs", best.cpuMicros) + " | \(ms(best.p50)) | \(ms(best.p99)) | \(ms(best.max)) |")
+                    + micros(best.cpuMicros) + " | \(ms(best.p50)) | \(ms(best.p99)) | \(ms(best.max)) |")
         }
         var ratios: [String] = []
         for result in parley {
@@ -94,7 +95,7 @@ extension Report {
             let step = run.step
             rows.append(
                 "| \(run.system) | \(run.kind) | \(Int(run.fraction * 100))% | \(count(step.perSecond)) | \(ms(step.p50)) | \(ms(step.p99)) | "
-                    + "\(ms(step.p999)) | \(ms(step.max)) | " + String(format: "%.1f µs", step.cpuMicros)
+                    + "\(ms(step.p999)) | \(ms(step.max)) | " + micros(step.cpuMicros)
                     + (step.complete ? "" : " (\(step.expected - step.received) missing)") + " |")
         }
         let markdown = """
@@ -108,12 +109,35 @@ extension Report {
         return Report(scenario: "relay", table: rows.joined(separator: "\n"), markdown: markdown, json: json("relay", result))
     }
 
+    /// Where the CPU of a durable step went, per acknowledged send, and the rate the machine's cores would hold at
+    /// that cost.
+    private static func cpuBudget(_ step: Step) -> String {
+        let names = ["generator": "the generator", "haproxy": "HAProxy", "postgres": "Postgres", "redis": "Redis"]
+        let shares = step.otherCPUSeconds.keys.sorted().map { "\(names[$0] ?? $0) \(micros(step.micros(step.otherCPUSeconds[$0]!)))" }
+        let all = step.micros(step.allCPUSeconds)
+        let serving = all - step.micros(step.otherCPUSeconds["generator"] ?? 0)
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        func rate(_ micros: Double) -> String { micros > 0 ? count(cores * 1e6 / micros) : "?" }
+        return """
+            Where the CPU goes, per acknowledged send at \(count(step.perSecond))/s (the fastest step under \
+            \(Int(Durable.throughputLimit)) ms): the nodes \(micros(step.cpuMicros)), \(shares.joined(separator: ", ")); \
+            \(micros(all)) in all (the kernel's threads, such as the disk's flushes, not counted). At that cost the \
+            machine's \(Int(cores)) cores hold at most \(rate(all)) sends a second, however the commit is made, and \
+            \(rate(serving)) if the generator ran elsewhere.
+            """
+    }
+
     public static func durable(_ result: DurableResult, senders: Int) -> Report {
-        var rows = ["| offered/s | acknowledged/s | p50 ack | p99 ack | max | server CPU each |", "|---|---|---|---|---|---|"]
+        var rows = [
+            "| offered/s | acknowledged/s | p50 ack | p99 ack | max | server CPU each | Postgres each | generator each | all processes each |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for step in result.steps {
             rows.append(
                 "| \(count(step.rate)) | \(count(step.perSecond)) | \(ms(step.p50)) | \(ms(step.p99)) | \(ms(step.max)) | "
-                    + String(format: "%.1f µs", step.cpuMicros) + (step.complete ? "" : " (\(step.expected - step.received) unacknowledged)") + " |")
+                    + micros(step.cpuMicros) + (step.complete ? "" : " (\(step.expected - step.received) unacknowledged)") + " | "
+                    + micros(step.micros(step.otherCPUSeconds["postgres"] ?? 0)) + " | "
+                    + micros(step.micros(step.otherCPUSeconds["generator"] ?? 0)) + " | " + micros(step.micros(step.allCPUSeconds)) + " |")
         }
         let best =
             (result.best.map { "\(count($0.perSecond)) acknowledged sends/s with p99 \(ms($0.p99))" }
@@ -121,6 +145,7 @@ extension Report {
             + (result.fastest.map {
                 "; fastest with p99 under \(Int(Durable.throughputLimit)) ms: \(count($0.perSecond))/s (p50 \(ms($0.p50)), p99 \(ms($0.p99)))"
             } ?? "")
+        let budget = result.fastest.map(cpuBudget) ?? ""
         let markdown = """
             \(senders) connections on one WS node send into their own rooms; each send is timed from its intended send \
             time until its acknowledgement, which comes after the commit (Postgres 15, `fsync` on). After an unrecorded \
@@ -132,9 +157,11 @@ extension Report {
             \(ms(result.disk.p999)), max \(ms(result.disk.max)). Every acknowledgement waits for such a flush, so a send \
             that meets a slow one is as late as the flush.
 
+            \(budget)
+
             \(rows.joined(separator: "\n"))
             """
-        return Report(scenario: "durable", table: rows.joined(separator: "\n"), markdown: markdown, json: json("durable", result))
+        return Report(scenario: "durable", table: rows.joined(separator: "\n") + "\n\n" + budget, markdown: markdown, json: json("durable", result))
     }
 }
 

@@ -12,6 +12,9 @@ public struct Step: Sendable, Codable {
     public let seconds: Double
     /// Server CPU (user + system) over the step and its drain.
     public let cpuSeconds: Double
+    /// The same for the processes around the server that the step keeps busy, by name (`postgres`, `redis`,
+    /// `haproxy`, `generator`), where the scenario measures them.
+    public let otherCPUSeconds: [String: Double]
     public let p50: Double
     public let p99: Double
     public let p999: Double
@@ -21,7 +24,13 @@ public struct Step: Sendable, Codable {
     public var perSecond: Double { Double(received) / seconds }
     public var perCPUSecond: Double { cpuSeconds > 0 ? Double(received) / cpuSeconds : 0 }
     /// Server CPU per stamped frame, in microseconds.
-    public var cpuMicros: Double { received > 0 ? cpuSeconds * 1e6 / Double(received) : 0 }
+    public var cpuMicros: Double { micros(cpuSeconds) }
+
+    /// The server's CPU and that of the processes around it, together.
+    public var allCPUSeconds: Double { cpuSeconds + otherCPUSeconds.values.reduce(0, +) }
+
+    /// CPU seconds per stamped frame, in microseconds.
+    func micros(_ seconds: Double) -> Double { received > 0 ? seconds * 1e6 / Double(received) : 0 }
     public var complete: Bool { received >= expected && errors == 0 }
 
     func meets(p99 limit: Double) -> Bool { complete && p99 <= limit }
@@ -42,6 +51,8 @@ struct StepRunner {
     let duration: Duration
     /// Stamped frames each sent frame brings back.
     let fanout: Int
+    /// The processes around the server whose CPU each step gives too (`Step.otherCPUSeconds`).
+    var others: [String: ProcessMeter] = [:]
 
     func run(rate: Double, frame: @escaping @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String) async -> Step {
         await settle()
@@ -49,6 +60,7 @@ struct StepRunner {
         let receivedBefore = receivers.reduce(0) { $0 + $1.received }
         let errorsBefore = (senders + receivers).reduce(0) { $0 + $1.errors }
         let cpuBefore = meter.cpuSeconds()
+        let othersBefore = others.mapValues { $0.cpuSeconds() }
         let sent = await OpenLoop(peers: senders, rate: rate, duration: duration).run(frame)
         let expected = sent * fanout
         func received() -> Int { receivers.reduce(0) { $0 + $1.received } - receivedBefore }
@@ -57,7 +69,9 @@ struct StepRunner {
         let step = Step(
             rate: rate, sent: sent, expected: expected, received: received(),
             errors: (senders + receivers).reduce(0) { $0 + $1.errors } - errorsBefore, seconds: duration.seconds,
-            cpuSeconds: meter.cpuSeconds() - cpuBefore, p50: latencies.milliseconds(at: 50), p99: latencies.milliseconds(at: 99),
+            cpuSeconds: meter.cpuSeconds() - cpuBefore,
+            otherCPUSeconds: others.mapValues { $0.cpuSeconds() }.merging(othersBefore) { after, before in after - before },
+            p50: latencies.milliseconds(at: 50), p99: latencies.milliseconds(at: 99),
             p999: latencies.milliseconds(at: 99.9), max: latencies.maxMilliseconds)
         say("    " + step.line)
         return step
