@@ -109,7 +109,7 @@ final class Connection: Sendable {
 
     /// Delivers a bus event, on `channel`'s event loop: written on the socket without a flush when the writer is
     /// idle, else queued. `frame` is `payload` as a whole text frame (`ByteBuffer.webSocketText`). Returns true when
-    /// it wrote, and the caller is to flush the socket.
+    /// it wrote, and the caller is to flush the socket (`flushDelivered`).
     func deliver(_ header: EventHeader, _ payload: ByteBuffer, frame: ByteBuffer) -> Bool {
         guard let channel, channel.isWritable,
             case let verdict?? = queue.whenIdle({ cursors.withLock { Self.route(header, userId: userId, cursors: &$0, direct: true) } })
@@ -124,6 +124,13 @@ final class Connection: Sendable {
             channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
         }
         return true
+    }
+
+    /// Flushes what `deliver` wrote, on the socket's event loop: from the frame encoder's context when there is one,
+    /// as the frames went, so that the flush skips the handlers above it. (Down the whole pipeline, the way to the
+    /// socket took about 8% of a node's samples as it fanned out to a room of 1000; from here, 0.3%.)
+    func flushDelivered() {
+        if let encodedOutput { encodedOutput.flush() } else { channel?.flush() }
     }
 
     /// Whether no writer runs and nothing is queued, so that a live event may skip the queue.

@@ -57,8 +57,9 @@ final class Hub: Service {
     private let bus: any Bus
     private let logger: Logger
     private let state = Mutex(State())
-    /// Sockets written to and not flushed yet, per event loop; a loop's flush is queued while its list is not empty.
-    private let unflushed = Mutex<[ObjectIdentifier: [any NIOCore.Channel]]>([:])
+    /// Connections whose sockets were written to and not flushed yet, per event loop; a loop's flush is queued while
+    /// its list is not empty.
+    private let unflushed = Mutex<[ObjectIdentifier: [Connection]]>([:])
 
     init(nodeId: String, name: String, bus: any Bus, logger: Logger) {
         self.nodeId = nodeId
@@ -316,7 +317,7 @@ final class Hub: Service {
         let frame = ByteBuffer.webSocketText(payload)
         for (loop, connections) in byLoop.values {
             loop.execute {
-                let written = connections.compactMap { $0.deliver(header, payload, frame: frame) ? $0.channel : nil }
+                let written = connections.filter { $0.deliver(header, payload, frame: frame) }
                 guard !written.isEmpty else { return }
                 let key = ObjectIdentifier(loop)
                 let first = self.unflushed.withLock { unflushed in
@@ -325,9 +326,9 @@ final class Hub: Service {
                 }
                 guard first else { return }
                 loop.execute {
-                    let channels = self.unflushed.withLock { $0.removeValue(forKey: key) ?? [] }
+                    let connections = self.unflushed.withLock { $0.removeValue(forKey: key) ?? [] }
                     var flushed = Set<ObjectIdentifier>()
-                    for channel in channels where flushed.insert(ObjectIdentifier(channel)).inserted { channel.flush() }
+                    for connection in connections where flushed.insert(ObjectIdentifier(connection)).inserted { connection.flushDelivered() }
                 }
             }
         }
