@@ -77,7 +77,8 @@ struct RelayCommand: AsyncParsableCommand {
 }
 
 struct DurableCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "durable", abstract: "Acknowledged sends per second, p99 time to ack, and the CPU of every process of the run per send.")
+    static let configuration = CommandConfiguration(
+        commandName: "durable", abstract: "Acknowledged sends per second, p99 time to ack, and the CPU of every process of the run per send.")
 
     @OptionGroup var options: BenchOptions
     @Option(help: "Sending connections.") var senders = 500
