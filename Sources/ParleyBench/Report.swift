@@ -113,7 +113,7 @@ extension Report {
     /// that cost.
     private static func cpuBudget(_ step: Step) -> String {
         let names = ["generator": "the generator", "haproxy": "HAProxy", "postgres": "Postgres", "redis": "Redis"]
-        let shares = step.otherCPUSeconds.keys.sorted().map { "\(names[$0] ?? $0) \(micros(step.micros(step.otherCPUSeconds[$0]!)))" }
+        let shares = step.otherCPUSeconds.sorted { $0.key < $1.key }.map { "\(names[$0.key] ?? $0.key) \(micros(step.micros($0.value)))" }
         let all = step.micros(step.allCPUSeconds)
         let serving = all - step.micros(step.otherCPUSeconds["generator"] ?? 0)
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)

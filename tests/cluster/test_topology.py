@@ -176,3 +176,4 @@ def test_down_leaves_nothing_running():
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z", f"{pid} still runs"
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", cluster.port)) != 0
+    shutil.rmtree(cluster.folder, ignore_errors=True)

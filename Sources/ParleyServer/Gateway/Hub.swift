@@ -326,9 +326,9 @@ final class Hub: Service {
                 }
                 guard first else { return }
                 loop.execute {
-                    let connections = self.unflushed.withLock { $0.removeValue(forKey: key) ?? [] }
+                    let pending = self.unflushed.withLock { $0.removeValue(forKey: key) ?? [] }
                     var flushed = Set<ObjectIdentifier>()
-                    for connection in connections where flushed.insert(ObjectIdentifier(connection)).inserted { connection.flushDelivered() }
+                    for connection in pending where flushed.insert(ObjectIdentifier(connection)).inserted { connection.flushDelivered() }
                 }
             }
         }
