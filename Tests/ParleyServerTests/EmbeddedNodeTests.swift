@@ -10,41 +10,38 @@ struct EmbeddedNodeTests {
 
     @Test("`parley` with no environment serves the REST flow on SQLite, stops on SIGTERM, and keeps its data")
     func embedded() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withScratchDirectory("parley-node") { directory in
+            let first = try NodeProcess(environment: [:], directory: directory)
+            let (room, bobSession) = try await Self.chat(at: try await first.listening())
+            #expect(try await first.terminate() == 0, "graceful shutdown exits 0:\n\(first.output)")
+            // The default SQLite file and the generated signing key sit in the working folder.
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("parley.sqlite").path))
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("parley.sqlite.jwt-secret").path))
 
-        let first = try NodeProcess(environment: [:], directory: directory)
-        let (room, bobSession) = try await Self.chat(at: try await first.listening())
-        #expect(try await first.terminate() == 0, "graceful shutdown exits 0:\n\(first.output)")
-        // The default SQLite file and the generated signing key sit in the working folder.
-        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("parley.sqlite").path))
-        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("parley.sqlite.jwt-secret").path))
-
-        let second = try NodeProcess(environment: [:], directory: directory)
-        let bob = ParleyClient(baseURL: try await second.listening())
-        try await bob.login(username: bobSession.user.username, password: "password123")
-        let history = try await bob.messages(room: room)
-        #expect(history.map(\.text) == ["hi bob", "hi alice"])
-        #expect(history.map(\.seq) == [1, 2])
-        #expect(try await second.terminate() == 0)
+            let second = try NodeProcess(environment: [:], directory: directory)
+            let bob = ParleyClient(baseURL: try await second.listening())
+            try await bob.login(username: bobSession.user.username, password: "password123")
+            let history = try await bob.messages(room: room)
+            #expect(history.map(\.text) == ["hi bob", "hi alice"])
+            #expect(history.map(\.seq) == [1, 2])
+            #expect(try await second.terminate() == 0)
+        }
     }
 
     @Test("a node with DATABASE_URL migrates Postgres and serves the same flow", .enabled(if: postgresURL != nil))
     func postgres() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var environment = ["DATABASE_URL": try #require(Self.postgresURL), "PARLEY_JWT_SECRET": String(repeating: "k", count: 32)]
+        try await withScratchDirectory("parley-node") { directory in
+            var environment = ["DATABASE_URL": try #require(Self.postgresURL), "PARLEY_JWT_SECRET": String(repeating: "k", count: 32)]
 
-        let refused = try NodeProcess(environment: environment.filter { $0.key != "PARLEY_JWT_SECRET" }, directory: directory)
-        #expect(try await refused.exitStatus() != 0)
-        #expect(refused.output.contains("PARLEY_JWT_SECRET is required"))
+            let refused = try NodeProcess(environment: environment.filter { $0.key != "PARLEY_JWT_SECRET" }, directory: directory)
+            #expect(try await refused.exitStatus() != 0)
+            #expect(refused.output.contains("PARLEY_JWT_SECRET is required"))
 
-        environment["PARLEY_MIGRATE"] = "1"
-        let node = try NodeProcess(environment: environment, directory: directory)
-        _ = try await Self.chat(at: try await node.listening())
-        #expect(try await node.terminate() == 0)
+            environment["PARLEY_MIGRATE"] = "1"
+            let node = try NodeProcess(environment: environment, directory: directory)
+            _ = try await Self.chat(at: try await node.listening())
+            #expect(try await node.terminate() == 0)
+        }
     }
 
     /// Registers two users, makes them contacts, and has them exchange a message each.

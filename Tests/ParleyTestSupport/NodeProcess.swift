@@ -54,14 +54,13 @@ public final class NodeProcess: @unchecked Sendable {
     public static func withEmbedded<R: Sendable>(
         environment: [String: String] = [:], _ body: (NodeProcess) async throws -> R
     ) async throws -> R {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-node-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let node = try NodeProcess(environment: environment, directory: directory)
-        _ = try await node.listening()
-        let result = try await body(node)
-        _ = try await node.terminate()
-        return result
+        try await withScratchDirectory("parley-node") { directory in
+            let node = try NodeProcess(environment: environment, directory: directory)
+            _ = try await node.listening()
+            let result = try await body(node)
+            _ = try await node.terminate()
+            return result
+        }
     }
 
     public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
