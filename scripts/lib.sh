@@ -18,9 +18,26 @@ ensure_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Prints COUNT distinct TCP ports that nothing listens on, none of them one of TAKEN (ports already handed out, which
+# the kernel may offer again once their socket is closed): free_ports COUNT [TAKEN...].
+free_ports() {
+  python3 - "$@" <<'PY'
+import socket, sys
+count, taken = int(sys.argv[1]), {int(port) for port in sys.argv[2:]}
+held, ports = [], []
+while len(ports) < count:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+    if s.getsockname()[1] not in taken:
+        ports.append(s.getsockname()[1])
+print(" ".join(map(str, ports)))
+PY
+}
+
 # Prints a TCP port that nothing listens on.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  free_ports 1
 }
 
 postgres_bin() {

@@ -40,19 +40,30 @@ struct ServerProcess {
     let port: Int
     var pid: Int32 { process.processIdentifier }
 
-    /// Starts `executable` with `arguments(port)` on a free port and waits until it accepts connections.
+    /// Starts `executable` with `arguments(port)` on a port that nothing listens on and waits until it accepts
+    /// connections. The port is below the kernel's ephemeral range, where the generator's own connections take
+    /// theirs; one that is taken all the same (the child exits) is tried again with another.
     init(executable: String, arguments: (Int) -> [String]) throws {
-        port = Int.random(in: 40_000...59_000)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments(port)
-        try process.run()
-        for _ in 0..<200 {
-            if Self.accepts(port: port) { return }
-            Thread.sleep(forTimeInterval: 0.1)
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000..<32_000)
+            if Self.accepts(port: port) { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments(port)
+            try process.run()
+            for _ in 0..<200 where process.isRunning {
+                if Self.accepts(port: port) {
+                    (self.process, self.port) = (process, port)
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                throw BenchError("\(executable) did not start on port \(port)")
+            }
         }
-        process.terminate()
-        throw BenchError("\(executable) did not start on port \(port)")
+        throw BenchError("\(executable) exited at start on five ports in a row")
     }
 
     /// SIGKILL: the server keeps nothing worth a graceful stop, and a child started from a thread that blocks

@@ -9,7 +9,7 @@ public struct FanoutResult: Sendable, Codable {
     public let steps: [Step]
 }
 
-/// Fan-out across nodes: a sender on WS node 1, the room's members on WS node 2, so that every message crosses
+/// Fan-out across nodes: the senders on WS node 1, the room's members on WS node 2, so that every message crosses
 /// Redis; room sizes 10, 100 and 1000. For each size the rate rises until p99 passes 50 ms. The `bare` mode runs
 /// the same load against a bare Hummingbird WebSocket broadcast (no bus, no auth, no JSON): the floor.
 struct Fanout {
@@ -18,9 +18,12 @@ struct Fanout {
     /// Nil for the bare floor, which runs without a cluster.
     let cluster: BenchCluster?
     let sizes: [Int]
+    let senderCount: Int
     let duration: Duration
     let group: any EventLoopGroup
 
+    /// Each room size gets connections of its own, so that one whose last, overloaded step had sockets cut off as
+    /// slow consumers leaves nothing behind for the next.
     func parley() async throws -> [FanoutResult] {
         guard let cluster else { throw BenchError("fanout needs a cluster") }
         let ws = cluster.nodes(role: "ws")
@@ -29,60 +32,60 @@ struct Fanout {
         let users = try await BenchUsers.signUp(largest + 1, url: cluster.url, label: "fanout")
         let sender = largest
         let tokens = users.tokens
-        let acks = Latencies()
         let deliveries = Latencies()
-        let senders = try await connectPeers(
-            4, port: ws[0].port, tokens: { _ in tokens[sender] }, group: group, latencies: acks, label: "senders on \(ws[0].name)")
-        let receivers = try await connectPeers(
-            largest, port: ws[1].port, tokens: { tokens[$0] }, group: group, latencies: deliveries, label: "members on \(ws[1].name)")
-        defer { Task { for peer in senders + receivers { await peer.close() } } }
         let ids = ClientIds()
         var results: [FanoutResult] = []
         for size in sizes {
-            say("  room of \(size), sender on \(ws[0].name), members on \(ws[1].name)")
+            say("  room of \(size), \(senderCount) senders on \(ws[0].name), members on \(ws[1].name)")
             let room = try await users.room(owner: sender, members: Array(0..<size), name: "Fanout \(size)")
-            for receiver in receivers.prefix(size) { try await receiver.subscribe(room) }
+            let senders = try await connectPeers(
+                senderCount, port: ws[0].port, tokens: { _ in tokens[sender] }, group: group, latencies: Latencies(),
+                label: "senders on \(ws[0].name)")
+            let receivers = try await connectPeers(
+                size, port: ws[1].port, tokens: { tokens[$0] }, group: group, latencies: deliveries, label: "members on \(ws[1].name)")
+            for receiver in receivers { try await receiver.subscribe(room) }
             results.append(
                 await saturate(
-                    "parley", size: size, senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries,
-                    meter: cluster.meter
+                    "parley", size: size, senders: senders, receivers: receivers, latencies: deliveries, meter: cluster.meter
                 ) { _, _, intended in
                     "{\"type\":\"send\",\"room\":\"\(room)\",\"clientId\":\"\(ids.next())\",\"text\":\"\(Stamp.text(intended))\"}"
                 })
+            for peer in senders + receivers { await peer.close() }
         }
         return results
     }
 
-    /// The same load shape on the socket.io peer: the sender on instance 1, the room's members on instance 2.
+    /// The same load shape on the socket.io peer: the senders on instance 1, the room's members on instance 2.
     func peer(_ setup: PeerSetup) async throws -> [FanoutResult] {
         guard let cluster else { throw BenchError("the peer runs on the cluster's Redis") }
         let peer = try SocketIOPeer(setup, cluster: cluster)
         defer { peer.stop() }
         let (first, second) = (peer.servers[0].port, peer.servers[1].port)
         let deliveries = Latencies()
-        let senders = try await connectPeers(
-            4, port: first, tokens: { _ in nil }, group: group, latencies: Latencies(), label: "senders on instance 1", dialect: .socketIO)
-        let receivers = try await connectPeers(
-            sizes.max() ?? 0, port: second, tokens: { _ in nil }, group: group, latencies: deliveries, label: "members on instance 2",
-            dialect: .socketIO)
-        defer { Task { for socket in senders + receivers { await socket.close() } } }
         var results: [FanoutResult] = []
         for size in sizes {
-            say("  \(SocketIOPeer.name) peer, room of \(size), sender on instance 1, members on instance 2")
+            say("  \(SocketIOPeer.name) peer, room of \(size), \(senderCount) senders on instance 1, members on instance 2")
             let room = "fanout-\(size)"
-            for receiver in receivers.prefix(size) { try await receiver.subscribe(room) }
+            let senders = try await connectPeers(
+                senderCount, port: first, tokens: { _ in nil }, group: group, latencies: Latencies(), label: "senders on instance 1",
+                dialect: .socketIO)
+            let receivers = try await connectPeers(
+                size, port: second, tokens: { _ in nil }, group: group, latencies: deliveries, label: "members on instance 2",
+                dialect: .socketIO)
+            for receiver in receivers { try await receiver.subscribe(room) }
             results.append(
                 await saturate(
-                    SocketIOPeer.name, size: size, senders: senders, receivers: Array(receivers.prefix(size)), latencies: deliveries,
-                    meter: peer.meter
+                    SocketIOPeer.name, size: size, senders: senders, receivers: receivers, latencies: deliveries, meter: peer.meter
                 ) { _, n, intended in
                     "42\(n + 1)[\"send\",{\"room\":\"\(room)\",\"text\":\"\(Stamp.text(intended))\"}]"
                 })
+            for socket in senders + receivers { await socket.close() }
         }
         return results
     }
 
-    /// The same load shape on a bare broadcast server, run as a child process so that its CPU is its own.
+    /// The same load shape on a bare broadcast server, run as a child process so that its CPU is its own. One sender
+    /// is enough: the bare server acknowledges nothing.
     func bare(executable: String) async throws -> [FanoutResult] {
         let server = try ServerProcess(executable: executable) { ["bench", "bare-server", "--port", "\($0)"] }
         defer { server.stop() }

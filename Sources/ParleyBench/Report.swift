@@ -43,7 +43,7 @@ private func count(_ value: Double) -> String { String(format: "%.0f", value) }
 private func micros(_ value: Double) -> String { String(format: "%.1f µs", value) }
 
 extension Report {
-    public static func fanout(_ parley: [FanoutResult], peer: [FanoutResult], bare: [FanoutResult]) -> Report {
+    public static func fanout(_ parley: [FanoutResult], peer: [FanoutResult], bare: [FanoutResult], senders: Int) -> Report {
         var rows = [
             "| room size | system | deliveries/s | per server CPU-second | server CPU per delivery | p50 | p99 | max |",
             "|---|---|---|---|---|---|---|---|",
@@ -73,9 +73,10 @@ extension Report {
         }
         let markdown = """
             The fastest rate at which p99 stayed under \(Int(Fanout.p99Limit)) ms, each room size on its own; after an unrecorded \
-            second at the first rate, the rate rises by half each step until two steps in a row miss. `parley`: a sender on WS node 1, the members on WS node 2, every message stored and crossing \
-            Redis; server CPU is both WS nodes and the API node. `\(SocketIOPeer.name)`: python-socketio's AsyncServer \
-            with AsyncRedisManager, two instances on the same Redis, sender on one and members on the other; server \
+            second at the first rate, the rate rises by half each step until two steps in a row miss. `parley`: \(senders) sending connections (one user's, \
+            each acknowledged in turn) on WS node 1, the members on WS node 2, every message stored and crossing Redis; \
+            server CPU is both WS nodes and the API node. `\(SocketIOPeer.name)`: python-socketio's AsyncServer with \
+            AsyncRedisManager, two instances on the same Redis, as many senders on one and the members on the other; server \
             CPU is both instances. `bare`: a Hummingbird WebSocket broadcast that awaits one write per socket, with no \
             bus, auth or JSON: the floor.
 

@@ -57,9 +57,11 @@ struct FanoutCommand: AsyncParsableCommand {
     @OptionGroup var options: BenchOptions
     @Option(help: "Room sizes, comma-separated.") var sizes = "10,100,1000"
     @Flag(help: "Skip the bare broadcast floor.") var noBare = false
+    @Option(help: "Sending connections, one user's, each acknowledged in turn.") var senders = Scenarios.fanoutSenders
 
     func run() async throws {
-        let report = try await fanout(options: options, sizes: try parseCounts(sizes, option: "--sizes", upTo: 5000), bare: !noBare)
+        let report = try await fanout(
+            options: options, sizes: try parseCounts(sizes, option: "--sizes", upTo: 5000), senders: senders, bare: !noBare)
         try options.publish(report.report)
     }
 }
@@ -120,7 +122,7 @@ struct AllCommand: AsyncParsableCommand {
     @OptionGroup var options: BenchOptions
 
     func run() async throws {
-        let fanout = try await fanout(options: options, sizes: [10, 100, 1000], bare: true)
+        let fanout = try await fanout(options: options, sizes: [10, 100, 1000], senders: Scenarios.fanoutSenders, bare: true)
         try options.publish(fanout.report)
         let reference = fanout.parley.first { $0.roomSize == 10 }?.best.map { ($0.perSecond, "the fan-out saturation of this run (room of 10)") }
         try options.publish(try await relay(options: options, pairs: 50, reference: reference))
@@ -172,15 +174,19 @@ private func parseCounts(_ text: String, option: String, upTo limit: Int) throws
     return counts
 }
 
-private func fanout(options: BenchOptions, sizes: [Int], bare: Bool) async throws -> (report: Report, parley: [FanoutResult]) {
+private func fanout(
+    options: BenchOptions, sizes: [Int], senders: Int, bare: Bool
+) async throws -> (report: Report, parley: [FanoutResult]) {
     let cluster = try options.clusterState()
     print("fanout: rooms of \(sizes.map(String.init).joined(separator: ", ")), \(options.seconds) s per rate")
     let peer = try options.peer()
-    let parley = try await Scenarios.fanout(cluster: cluster, sizes: sizes, duration: options.duration)
+    let parley = try await Scenarios.fanout(cluster: cluster, sizes: sizes, senders: senders, duration: options.duration)
     var socketIO: [FanoutResult] = []
-    if let peer { socketIO = try await Scenarios.peerFanout(cluster: cluster, sizes: sizes, duration: options.duration, peer: peer) }
+    if let peer {
+        socketIO = try await Scenarios.peerFanout(cluster: cluster, sizes: sizes, senders: senders, duration: options.duration, peer: peer)
+    }
     let floor = bare ? try await Scenarios.bareFanout(executable: CommandLine.arguments[0], sizes: sizes, duration: options.duration) : []
-    return (Report.fanout(parley, peer: socketIO, bare: floor), parley)
+    return (Report.fanout(parley, peer: socketIO, bare: floor, senders: senders), parley)
 }
 
 private func relay(options: BenchOptions, pairs: Int, reference: (rate: Double, source: String)?) async throws -> Report {
