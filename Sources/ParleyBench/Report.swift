@@ -73,7 +73,8 @@ extension Report {
         }
         let markdown = """
             The fastest rate at which p99 stayed under \(Int(Fanout.p99Limit)) ms, each room size on its own; after an unrecorded \
-            second at the first rate, the rate rises by half each step until two steps in a row miss. `parley`: \(senders) sending connections (one user's, \
+            second at the first rate, the rate rises by half each step until two steps in a row miss, and each miss after \
+            a step that held is followed by one halfway between them (×1.22). `parley`: \(senders) sending connections (one user's, \
             each acknowledged in turn) on WS node 1, the members on WS node 2, every message stored and crossing Redis; \
             server CPU is both WS nodes and the API node. `\(SocketIOPeer.name)`: python-socketio's AsyncServer with \
             AsyncRedisManager, two instances on the same Redis, as many senders on one and the members on the other; server \
@@ -151,7 +152,8 @@ extension Report {
             \(senders) connections on one WS node send into their own rooms; each send is timed from its intended send \
             time until its acknowledgement, which comes after the commit (Postgres 15, `fsync` on). After an unrecorded \
             second at the first rate, the rate rises by half each step until two steps in a row pass \
-            \(Int(Durable.throughputLimit)) ms. Best: \(best).
+            \(Int(Durable.throughputLimit)) ms, with a step halfway (×1.22) after each that misses \
+            \(Int(Durable.p99Limit)) ms. Best: \(best).
 
             The disk under Postgres, probed first in the same run (\(result.disk.count) `fdatasync`s of one 8 KiB page, one \
             every 4 ms, as a WAL flush does): p50 \(ms(result.disk.p50)), p99 \(ms(result.disk.p99)), p99.9 \

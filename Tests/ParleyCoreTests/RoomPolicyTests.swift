@@ -55,6 +55,45 @@ struct ValidationTests {
         #expect(throws: ParleyError.self) { try Validate.clientId("not-a-uuid") }
     }
 
+    /// Foundation reads each byte of a UUID with `sscanf`'s `%2hhx`, which lets a space or a sign stand in for a digit
+    /// ("A 611F6C-…", "…-0000000000-1"); ours takes hex digits only, as RFC 9562 writes them.
+    @Test("a clientId is read as Foundation's UUID reads it, without the spaces and signs it lets through")
+    func clientIdsAsFoundationReadsThem() {
+        var inputs = [
+            "", "6f1c3a0e-1111-4a2b-9c3d-00000000000", "6f1c3a0e-1111-4a2b-9c3d-0000000000011", "6f1c3a0e11114a2b9c3d000000000001",
+            "{6f1c3a0e-1111-4a2b-9c3d-000000000001}", "6f1c3a0e-1111-4a2b-9c3d_000000000001", "6f1c3a0e-1111-4a2b-9c3d-00000000000g",
+            "6f1c3a0e-1111-4a2b-9c3d-00000000000é", " 6f1c3a0e-1111-4a2b-9c3d-00000000001", "6f1c3a0e-1111-4a2b-9c3d-0000000000-1",
+            "6f1c3a0-e1111-4a2b-9c3d-000000000001", "6F1C3A0E-1111-4A2B-9C3D-00000000000G", "6f1c3a0e+1111-4a2b-9c3d-000000000001",
+        ]
+        let alphabet = Array("0123456789abcdefABCDEFgG-+_ {}é")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            var characters = Array(UUID().uuidString)
+            if Bool.random(using: &generator) { characters = characters.map { Bool.random() ? Character($0.lowercased()) : $0 } }
+            // Most inputs keep their UUID shape, with one character changed, so that each position is tried.
+            if Int.random(in: 0..<4, using: &generator) > 0 {
+                characters[Int.random(in: 0..<36, using: &generator)] = alphabet.randomElement(using: &generator)!
+            }
+            inputs.append(String(characters))
+        }
+        var accepted = 0
+        for input in inputs {
+            let foundation = UUID(uuidString: input)?.uuidString.lowercased()
+            if let ours = try? Validate.clientId(input) {
+                accepted += 1
+                #expect(ours == foundation, "\(input)")
+            } else if foundation != nil {
+                #expect(input.contains { " +-".contains($0) }, "\(input)")
+                #expect(
+                    input.utf8.count != 36
+                        || !input.utf8.enumerated().allSatisfy { offset, byte in
+                            [8, 13, 18, 23].contains(offset) ? byte == UInt8(ascii: "-") : Character(UnicodeScalar(byte)).isHexDigit
+                        }, "\(input)")
+            }
+        }
+        #expect(accepted > 1000)
+    }
+
     @Test("events keep their fields flat beside type")
     func flatEvents() throws {
         let message = Message(room: "r1", seq: 42, clientId: "c", sender: "u2", text: "hi", sentAt: Timestamp(milliseconds: 0))
