@@ -153,7 +153,7 @@ extension Report {
             time until its acknowledgement, which comes after the commit (Postgres 15, `fsync` on). After an unrecorded \
             second at the first rate, the rate rises by half each step until two steps in a row pass \
             \(Int(Durable.throughputLimit)) ms, with a step halfway (×1.22) after each that misses \
-            \(Int(Durable.p99Limit)) ms. Best: \(best).
+            \(Int(Durable.p99Limit)) ms just above one that held. Best: \(best).
 
             The disk under Postgres, probed first in the same run (\(result.disk.count) `fdatasync`s of one 8 KiB page, one \
             every 4 ms, as a WAL flush does): p50 \(ms(result.disk.p50)), p99 \(ms(result.disk.p99)), p99.9 \
