@@ -104,7 +104,9 @@ func buildRouter(
 /// Postgres when `DATABASE_URL` is set, else SQLite in a file.
 func makeStore(_ configuration: Configuration, logger: Logger) async throws -> SQLStore {
     if let url = configuration.databaseURL {
-        return try SQLStore.postgres(url: url, logger: logger)
+        return try SQLStore.postgres(
+            url: url, warmConnections: configuration.databaseWarmConnections, applicationName: "parley \(configuration.nodeId)",
+            logger: logger)
     }
     return try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
 }

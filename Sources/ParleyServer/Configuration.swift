@@ -23,6 +23,9 @@ public struct Configuration: Sendable {
     public var nodeId = Identifier.make("n")
     /// Postgres, or nil for SQLite at `sqlitePath`.
     public var databaseURL: String?
+    /// Postgres connections each node opens at start and keeps: below it, a connection that goes back to the pool
+    /// schedules an idle timer (see `PostgresDriver`). The pool grows to 20 on demand.
+    public var databaseWarmConnections = 4
     public var sqlitePath = "./parley.sqlite"
     /// Redis, or nil for the in-process bus.
     public var redisURL: String?
@@ -73,6 +76,7 @@ public struct Configuration: Sendable {
         }
         nodeId = value("PARLEY_NODE_ID") ?? nodeId
         databaseURL = value("DATABASE_URL")
+        databaseWarmConnections = try integer("PARLEY_DATABASE_WARM_CONNECTIONS", 0...20) ?? databaseWarmConnections
         sqlitePath = value("PARLEY_SQLITE_PATH") ?? sqlitePath
         redisURL = value("REDIS_URL")
         jwtSecret = value("PARLEY_JWT_SECRET")

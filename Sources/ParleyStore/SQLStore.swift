@@ -29,9 +29,14 @@ public final class SQLStore: Store {
         self.logger = logger
     }
 
-    /// A store on Postgres, pooled.
-    public static func postgres(url: String, searchPath: String? = nil, logger: Logger) throws -> SQLStore {
-        SQLStore(database: try PostgresDriver(url: url, searchPath: searchPath, logger: logger), logger: logger)
+    /// A store on Postgres, pooled, with `warmConnections` of the pool opened at start and kept (see
+    /// `PostgresDriver`).
+    public static func postgres(
+        url: String, warmConnections: Int = 0, applicationName: String = "parley", searchPath: String? = nil, logger: Logger
+    ) throws -> SQLStore {
+        let database = try PostgresDriver(
+            url: url, warmConnections: warmConnections, applicationName: applicationName, searchPath: searchPath, logger: logger)
+        return SQLStore(database: database, logger: logger)
     }
 
     /// A store in one SQLite file, created when missing.

@@ -12,17 +12,25 @@ public final class PostgresDriver: SQLDatabase {
 
     /// - Parameters:
     ///   - url: `postgres://user:password@host:port/database`.
+    ///   - warmConnections: connections the pool opens at start and keeps. postgres-nio schedules an idle timer (a
+    ///     task group, two child tasks and a Dispatch timer) each time any other connection goes back to the pool.
+    ///   - applicationName: what `pg_stat_activity` shows for these connections.
     ///   - searchPath: a schema to use instead of `public`; the tests give each suite its own.
-    public init(url: String, maximumConnections: Int = 20, searchPath: String? = nil, logger: Logger) throws {
+    public init(
+        url: String, maximumConnections: Int = 20, warmConnections: Int = 0, applicationName: String = "parley",
+        searchPath: String? = nil, logger: Logger
+    ) throws {
         var configuration = try Self.configuration(url: url)
         configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = min(warmConnections, maximumConnections)
         // No keep-alive queries: the pool schedules the keep-alive's timer each time it takes a connection back (a
         // task group, two child tasks and a Dispatch timer, cancelled again at the next lease): about a sixth of a
         // node's CPU per stored send at 1266-2848 sends a second. A connection that Postgres or the network closed
         // is still noticed when its channel closes.
         configuration.options.keepAliveBehavior = nil
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         if let searchPath {
-            configuration.options.additionalStartupParameters = [("search_path", "\(searchPath),public")]
+            configuration.options.additionalStartupParameters.append(("search_path", "\(searchPath),public"))
         }
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
