@@ -125,7 +125,8 @@ struct AllCommand: AsyncParsableCommand {
         let fanout = try await fanout(options: options, sizes: [10, 100, 1000], senders: Scenarios.fanoutSenders, bare: true)
         try options.publish(fanout.report)
         // Messages a second, not deliveries: relay's pairs deliver each message once.
-        let reference = fanout.parley.first { $0.roomSize == 10 }?.best.map { ($0.rate, "the fan-out saturation of this run (room of 10, messages/s)") }
+        let roomOf10 = fanout.parley.first { $0.roomSize == 10 }?.best
+        let reference = roomOf10.map { ($0.rate, "the fan-out saturation of this run (room of 10, messages/s)") }
         try options.publish(try await relay(options: options, pairs: 50, reference: reference))
         try options.publish(try await durable(options: options, senders: 500))
     }
