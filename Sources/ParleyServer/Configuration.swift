@@ -23,8 +23,8 @@ public struct Configuration: Sendable {
     public var nodeId = Identifier.make("n")
     /// Postgres, or nil for SQLite at `sqlitePath`.
     public var databaseURL: String?
-    /// Postgres connections each node opens at start and keeps: below it, a connection that goes back to the pool
-    /// schedules an idle timer (see `PostgresDriver`). The pool grows to 20 on demand.
+    /// Postgres connections each node opens at start and keeps. The pool grows to 20 on demand, and each connection
+    /// beyond these schedules an idle timer whenever it goes back to the pool (see `PostgresDriver`).
     public var databaseWarmConnections = 4
     public var sqlitePath = "./parley.sqlite"
     /// Redis, or nil for the in-process bus.

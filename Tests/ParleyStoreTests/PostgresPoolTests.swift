@@ -7,7 +7,7 @@ import Testing
 /// The pool's warm connections, counted by Postgres itself in `pg_stat_activity`.
 @Suite(.enabled(if: Backend.postgresURL != nil))
 struct PostgresPoolTests {
-    @Test("a pool opens its warm connections at start and keeps them", arguments: [0, 3])
+    @Test("a pool opens its warm connections at start, and no more than its queries need", arguments: [0, 3])
     func warmConnections(warm: Int) async throws {
         let name = "parley-test-\(UUID().uuidString.prefix(8))"
         var logger = Logger(label: "test")
