@@ -22,8 +22,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// Runs `body` with a migrated, running store of this kind, then stops the store and removes its file or schema
     /// (a schema is kept when `body` fails).
     func withStore<R: Sendable>(_ body: (SQLStore) async throws -> R) async throws -> R {
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        let logger = Self.logger
         switch self {
         case .sqlite:
             let path = scratchSQLitePath("parley")
@@ -45,7 +44,15 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         }
     }
 
-    private static func running<R: Sendable>(_ store: SQLStore, _ body: (SQLStore) async throws -> R) async throws -> R {
+    /// The stores' logger: warnings and worse.
+    static var logger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Runs `body` while `store` runs (its pool, or its SQLite thread), then stops it.
+    static func running<R: Sendable>(_ store: SQLStore, _ body: (SQLStore) async throws -> R) async throws -> R {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             defer { group.cancelAll() }

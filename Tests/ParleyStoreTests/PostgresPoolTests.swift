@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Testing
 
 @testable import ParleyStore
@@ -10,17 +9,14 @@ struct PostgresPoolTests {
     @Test("a pool opens its warm connections at start, and no more than its queries need", arguments: [0, 3])
     func warmConnections(warm: Int) async throws {
         let name = "parley-test-\(UUID().uuidString.prefix(8))"
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
-        let driver = try PostgresDriver(url: try #require(Backend.postgresURL), warmConnections: warm, applicationName: name, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await driver.run() }
-            defer { group.cancelAll() }
+        let store = try SQLStore.postgres(
+            url: try #require(Backend.postgresURL), warmConnections: warm, applicationName: name, logger: Backend.logger)
+        try await Backend.running(store) { store in
             // The query takes a connection of its own name, so at least one is open however many are warm.
             let expected = Int64(max(warm, 1))
             var open: Int64 = 0
             for _ in 0..<100 {
-                open = try await driver.withExecutor { sql in
+                open = try await store.database.withExecutor { sql in
                     try await sql.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?", [.text(name)])
                         .first?.int(0) ?? 0
                 }
