@@ -20,8 +20,8 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     var testDescription: String { rawValue }
 
     /// Runs `body` with a migrated, running store of this kind, then stops the store and removes its file or schema
-    /// (a schema is kept when `body` fails).
-    func withStore<R: Sendable>(_ body: (SQLStore) async throws -> R) async throws -> R {
+    /// (a schema is kept when `body` fails). `connections` caps a Postgres store's pool.
+    func withStore<R: Sendable>(connections: Int = 20, _ body: (SQLStore) async throws -> R) async throws -> R {
         let logger = Self.logger
         switch self {
         case .sqlite:
@@ -33,7 +33,8 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             }
         case .postgres:
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let store = try SQLStore.postgres(url: try #require(Self.postgresURL), searchPath: schema, logger: logger)
+            let store = try SQLStore.postgres(
+                url: try #require(Self.postgresURL), maximumConnections: connections, searchPath: schema, logger: logger)
             return try await Self.running(store) { store in
                 try await store.database.withExecutor { try await $0.execute("CREATE SCHEMA \(schema)") }
                 _ = try await store.migrate()

@@ -81,6 +81,38 @@ struct PostgresExecutor: SQLExecutor {
     let logger: Logger
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        let query = PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: Self.bindings(binds))
+        return try await Self.mappingErrors {
+            // All rows collected on the connection's event loop, then one resumption: iterating the async row
+            // sequence instead costs a hop per batch of rows and one for its end.
+            let result: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
+            return try await result.get().rows.map { SQLRow(try $0.map(Self.value)) }
+        }
+    }
+
+    /// Prepared once per connection by postgres-nio, which names it `Statement.name`. Its rows come as an async
+    /// sequence; they are all in by the time the statement's promise resumes this task, so reading them does not
+    /// suspend.
+    func query<Statement: PreparedSQL>(_ statement: Statement.Type, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await Self.mappingErrors {
+            var rows: [SQLRow] = []
+            for try await row in try await connection.execute(Prepared<Statement>(bindings: Self.bindings(binds)), logger: logger) {
+                rows.append(row)
+            }
+            return rows
+        }
+    }
+
+    private struct Prepared<Statement: PreparedSQL>: PostgresPreparedStatement {
+        static var name: String { Statement.name }
+        static var sql: String { PostgresExecutor.numberPlaceholders(Statement.sql) }
+        let bindings: PostgresBindings
+
+        func makeBindings() -> PostgresBindings { bindings }
+        func decodeRow(_ row: PostgresRow) throws -> SQLRow { SQLRow(try row.map(PostgresExecutor.value)) }
+    }
+
+    private static func bindings(_ binds: [SQLValue]) -> PostgresBindings {
         var bindings = PostgresBindings(capacity: binds.count)
         for value in binds {
             switch value {
@@ -89,12 +121,12 @@ struct PostgresExecutor: SQLExecutor {
             case .null: bindings.appendNull()
             }
         }
-        let query = PostgresQuery(unsafeSQL: Self.numberPlaceholders(sql), binds: bindings)
+        return bindings
+    }
+
+    private static func mappingErrors<R>(_ body: () async throws -> R) async throws -> R {
         do {
-            // All rows collected on the connection's event loop, then one resumption: iterating the async row
-            // sequence instead costs a hop per batch of rows and one for its end.
-            let result: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
-            return try await result.get().rows.map { SQLRow(try $0.map(Self.value)) }
+            return try await body()
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw SQLError(code: .uniqueViolation, detail: error.serverInfo?[.constraintName] ?? "unique")
         }

@@ -3,9 +3,24 @@ import ServiceLifecycle
 /// Runs statements. Statements use `?` placeholders in both dialects; the Postgres driver numbers them.
 public protocol SQLExecutor: Sendable {
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+
+    /// Runs a statement that the database may parse and plan once per connection rather than on every call.
+    func query<Statement: PreparedSQL>(_ statement: Statement.Type, _ binds: [SQLValue]) async throws -> [SQLRow]
+}
+
+/// A statement run often enough to prepare: Postgres parses and plans it once per connection, under `name`, and
+/// then only binds and executes it. Placeholders are `?`, as elsewhere.
+public protocol PreparedSQL {
+    static var name: String { get }
+    static var sql: String { get }
 }
 
 extension SQLExecutor {
+    /// Where the driver prepares nothing, the statement runs as any other.
+    public func query<Statement: PreparedSQL>(_ statement: Statement.Type, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await query(Statement.sql, binds)
+    }
+
     public func execute(_ sql: String, _ binds: [SQLValue] = []) async throws {
         _ = try await query(sql, binds)
     }
