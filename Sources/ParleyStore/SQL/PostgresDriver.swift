@@ -90,9 +90,9 @@ struct PostgresExecutor: SQLExecutor {
         }
     }
 
-    /// Prepared once per connection by postgres-nio, which names it `Statement.name`. Its rows come as an async
-    /// sequence; they are all in by the time the statement's promise resumes this task, so reading them does not
-    /// suspend.
+    /// Prepared once per connection by postgres-nio, which names it `Statement.name`. postgres-nio hands a prepared
+    /// statement's rows over only as an async sequence, which costs the node a little more per call than `query`'s
+    /// future (see BENCHMARKS.md, "Prepared send statements").
     func query<Statement: PreparedSQL>(_ statement: Statement.Type, _ binds: [SQLValue]) async throws -> [SQLRow] {
         try await Self.mappingErrors {
             var rows: [SQLRow] = []
