@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCore
+import ParleyStore
 
 /// Everything a node is told at start-up. Built from the environment (the variables of DESIGN.md, under the same
 /// names), then adjusted by the flags of `parley serve`.
@@ -76,7 +77,8 @@ public struct Configuration: Sendable {
         }
         nodeId = value("PARLEY_NODE_ID") ?? nodeId
         databaseURL = value("DATABASE_URL")
-        databaseWarmConnections = try integer("PARLEY_DATABASE_WARM_CONNECTIONS", 0...20) ?? databaseWarmConnections
+        databaseWarmConnections =
+            try integer("PARLEY_DATABASE_WARM_CONNECTIONS", 0...PostgresDriver.defaultMaximumConnections) ?? databaseWarmConnections
         sqlitePath = value("PARLEY_SQLITE_PATH") ?? sqlitePath
         redisURL = value("REDIS_URL")
         jwtSecret = value("PARLEY_JWT_SECRET")

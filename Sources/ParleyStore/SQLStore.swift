@@ -32,8 +32,8 @@ public final class SQLStore: Store {
     /// A store on Postgres, pooled, with `warmConnections` of the pool opened at start and kept (see
     /// `PostgresDriver`).
     public static func postgres(
-        url: String, maximumConnections: Int = 20, warmConnections: Int = 0, applicationName: String = "parley",
-        searchPath: String? = nil, logger: Logger
+        url: String, maximumConnections: Int = PostgresDriver.defaultMaximumConnections, warmConnections: Int = 0,
+        applicationName: String = "parley", searchPath: String? = nil, logger: Logger
     ) throws -> SQLStore {
         let database = try PostgresDriver(
             url: url, maximumConnections: maximumConnections, warmConnections: warmConnections, applicationName: applicationName,

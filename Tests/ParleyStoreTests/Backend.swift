@@ -21,7 +21,9 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     /// Runs `body` with a migrated, running store of this kind, then stops the store and removes its file or schema
     /// (a schema is kept when `body` fails). `connections` caps a Postgres store's pool.
-    func withStore<R: Sendable>(connections: Int = 20, _ body: (SQLStore) async throws -> R) async throws -> R {
+    func withStore<R: Sendable>(
+        connections: Int = PostgresDriver.defaultMaximumConnections, _ body: (SQLStore) async throws -> R
+    ) async throws -> R {
         let logger = Self.logger
         switch self {
         case .sqlite:

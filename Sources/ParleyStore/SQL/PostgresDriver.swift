@@ -10,6 +10,9 @@ public final class PostgresDriver: SQLDatabase {
     private let client: PostgresClient
     private let logger: Logger
 
+    /// The pool's size unless a caller gives another; also the most warm connections a node may ask for.
+    public static let defaultMaximumConnections = 20
+
     /// - Parameters:
     ///   - url: `postgres://user:password@host:port/database`.
     ///   - warmConnections: connections the pool opens at start and keeps. postgres-nio schedules an idle timer (a
@@ -17,8 +20,8 @@ public final class PostgresDriver: SQLDatabase {
     ///   - applicationName: what `pg_stat_activity` shows for these connections.
     ///   - searchPath: a schema to use instead of `public`; the tests give each suite its own.
     public init(
-        url: String, maximumConnections: Int = 20, warmConnections: Int = 0, applicationName: String = "parley",
-        searchPath: String? = nil, logger: Logger
+        url: String, maximumConnections: Int = defaultMaximumConnections, warmConnections: Int = 0,
+        applicationName: String = "parley", searchPath: String? = nil, logger: Logger
     ) throws {
         var configuration = try Self.configuration(url: url)
         configuration.options.maximumConnections = maximumConnections
