@@ -38,11 +38,29 @@ func connectRaw(
 /// Sends `request` on a new TCP connection and returns the response: its head, and the body its Content-Length
 /// announces. Fails after 5 s.
 func rawRequest(port: Int, _ request: String) async throws -> String {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) {
-        channel in channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+    try await rawExchange(port: port, [ByteBuffer(string: request)]) { response in
+        guard let end = response.range(of: "\r\n\r\n") else { return false }
+        let length =
+            response[..<end.lowerBound].split(separator: "\r\n")
+            .first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+        return response[end.upperBound...].utf8.count >= length
     }
+}
+
+/// Writes `parts` on a new TCP connection, each in its own write 20 ms apart, and returns what came back once
+/// `isComplete` holds for it. Fails after 5 s.
+func rawExchange(port: Int, _ parts: [ByteBuffer], until isComplete: @escaping @Sendable (String) -> Bool) async throws -> String {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        .connect(host: "127.0.0.1", port: port) { channel in
+            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+        }
     return try await channel.executeThenClose { inbound, outbound in
-        try await outbound.write(ByteBuffer(string: request))
+        for (index, part) in parts.enumerated() {
+            if index > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            try await outbound.write(part)
+        }
         return try await withThrowingTaskGroup(of: String.self) { group in
             group.addTask {
                 try await Task.sleep(for: .seconds(5))
@@ -52,12 +70,7 @@ func rawRequest(port: Int, _ request: String) async throws -> String {
                 var response = ""
                 for try await part in inbound {
                     response += String(buffer: part)
-                    guard let end = response.range(of: "\r\n\r\n") else { continue }
-                    let length =
-                        response[..<end.lowerBound].split(separator: "\r\n")
-                        .first { $0.lowercased().hasPrefix("content-length:") }
-                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-                    if response[end.upperBound...].utf8.count >= length { break }
+                    if isComplete(response) { break }
                 }
                 return response
             }

@@ -1,0 +1,149 @@
+import Foundation
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+import ParleyCore
+
+/// The first handler of every connection, alone on its pipeline until the first request's head is in. A WebSocket
+/// upgrade is checked and answered here, by hand, and the socket gets the frame codec and the gateway's handler:
+/// no HTTP handler is added only to be taken off again, which was about a fifth of a node's work as 15000 clients
+/// reconnected in a storm. Any other request gets the HTTP/1.1 handlers, and the bytes read so far go to them.
+/// A refused upgrade is answered like any REST error: the error's status and a JSON body.
+final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    typealias Admission = Result<(userId: String, expiresAt: Date), ParleyError>
+
+    /// Nil on a node that serves no WebSockets: every upgrade is refused.
+    private let gateway: Gateway?
+    private let logger: Logger
+    private let decided: EventLoopPromise<GatewayChannel.Upgrade>
+    private var received: ByteBuffer?
+    /// Set once the head is in: what arrives after it waits in `received` for the handlers that take over.
+    private var isDeciding = false
+
+    init(gateway: Gateway?, logger: Logger, decided: EventLoopPromise<GatewayChannel.Upgrade>) {
+        self.gateway = gateway
+        self.logger = logger
+        self.decided = decided
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if received == nil { received = bytes } else { received!.writeBuffer(&bytes) }
+        guard !isDeciding, let received else {
+            // A client is to wait for the 101 before it sends frames; one that floods meanwhile is cut off.
+            if (received?.readableBytes ?? 0) > RequestHead.maxBytes + Gateway.maxMessageBytes { context.close(promise: nil) }
+            return
+        }
+        switch RequestHead.read(received) {
+        case .incomplete:
+            return
+        case .refused(let code, let message):
+            isDeciding = true
+            refuse(ParleyError(code, message), context: context)
+        case .complete(let head, let length) where head.asksForWebSocket:
+            isDeciding = true
+            if let error = head.webSocketHandshakeError { return refuse(error, context: context) }
+            let admission = context.eventLoop.makePromise(of: Admission.self)
+            admission.completeWithTask { [gateway, logger] in await Self.admit(head, gateway: gateway, logger: logger) }
+            admission.futureResult.assumeIsolated().whenSuccess { admission in
+                switch admission {
+                case .success(let user): self.open(head, length: length, user: user, context: context)
+                case .failure(let error): self.refuse(error, context: context)
+                }
+            }
+        case .complete:
+            isDeciding = true
+            serveHTTP(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        decided.succeed(.closed)
+        context.fireChannelInactive()
+    }
+
+    /// The socket's handlers take over: the 101 goes out first, then whatever the gateway's handler writes.
+    private func open(_ head: HTTPRequestHead, length: Int, user: (userId: String, expiresAt: Date), context: ChannelHandlerContext) {
+        guard let gateway, context.channel.isActive else { return }
+        let response =
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+            + "Sec-WebSocket-Accept: \(head.webSocketAccept)\r\nSec-WebSocket-Protocol: \(WebSocketAuthenticator.subprotocol)\r\n\r\n"
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
+        received?.moveReaderIndex(forwardBy: length)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(WebSocketFrameEncoder())
+            // `SocketHandler` closes the socket on a broken frame, with the code that fits it.
+            try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: Gateway.maxMessageBytes)))
+            try gateway.open(context.channel, userId: user.userId, expiresAt: user.expiresAt)
+        } catch {
+            logger.error("could not open the WebSocket", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        handOver(context: context, .webSocket)
+    }
+
+    /// The HTTP/1.1 handlers as Hummingbird's own channel sets them up, for a node whose WebSocket upgrade is
+    /// handled here.
+    private func serveHTTP(context: ChannelHandlerContext) {
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false,  // NIOAsyncChannel pipelines HTTP
+                withErrorHandling: false,  // Hummingbird handles errors
+                withOutboundHeaderValidation: false  // HTTPTypes validates them
+            )
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            let http = try HTTP1Channel.Value(wrappingChannelSynchronously: context.channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            handOver(context: context, .http(http))
+        } catch {
+            logger.error("could not set up HTTP on a connection", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// Answers with the error's status and `{"error": {"code", "message"}}`, and closes.
+    private func refuse(_ error: ParleyError, context: ChannelHandlerContext) {
+        let body = (try? JSONEncoder().encode(ErrorMiddleware.Envelope(error))) ?? Data()
+        let status = error.code.status
+        var response = context.channel.allocator.buffer(capacity: 160 + body.count)
+        response.writeString(
+            "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json; charset=utf-8\r\n"
+                + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n")
+        response.writeBytes(body)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// Gives what was read after the head (all of it, for HTTP) to the handlers that take over, and leaves.
+    private func handOver(context: ChannelHandlerContext, _ upgrade: GatewayChannel.Upgrade) {
+        if let rest = received, rest.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(rest))
+            context.fireChannelReadComplete()
+        }
+        received = nil
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        decided.succeed(upgrade)
+    }
+
+    private static func admit(_ head: HTTPRequestHead, gateway: Gateway?, logger: Logger) async -> Admission {
+        guard let gateway else { return .failure(ParleyError.notFound("WebSocket endpoint on this node")) }
+        do {
+            return .success(try await gateway.admit(head))
+        } catch let error as ParleyError {
+            return .failure(error)
+        } catch {
+            logger.error("upgrade check failed", metadata: ["error": "\(error)"])
+            return .failure(ParleyError(.internal, "something went wrong on the server"))
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ParleyClient
+import ParleyCore
+import ParleyTestSupport
+import Testing
+
+@testable import ParleyServer
+
+@Suite("A connection's first request, read by hand")
+struct FirstRequestTests {
+    @Test("a head is complete at its blank line, incomplete before it, and what follows is not part of it")
+    func completeHead() throws {
+        let head = "GET /ws?since=3 HTTP/1.1\r\nHost: node.example\r\nUpgrade:  websocket \r\nX-Empty:\r\nX-Tab:\tvalue\t\r\n\r\n"
+        let reading = RequestHead.read(ByteBuffer(string: head + "after the head"))
+        guard case .complete(let request, let length) = reading else {
+            Issue.record("not complete: \(reading)")
+            return
+        }
+        #expect(length == head.utf8.count)
+        #expect(request.method == .GET)
+        #expect(request.uri == "/ws?since=3")
+        #expect(request.version == .http1_1)
+        #expect(
+            request.headers.map { [$0.name, $0.value] } == [
+                ["Host", "node.example"], ["Upgrade", "websocket"], ["X-Empty", ""], ["X-Tab", "value"],
+            ])
+        #expect(request.asksForWebSocket)
+        for end in 0..<head.utf8.count {
+            #expect(RequestHead.read(ByteBuffer(bytes: Array(head.utf8.prefix(end)))) == .incomplete, "after \(end) bytes")
+        }
+        let post = "POST /api/rooms HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"
+        guard case .complete(let plain, _) = RequestHead.read(ByteBuffer(string: post)) else {
+            Issue.record("not complete: \(post)")
+            return
+        }
+        #expect(plain.method == .POST && plain.version == .http1_0 && !plain.asksForWebSocket)
+    }
+
+    @Test("a head longer than 16 KiB, a folded header, or a line that is not HTTP/1.x is refused")
+    func refusedHeads() {
+        let long = String(repeating: "x", count: RequestHead.maxBytes)
+        #expect(
+            RequestHead.read(ByteBuffer(string: "GET / HTTP/1.1\r\nX-Long: \(long)")) == .refused(.tooLarge, "the request head is longer than 16 KiB")
+        )
+        #expect(
+            RequestHead.read(ByteBuffer(string: "GET / HTTP/1.1\r\nX-Long: \(long)\r\n\r\n"))
+                == .refused(.tooLarge, "the request head is longer than 16 KiB"))
+        let malformed = [
+            "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+            "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+            "GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n",
+            "G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /a\nb HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nno colon\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Name: a\r\n\r\n",
+            "GET / HTTP/1.1\r\n: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+            "\r\n\r\n",
+        ]
+        for head in malformed {
+            guard case .refused(let code, _) = RequestHead.read(ByteBuffer(string: head)) else {
+                Issue.record("read as a head: \(head.debugDescription)")
+                continue
+            }
+            #expect(code == .badRequest, "\(head.debugDescription)")
+        }
+    }
+
+    @Test("a WebSocket handshake needs GET over HTTP/1.1, Connection: Upgrade, version 13 and a 16-byte key")
+    func handshake() {
+        func head(_ method: HTTPMethod = .GET, _ version: HTTPVersion = .http1_1, dropping: String? = nil, _ extra: [(String, String)] = [])
+            -> HTTPRequestHead
+        {
+            let headers = [
+                ("Upgrade", "websocket"), ("Connection", "keep-alive, Upgrade"), ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ]
+            return HTTPRequestHead(
+                version: version, method: method, uri: "/ws", headers: HTTPHeaders(headers.filter { $0.0 != dropping } + extra))
+        }
+        #expect(head().webSocketHandshakeError == nil)
+        // RFC 6455's own example, section 1.3.
+        #expect(head().webSocketAccept == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(head(.POST).webSocketHandshakeError?.code == .badRequest)
+        #expect(head(.GET, .http1_0).webSocketHandshakeError?.code == .badRequest)
+        #expect(head(dropping: "Connection").webSocketHandshakeError?.code == .badRequest)
+        #expect(head(dropping: "Sec-WebSocket-Version").webSocketHandshakeError?.code == .badRequest)
+        #expect(head(dropping: "Sec-WebSocket-Version", [("Sec-WebSocket-Version", "8")]).webSocketHandshakeError?.code == .badRequest)
+        #expect(head(dropping: "Sec-WebSocket-Key").webSocketHandshakeError?.code == .badRequest)
+        #expect(head(dropping: "Sec-WebSocket-Key", [("Sec-WebSocket-Key", "c2hvcnQ=")]).webSocketHandshakeError?.code == .badRequest)
+        #expect(head(dropping: "Upgrade").asksForWebSocket == false)
+    }
+
+    @Test(
+        "on a real node: an upgrade in pieces opens, a frame right behind it is answered, a broken one gets 400 or 413 and JSON, HTTP keeps its connection"
+    )
+    func onANode() async throws {
+        try await withLimitedNode { base, node in
+            let session = try await ParleyClient(baseURL: base).register(username: "firstrequest", password: "password123", name: "F")
+            func upgrade(_ extra: String = "", version: String = "13") -> String {
+                "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(node.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: \(version)\r\n"
+                    + "Sec-WebSocket-Protocol: parley.v1, bearer.\(session.accessToken)\r\n\(extra)\r\n"
+            }
+            let request = upgrade()
+            let cuts = [0, 3, 40, request.utf8.count / 2, request.utf8.count - 3, request.utf8.count - 1, request.utf8.count]
+            let pieces = zip(cuts, cuts.dropFirst()).map { ByteBuffer(bytes: Array(request.utf8)[$0..<$1]) }
+            let inPieces = try await rawExchange(port: node.port, pieces) { $0.contains(#""type":"hello""#) }
+            #expect(inPieces.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+            #expect(inPieces.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+            #expect(inPieces.contains(#""type":"hello""#))
+
+            var together = ByteBuffer(string: request)
+            together.writeMaskedText(#"{"type":"ping","id":"right-behind"}"#)
+            let answered = try await rawExchange(port: node.port, [together]) { $0.contains(#""re":"right-behind""#) }
+            #expect(answered.contains(#""re":"right-behind""#))
+
+            let keyless = try await rawRequest(port: node.port, upgrade().replacingOccurrences(of: "Sec-WebSocket-Key", with: "X-Key"))
+            #expect(keyless.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+            #expect(keyless.contains(#""code":"bad_request""#))
+            let oldVersion = try await rawRequest(port: node.port, upgrade(version: "8"))
+            #expect(oldVersion.hasPrefix("HTTP/1.1 400 "))
+            #expect(oldVersion.contains("Sec-WebSocket-Version 13"))
+            let huge = try await rawRequest(port: node.port, upgrade("X-Padding: \(String(repeating: "p", count: 20_000))\r\n"))
+            #expect(huge.hasPrefix("HTTP/1.1 413 "))
+            #expect(huge.contains(#""code":"too_large""#))
+
+            let twice = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let both = try await rawExchange(port: node.port, [ByteBuffer(string: twice), ByteBuffer(string: twice)]) {
+                $0.components(separatedBy: "HTTP/1.1 200 OK").count == 3
+            }
+            #expect(both.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// A client's text frame, masked as RFC 6455 requires, for a payload under 126 bytes.
+    fileprivate mutating func writeMaskedText(_ text: String) {
+        let payload = Array(text.utf8)
+        precondition(payload.count < 126)
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        writeBytes([0x81, 0x80 | UInt8(payload.count)] + mask)
+        writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+    }
+}
