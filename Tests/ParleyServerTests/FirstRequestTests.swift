@@ -124,6 +124,7 @@ struct FirstRequestTests {
             let oldVersion = try await rawRequest(port: node.port, upgrade(version: "8"))
             #expect(oldVersion.hasPrefix("HTTP/1.1 400 "))
             #expect(oldVersion.contains("Sec-WebSocket-Version 13"))
+            #expect(oldVersion.contains("\r\nSec-WebSocket-Version: 13\r\n"))
             let huge = try await rawRequest(port: node.port, upgrade("X-Padding: \(String(repeating: "p", count: 20_000))\r\n"))
             #expect(huge.hasPrefix("HTTP/1.1 413 "))
             #expect(huge.contains(#""code":"too_large""#))
