@@ -42,4 +42,17 @@ struct RedisConnectionTests {
         // The 50 publishes and the second INFO: a few reads at most (with a flush per command, Redis made 31).
         #expect(reads <= 4, "\(reads) reads")
     }
+
+    @Test("a pipeline of 20000 commands gets each its own reply, in order")
+    func longPipeline() async throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        try await server.start()
+        let connection = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
+        defer { Task { await connection.close() } }
+        let replies = try await connection.pipeline((0..<20000).map { n in [ByteBuffer(string: "ECHO"), ByteBuffer(string: "r\(n)")] })
+        #expect(replies.map(\.string) == (0..<20000).map { "r\($0)" })
+        // The connection goes on with the next request as before.
+        #expect(try await connection.send("PING").string == "PONG")
+    }
 }

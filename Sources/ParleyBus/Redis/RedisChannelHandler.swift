@@ -73,10 +73,15 @@ final class RedisChannelHandler: ChannelDuplexHandler {
                 onPush(value)
                 continue
             }
-            waiting[waiting.startIndex].replies.append(value)
-            if waiting.first!.replies.count == waiting.first!.count {
-                let request = waiting.removeFirst()
+            // Taken out to append and put back, so that the array is not copied for each reply: through the
+            // buffer's subscript it was, and the replies to a survivor's claim of a node that held 15000 users
+            // (15002 of them) were most of the 23% of its samples spent reading Redis in a storm.
+            var request = waiting.removeFirst()
+            request.replies.append(value)
+            if request.replies.count == request.count {
                 request.promise.succeed(request.replies)
+            } else {
+                waiting.prepend(request)
             }
         }
     }
