@@ -36,13 +36,14 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        let searched = received?.readableBytes ?? 0
         if received == nil { received = bytes } else { received!.writeBuffer(&bytes) }
         guard !isDeciding, let received else {
             // A client is to wait for the 101 before it sends frames; one that floods meanwhile is cut off.
             if (received?.readableBytes ?? 0) > RequestHead.maxBytes + Gateway.maxMessageBytes { context.close(promise: nil) }
             return
         }
-        switch RequestHead.read(received) {
+        switch RequestHead.read(received, searched: searched) {
         case .incomplete:
             return
         case .refused(let code, let message):

@@ -21,10 +21,12 @@ enum RequestHead {
     }
 
     /// Reads the head at the start of `buffer`. Lines end with CRLF; a header folded onto a second line (obsolete
-    /// since RFC 7230) is refused, as is a request line that is not `METHOD target HTTP/1.x`.
-    static func read(_ buffer: ByteBuffer) -> Reading {
+    /// since RFC 7230) is refused, as is a request line that is not `METHOD target HTTP/1.x`. `searched` bytes are
+    /// known to hold no CRLF CRLF (a read before this one found none), so that a head that comes a byte at a time
+    /// is not searched from its start on every read.
+    static func read(_ buffer: ByteBuffer, searched: Int = 0) -> Reading {
         buffer.withUnsafeReadableBytes { bytes in
-            guard let end = headEnd(in: bytes) else {
+            guard let end = headEnd(in: bytes, from: searched) else {
                 return bytes.count > maxBytes ? tooLarge : .incomplete
             }
             guard end <= maxBytes else { return tooLarge }
@@ -46,10 +48,10 @@ enum RequestHead {
 
     private static let tooLarge = Reading.refused(.tooLarge, "the request head is longer than \(maxBytes / 1024) KiB")
 
-    /// The index just past the first CRLF CRLF.
-    private static func headEnd(in bytes: UnsafeRawBufferPointer) -> Int? {
+    /// The index just past the first CRLF CRLF, which does not end within the first `searched` bytes.
+    private static func headEnd(in bytes: UnsafeRawBufferPointer, from searched: Int) -> Int? {
         guard bytes.count >= 4 else { return nil }
-        var index = 3
+        var index = max(3, searched)
         while index < bytes.count {
             if bytes[index] == lf, bytes[index - 1] == cr, bytes[index - 2] == lf, bytes[index - 3] == cr { return index + 1 }
             index += 1
