@@ -30,7 +30,9 @@ public func buildApplication(
     // This run of the node on the bus: a node restarted under the same name is a new incarnation, so that the
     // survivors clean up the users and attendees of the one that died, as they would for any dead node.
     let incarnation = "\(configuration.nodeId)~\(Identifier.make("").dropFirst().prefix(6))"
-    let hub = Hub(nodeId: incarnation, name: configuration.nodeId, bus: bus, logger: logger)
+    let hub = Hub(
+        nodeId: incarnation, name: configuration.nodeId, bus: bus, fanOutFlushWindow: .milliseconds(Int64(configuration.fanOutFlushWindow)),
+        logger: logger)
     drain.attach(hub)
     let presence = Presence(
         nodeId: incarnation, bus: bus, store: store, holdsConnections: configuration.role.servesWebSockets, logger: logger,

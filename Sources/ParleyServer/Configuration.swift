@@ -49,6 +49,10 @@ public struct Configuration: Sendable {
     public var passwordCost = 12
     /// WebSocket frames per second per connection, with a burst of twice that.
     public var rateLimit = 20
+    /// How long a flush of one event to many sockets (64 or more on one event loop) waits after the loop's last such
+    /// flush, in milliseconds, so that under load two or more events share each socket's syscall; 0 flushes every
+    /// event at once. Below one such event per window nothing waits, and replies, signals and small rooms never do.
+    public var fanOutFlushWindow = 20
 
     public init() {}
 
@@ -98,6 +102,7 @@ public struct Configuration: Sendable {
         // bcrypt accepts 4 to 31; tests and benchmarks lower it.
         passwordCost = try integer("PARLEY_PASSWORD_COST", 4...31) ?? passwordCost
         rateLimit = try integer("PARLEY_RATE_LIMIT", 1...1_000_000) ?? rateLimit
+        fanOutFlushWindow = try integer("PARLEY_FANOUT_FLUSH_WINDOW_MS", 0...1000) ?? fanOutFlushWindow
     }
 }
 

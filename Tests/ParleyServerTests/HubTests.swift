@@ -167,3 +167,42 @@ final class Joined: Sendable {
     func add(_ id: String) { ids.withLock { $0.append(id) } }
     var count: Int { ids.withLock { $0.count } }
 }
+
+@Suite("Pending flushes")
+struct PendingFlushesTests {
+    private let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test("a small fan-out's flush is queued at once, and sockets written meanwhile join it")
+    func small() {
+        var flushes = PendingFlushes<Int>(window: .milliseconds(20))
+        #expect(flushes.add([1, 2], large: false, now: start) == .now)
+        #expect(flushes.add([3], large: false, now: start) == .queued)
+        #expect(flushes.take(large: false, now: start) == [1, 2, 3])
+        #expect(flushes.add([4], large: false, now: start) == .now)
+    }
+
+    @Test("a large fan-out's flush waits until the window has passed since the last one, and a small one never does")
+    func large() {
+        var flushes = PendingFlushes<Int>(window: .milliseconds(20))
+        // The first large fan-out, or one after a quiet window, is flushed at once.
+        #expect(flushes.add([1, 2], large: true, now: start) == .now)
+        #expect(flushes.take(large: true, now: start) == [1, 2])
+        let soon = start + .milliseconds(5)
+        #expect(flushes.add([1, 2], large: true, now: soon) == .at(start + .milliseconds(20)))
+        #expect(flushes.add([3], large: true, now: soon) == .queued)
+        // A small fan-out, a signal say, is flushed at once while a large one waits, and on its own list.
+        #expect(flushes.add([9], large: false, now: soon) == .now)
+        #expect(flushes.take(large: false, now: soon) == [9])
+        let due = start + .milliseconds(20)
+        #expect(flushes.take(large: true, now: due) == [1, 2, 3])
+        #expect(flushes.add([1], large: true, now: due + .milliseconds(20)) == .now)
+    }
+
+    @Test("with no window, a large fan-out is flushed as a small one is")
+    func noWindow() {
+        var flushes = PendingFlushes<Int>(window: .zero)
+        #expect(flushes.add([1], large: true, now: start) == .now)
+        #expect(flushes.take(large: true, now: start) == [1])
+        #expect(flushes.add([2], large: true, now: start + .milliseconds(1)) == .now)
+    }
+}

@@ -93,6 +93,45 @@ struct LiveEmbeddedTests {
         }
     }
 
+    @Test("a room's events to 64 or more sockets share a held flush under load, and all arrive in order; replies are not held")
+    func heldFanOutFlush() async throws {
+        let environment = ["PARLEY_EVENT_LOOPS": "1", "PARLEY_FANOUT_FLUSH_WINDOW_MS": "1000"]
+        try await NodeProcess.withEmbedded(environment: environment) { node in
+            let pair = try await LivePair.make(api: node.baseURL, ws: [node.webSocketURL])
+            // 70 sockets of Bob's, on the node's one event loop: a large fan-out.
+            let sockets = (0..<70).map { _ in LiveClient(rest: pair.bob.rest, urls: [node.webSocketURL]) }
+            try await withLive(sockets + [pair.alice]) {
+                for socket in sockets + [pair.alice] {
+                    _ = try await socket.connected()
+                    try await socket.follow(pair.room)
+                }
+                // Whatever large fan-out the sockets' start made is flushed and a window behind.
+                try await Task.sleep(for: .seconds(1.5))
+                let texts = (1...5).map { "held \($0)" }
+                let (acked, arrivals) = try await withThrowingTaskGroup(of: [(String, ContinuousClock.Instant)].self) { group in
+                    for socket in sockets {
+                        group.addTask {
+                            var arrivals: [(String, ContinuousClock.Instant)] = []
+                            for _ in texts { arrivals += try await socket.nextMessages(1).map { ($0.text ?? "", .now) } }
+                            return arrivals
+                        }
+                    }
+                    for text in texts { _ = try await pair.alice.send(room: pair.room, text: text) }
+                    let acked = ContinuousClock.now
+                    return (acked, try await group.reduce(into: []) { $0.append($1) })
+                }
+                #expect(arrivals.count == sockets.count)
+                for socket in arrivals {
+                    #expect(socket.map(\.0) == texts)
+                    // The first event is flushed at once; the rest wait for the window after it, and the acks of
+                    // all five do not.
+                    #expect(socket[1].1 - socket[0].1 > .milliseconds(500))
+                    #expect(acked < socket[1].1)
+                }
+            }
+        }
+    }
+
     @Test("typing, read, deletions, presence, and room and member changes reach live clients")
     func events() async throws {
         try await NodeProcess.withEmbedded { node in try await Self.events(base: node.baseURL, url: node.webSocketURL) }

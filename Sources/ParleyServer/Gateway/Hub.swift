@@ -57,14 +57,16 @@ final class Hub: Service {
     private let bus: any Bus
     private let logger: Logger
     private let state = Mutex(State())
-    /// Connections whose sockets were written to and not flushed yet, per event loop; a loop's flush is queued while
-    /// its list is not empty.
-    private let unflushed = Mutex<[ObjectIdentifier: [Connection]]>([:])
+    /// The sockets written to and not flushed yet, per event loop.
+    private let flushes = Mutex<[ObjectIdentifier: PendingFlushes<Connection>]>([:])
+    /// How long a large fan-out's flush waits after the loop's last one (`Configuration.fanOutFlushWindow`).
+    private let fanOutFlushWindow: TimeAmount
 
-    init(nodeId: String, name: String, bus: any Bus, logger: Logger) {
+    init(nodeId: String, name: String, bus: any Bus, fanOutFlushWindow: TimeAmount = .zero, logger: Logger) {
         self.nodeId = nodeId
         self.name = name
         self.bus = bus
+        self.fanOutFlushWindow = fanOutFlushWindow
         self.logger = logger
     }
 
@@ -303,7 +305,8 @@ final class Hub: Service {
 
     /// Hands an event to its local connections with one task per event loop, not one per socket: on its loop, each
     /// connection writes the event on its socket or queues it. The sockets written to are flushed by one task per
-    /// loop, queued behind the deliveries: under load, the events queued meanwhile share a socket's flush.
+    /// loop, queued behind the deliveries: under load, the events queued meanwhile share a socket's flush. A large
+    /// fan-out's flush may wait a little longer (`PendingFlushes`).
     private func deliver(_ header: EventHeader, _ payload: ByteBuffer, to targets: [Connection]) {
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [Connection])] = [:]
         for connection in targets {
@@ -320,18 +323,74 @@ final class Hub: Service {
                 let written = connections.filter { $0.deliver(header, payload, frame: frame) }
                 guard !written.isEmpty else { return }
                 let key = ObjectIdentifier(loop)
-                let first = self.unflushed.withLock { unflushed in
-                    defer { unflushed[key, default: []].append(contentsOf: written) }
-                    return unflushed[key, default: []].isEmpty
-                }
-                guard first else { return }
-                loop.execute {
-                    let pending = self.unflushed.withLock { $0.removeValue(forKey: key) ?? [] }
-                    var flushed = Set<ObjectIdentifier>()
-                    for connection in pending where flushed.insert(ObjectIdentifier(connection)).inserted { connection.flushDelivered() }
+                let large = written.count >= PendingFlushes<Connection>.largeFanOut
+                let flush = { self.flush(key, large: large) }
+                switch self.flushes.withLock({ $0[key, default: .init(window: self.fanOutFlushWindow)].add(written, large: large, now: .now()) }) {
+                case .queued: break
+                case .now: loop.execute(flush)
+                case .at(let deadline): loop.scheduleTask(deadline: deadline, flush)
                 }
             }
         }
+    }
+
+    private func flush(_ key: ObjectIdentifier, large: Bool) {
+        let pending = flushes.withLock { $0[key]!.take(large: large, now: .now()) }
+        var flushed = Set<ObjectIdentifier>()
+        for connection in pending where flushed.insert(ObjectIdentifier(connection)).inserted { connection.flushDelivered() }
+    }
+}
+
+/// One event loop's sockets written to and not flushed yet, in two lists: those of small fan-outs, to flush as soon
+/// as the loop's queued deliveries are done, and those of large ones. A large fan-out's flush waits until `window`
+/// has passed since the loop's last one, so that from about one large event per window on, two or more events share
+/// each socket's syscall. Below that rate nothing waits, and a reply, a signal or a small room's event never does.
+struct PendingFlushes<Socket> {
+    /// The fewest sockets on one loop an event must be written to for its flush to wait.
+    static var largeFanOut: Int { 64 }
+
+    enum Flush: Equatable {
+        /// A flush that will take these sockets is queued already.
+        case queued
+        /// Queue a flush behind the loop's deliveries.
+        case now
+        /// Schedule a flush for this time.
+        case at(NIODeadline)
+    }
+
+    let window: TimeAmount
+    private var small: [Socket] = []
+    private var large: [Socket] = []
+    private var largeQueued = false
+    private var lastLargeFlush: NIODeadline?
+
+    init(window: TimeAmount) {
+        self.window = window
+    }
+
+    /// Adds sockets written to, and says what flushes them.
+    mutating func add(_ sockets: [Socket], large: Bool, now: NIODeadline) -> Flush {
+        guard large, window > .zero else {
+            defer { small += sockets }
+            return small.isEmpty ? .now : .queued
+        }
+        self.large += sockets
+        guard !largeQueued else { return .queued }
+        largeQueued = true
+        guard let last = lastLargeFlush, last + window > now else { return .now }
+        return .at(last + window)
+    }
+
+    /// Takes the sockets that a flush queued by `add` is for.
+    mutating func take(large: Bool, now: NIODeadline) -> [Socket] {
+        guard large, window > .zero else {
+            defer { small = [] }
+            return small
+        }
+        largeQueued = false
+        lastLargeFlush = now
+        defer { self.large = [] }
+        return self.large
     }
 }
 
