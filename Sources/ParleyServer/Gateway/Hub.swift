@@ -368,9 +368,12 @@ struct PendingFlushes<Socket> {
         self.window = window
     }
 
+    /// Whether a fan-out's flush goes on the held list: a large one's, while there is a window.
+    private func holds(large: Bool) -> Bool { large && window > .zero }
+
     /// Adds sockets written to, and says what flushes them.
     mutating func add(_ sockets: [Socket], large: Bool, now: NIODeadline) -> Flush {
-        guard large, window > .zero else {
+        guard holds(large: large) else {
             defer { small += sockets }
             return small.isEmpty ? .now : .queued
         }
@@ -383,7 +386,7 @@ struct PendingFlushes<Socket> {
 
     /// Takes the sockets that a flush queued by `add` is for.
     mutating func take(large: Bool, now: NIODeadline) -> [Socket] {
-        guard large, window > .zero else {
+        guard holds(large: large) else {
             defer { small = [] }
             return small
         }
