@@ -32,7 +32,7 @@ public struct ClientFrame: Decodable, Equatable, Sendable {
         /// `{room, since?}`; nil for any other shape.
         init?(json: JSONValue) {
             let since = json["since"]
-            guard let room = json["room"].string, since.isNull || since.integer != nil else { return nil }
+            guard let room = json["room"].string, !Validate.holdsControls(room), since.isNull || since.integer != nil else { return nil }
             self.init(room: room, since: since.integer)
         }
     }
@@ -51,7 +51,8 @@ extension ClientFrame {
 
     /// A frame from its JSON text, read by `JSONReader`: what Foundation's decoder reads as a `ClientFrame`, at a
     /// fraction of its cost. A field that is null is missing; one of another type, text that is no JSON or no
-    /// object, or an object without a string `type`, throws.
+    /// object, or an object without a string `type`, throws. A string field that holds a control character (but a
+    /// tab or newline in `text`) throws `invalid_field`; `payload` passes as it is, since SDP lines end in CRLF.
     public init(json text: UnsafeRawBufferPointer) throws {
         try self.init(json: try JSONReader.parse(text))
     }
@@ -63,22 +64,27 @@ extension ClientFrame {
             guard let read = read(value) else { throw WrongType(field: key) }
             return read
         }
-        guard let type = try field("type", \.string) else { throw WrongType(field: "type") }
+        func string(_ key: String) throws -> String? {
+            guard let value = try field(key, \.string) else { return nil }
+            try Validate.noControls(value, field: key, newlines: key == "text")
+            return value
+        }
+        guard let type = try string("type") else { throw WrongType(field: "type") }
         self.type = type
-        id = try field("id", \.string)
+        id = try string("id")
         rooms = try field("rooms") { rooms in
             rooms.array.flatMap { cursors in
                 let read = cursors.compactMap(RoomCursor.init(json:))
                 return read.count == cursors.count ? read : nil
             }
         }
-        room = try field("room", \.string)
-        clientId = try field("clientId", \.string)
-        text = try field("text", \.string)
+        room = try string("room")
+        clientId = try string("clientId")
+        text = try string("text")
         seq = try field("seq", \.integer)
-        token = try field("token", \.string)
-        meeting = try field("meeting", \.string)
-        to = try field("to", \.string)
+        token = try string("token")
+        meeting = try string("meeting")
+        to = try string("to")
         kind = try field("kind") { $0.string.flatMap(SignalKind.init(rawValue:)) }
         payload = try field("payload") { $0 }
         audio = try field("audio", \.bool)

@@ -70,3 +70,27 @@ public enum JSONValue: Codable, Hashable, Sendable {
     public var object: [String: JSONValue]? { if case .object(let value) = self { value } else { nil } }
     public var isNull: Bool { self == .null }
 }
+
+extension JSONValue {
+    /// The path of the first string in this value that holds a control character (`Validate.holdsControls`), or
+    /// nil; strings under a key in `newlinesIn` may hold tabs and newlines.
+    public func firstControlCharacter(newlinesIn: Set<String> = [], at path: String = "") -> String? {
+        switch self {
+        case .string(let value):
+            let key = path.split(separator: ".").last.map(String.init) ?? path
+            return Validate.holdsControls(value, newlines: newlinesIn.contains(key)) ? (path.isEmpty ? "body" : path) : nil
+        case .array(let values):
+            for (index, value) in values.enumerated() {
+                if let found = value.firstControlCharacter(newlinesIn: newlinesIn, at: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let members):
+            for (key, value) in members {
+                if let found = value.firstControlCharacter(newlinesIn: newlinesIn, at: path.isEmpty ? key : "\(path).\(key)") { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+}

@@ -29,8 +29,13 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let peerGone = Code(rawValue: "peer_gone")
         /// A request body over the size limit.
         public static let tooLarge = Code(rawValue: "too_large")
-        /// Too many frames too fast; the connection closes with 1008 after this.
+        /// Too many frames too fast (the connection closes with 1008 after this), too many attempts or connections:
+        /// REST answers 429 with `Retry-After`.
         public static let rateLimited = Code(rawValue: "rate_limited")
+        /// A request head or body that took longer than its deadline.
+        public static let timeout = Code(rawValue: "timeout")
+        /// A REST body that is not `application/json`.
+        public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
         /// The node is draining or stopping: try again, and the load balancer sends you to another node.
         public static let unavailable = Code(rawValue: "unavailable")
         /// Something failed on the server; the details are in the server log, never in the answer.
@@ -39,16 +44,23 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
+    /// Seconds after which trying again may succeed; REST sends it as `Retry-After`.
+    public var retryAfter: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code): \(message)" }
 
     public static func notFound(_ what: String) -> ParleyError { ParleyError(.notFound, "\(what) not found") }
     public static func forbidden(_ message: String) -> ParleyError { ParleyError(.forbidden, message) }
+    /// Too many of something; try again in `seconds` (at least 1).
+    public static func rateLimited(_ message: String, retryAfter seconds: Int) -> ParleyError {
+        ParleyError(.rateLimited, message, retryAfter: max(seconds, 1))
+    }
     public static func invalid(_ field: String, _ rule: String) -> ParleyError {
         ParleyError(.invalidField, "\(field) \(rule)")
     }

@@ -16,6 +16,7 @@ public enum Validate {
     }
 
     public static func password(_ value: String) throws -> String {
+        try noControls(value, field: "password")
         guard value.count >= Limits.passwordCharacters else {
             throw ParleyError.invalid("password", "must be at least \(Limits.passwordCharacters) characters")
         }
@@ -25,25 +26,20 @@ public enum Validate {
         return value
     }
 
-    /// A display name or a group name: trimmed, non-empty, no control characters.
+    /// A display name or a group name: trimmed, readable on one line (`readable`), and NFC.
     public static func name(_ raw: String, field: String = "name") throws -> String {
-        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = try readable(raw, field: field, newlines: false).trimmingCharacters(in: .whitespaces)
         guard Limits.name.contains(value.count) else {
             throw ParleyError.invalid(field, "must be \(Limits.name.lowerBound) to \(Limits.name.upperBound) characters")
-        }
-        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-            throw ParleyError.invalid(field, "may not hold control characters")
         }
         return value
     }
 
-    /// Message text keeps its inner whitespace, but may not be blank.
-    public static func text(_ value: String) throws -> String {
+    /// Message text keeps its inner whitespace and its lines (`readable`), and is stored NFC.
+    public static func text(_ raw: String) throws -> String {
+        let value = try readable(raw, field: "text", newlines: true)
         guard Limits.text.contains(value.count) else {
             throw ParleyError.invalid("text", "must be \(Limits.text.lowerBound) to \(Limits.text.upperBound) characters")
-        }
-        guard !value.allSatisfy(\.isWhitespace) else {
-            throw ParleyError.invalid("text", "may not be blank")
         }
         return value
     }
@@ -85,6 +81,7 @@ public enum Validate {
     }
 
     public static func query(_ raw: String) throws -> String {
+        try noControls(raw, field: "q")
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard Limits.query.contains(value.count) else {
             throw ParleyError.invalid("q", "must be \(Limits.query.lowerBound) to \(Limits.query.upperBound) characters")

@@ -42,12 +42,14 @@ public func buildApplication(
         ? Gateway(
             hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
             presence: presence, meetings: meetings, drain: drain, rateLimit: configuration.rateLimit,
-            allowedOrigins: Set(configuration.allowedOrigins), logger: logger)
+            limits: configuration.limits, allowedOrigins: Set(configuration.allowedOrigins), logger: logger)
         : nil
 
     var app = Application(
         router: router,
-        server: HTTPServerBuilder { responder in GatewayChannel(responder: responder, gateway: gateway) },
+        server: HTTPServerBuilder { [caps = ConnectionCaps(configuration.limits)] responder in
+            GatewayChannel(responder: responder, gateway: gateway, limits: configuration.limits, caps: caps)
+        },
         // A node that dies sends its clients to the others all at once: a short accept queue would drop their SYNs,
         // and each dropped one waits out TCP's retransmit backoff (1 s, 3 s, 7 s...). The kernel caps it at somaxconn.
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley", backlog: 8192),
@@ -77,7 +79,9 @@ func buildRouter(
     registry: PrometheusCollectorRegistry, logger: Logger, drain: NodeDrain = NodeDrain()
 ) async throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    router.add(middleware: SecurityHeaders())
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: InputGuard())
     router.add(middleware: MetricsMiddleware())
     OpsController(store: store, registry: registry, nodeId: configuration.nodeId, role: configuration.role, drain: drain)
         .addRoutes(to: router)

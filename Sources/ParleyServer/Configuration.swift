@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ParleyCore
 import ParleyStore
 
@@ -37,8 +38,8 @@ public struct Configuration: Sendable {
     public var turnSecret: String?
     public var turnURIs: [String] = []
     public var stunURIs: [String] = []
-    /// How long TURN credentials from `/api/turn` last, in seconds.
-    public var turnTTL = 86_400
+    /// How long TURN credentials from `/api/turn` last, in seconds: about as long as a call, far short of a session.
+    public var turnTTL = 3600
     /// How long a meeting rings before it is missed, in seconds.
     public var ringTimeout = 45
     /// The most attendees a meeting holds: a full mesh grows as the square of this.
@@ -53,6 +54,8 @@ public struct Configuration: Sendable {
     /// flush, in milliseconds, so that under load two or more events share each socket's syscall; 0 flushes every
     /// event at once. Below one such event per window nothing waits, and replies, signals and small rooms never do.
     public var fanOutFlushWindow = 20
+    /// What one client may hold and spend; see docs/security.md.
+    public var limits = ClientLimits()
 
     public init() {}
 
@@ -103,6 +106,20 @@ public struct Configuration: Sendable {
         passwordCost = try integer("PARLEY_PASSWORD_COST", 4...31) ?? passwordCost
         rateLimit = try integer("PARLEY_RATE_LIMIT", 1...1_000_000) ?? rateLimit
         fanOutFlushWindow = try integer("PARLEY_FANOUT_FLUSH_WINDOW_MS", 0...1000) ?? fanOutFlushWindow
+        limits.headTimeout = try integer("PARLEY_HEAD_TIMEOUT", 1...3600).map { TimeAmount.seconds(Int64($0)) } ?? limits.headTimeout
+        limits.bodyTimeout = try integer("PARLEY_BODY_TIMEOUT", 1...3600).map { TimeAmount.seconds(Int64($0)) } ?? limits.bodyTimeout
+        limits.idleTimeout = try integer("PARLEY_IDLE_TIMEOUT", 1...3600).map { TimeAmount.seconds(Int64($0)) } ?? limits.idleTimeout
+        limits.connectionsPerAddress = try integer("PARLEY_MAX_CONNECTIONS_PER_ADDRESS", 1...1_000_000) ?? limits.connectionsPerAddress
+        limits.trustedProxies = Set(list("PARLEY_TRUSTED_PROXIES"))
+        limits.socketsPerUser = try integer("PARLEY_MAX_SOCKETS_PER_USER", 1...100_000) ?? limits.socketsPerUser
+        limits.socketBufferBytes = try integer("PARLEY_SOCKET_BUFFER_BYTES", 65_536...1 << 30) ?? limits.socketBufferBytes
+        limits.loginAttempts = try integer("PARLEY_LOGIN_ATTEMPTS", 1...1_000_000) ?? limits.loginAttempts
+        limits.loginBackoff = try integer("PARLEY_LOGIN_BACKOFF", 1...3600).map { Duration.seconds($0) } ?? limits.loginBackoff
+        limits.passwordConcurrency = try integer("PARLEY_PASSWORD_CONCURRENCY", 1...1024) ?? limits.passwordConcurrency
+        limits.registrations = try integer("PARLEY_REGISTER_LIMIT", 1...100_000_000) ?? limits.registrations
+        limits.refreshes = try integer("PARLEY_REFRESH_LIMIT", 1...100_000_000) ?? limits.refreshes
+        limits.creations = try integer("PARLEY_CREATE_LIMIT", 1...100_000_000) ?? limits.creations
+        limits.sendsPerSecond = 2 * rateLimit
     }
 }
 

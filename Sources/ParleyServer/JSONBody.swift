@@ -1,4 +1,6 @@
+import Foundation
 import Hummingbird
+import NIOFoundationCompat
 import ParleyCore
 
 /// A JSON response with a chosen status: `JSONBody(room, status: .created)`.
@@ -19,13 +21,36 @@ struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator {
 }
 
 extension Request {
-    /// Decodes a JSON body. Anything that is not the expected JSON is a `bad_request`, never a 500.
+    /// Decodes a JSON body, read as strictly as a WebSocket frame (`JSONReader`: no byte-order mark, no trailing
+    /// comma). A body that is not `application/json` is `unsupported_media_type`, so that a cross-site form (which
+    /// can send only form and text types without a CORS preflight) cannot post to Parley. A string that holds a
+    /// control character (but a tab or newline in `text`) is `invalid_field`. Anything else that is not the
+    /// expected JSON is `bad_request`, never a 500.
     func json<Body: Decodable>(_ type: Body.Type, context: AppRequestContext) async throws -> Body {
+        guard let contentType = headers[.contentType], Self.isJSON(contentType) else {
+            throw ParleyError(.unsupportedMediaType, "send the body as Content-Type: application/json")
+        }
+        let bytes = try await body.collect(upTo: context.maxUploadSize)
+        let value: JSONValue
         do {
-            return try await decode(as: type, context: context)
+            value = try bytes.withUnsafeReadableBytes { try JSONReader.parse($0) }
+        } catch {
+            throw ParleyError(.badRequest, "the body is not JSON: \(error)")
+        }
+        if let field = value.firstControlCharacter(newlinesIn: ["text"]) {
+            throw ParleyError.invalid(field, "may not hold control characters")
+        }
+        do {
+            return try JSONDecoder().decode(type, from: bytes)
         } catch let error as DecodingError {
             throw ParleyError(.badRequest, "the body is not the expected JSON: \(error.summary)")
         }
+    }
+
+    /// `application/json`, in any case, with or without parameters such as a charset.
+    private static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first ?? ""
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 }
 

@@ -60,11 +60,11 @@ func withSQLiteStore(_ body: (SQLStore) async throws -> Void) async throws {
 struct ConnectionTests {
     /// Runs `body` with a connection writing to `sink`, on a fresh SQLite store.
     func withConnection(
-        maxQueued: Int = 1024, sink: RecordingSink = RecordingSink(), _ body: (Connection, SQLStore) async throws -> Void
+        maxQueuedBytes: Int = 1 << 20, sink: RecordingSink = RecordingSink(), _ body: (Connection, SQLStore) async throws -> Void
     ) async throws {
         try await withSQLiteStore { store in
             let connection = Connection(
-                id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: sink, maxQueued: maxQueued)
+                id: "n.1", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: sink, maxQueuedBytes: maxQueuedBytes)
             try await body(connection, store)
         }
     }
@@ -215,10 +215,11 @@ struct ConnectionTests {
         }
     }
 
-    @Test("a queue past its bound closes the socket with 4008 instead of growing")
+    @Test("a queue past its byte budget closes the socket with 4008 instead of growing")
     func overflow() async throws {
         let sink = RecordingSink(gate: Gate())
-        try await withConnection(maxQueued: 10, sink: sink) { connection, _ in
+        // Room for about ten of the frames below.
+        try await withConnection(maxQueuedBytes: 25, sink: sink) { connection, _ in
             // The writer is held in its first write while the queue fills past its bound.
             for n in 1...20 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             sink.gate.open()
@@ -237,13 +238,14 @@ struct ConnectionTests {
             let stalledSink = RecordingSink(gate: Gate())
             defer { stalledSink.gate.open() }
             let stalled = Connection(
-                id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: stalledSink, channel: socket, maxQueued: 2)
+                id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: stalledSink, channel: socket, maxQueuedBytes: 20)
             // The writer is stuck in its first write before the queue fills, so that none of the rest is taken. (An
             // event, as a frame would skip the idle writer.)
             let event = ByteBuffer(string: #"{"type":"f0"}"#)
             stalled.enqueue(.event(try #require(EventHeader.decode(event)), event))
             try await waitUntil { stalledSink.gate.waiting == 1 }
-            for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
+            // Ten bytes each: the third is past the budget.
+            for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "frame \(n) of"))) }
             await socket.testingEventLoop.advanceTime(by: Connection.overflowGrace - .seconds(1))
             #expect(socket.isActive)
             await socket.testingEventLoop.advanceTime(by: .seconds(2))

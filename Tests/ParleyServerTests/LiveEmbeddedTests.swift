@@ -95,7 +95,7 @@ struct LiveEmbeddedTests {
 
     @Test("a room's events to 64 or more sockets share a held flush under load, and all arrive in order; replies are not held")
     func heldFanOutFlush() async throws {
-        let environment = ["PARLEY_EVENT_LOOPS": "1", "PARLEY_FANOUT_FLUSH_WINDOW_MS": "1000"]
+        let environment = ["PARLEY_EVENT_LOOPS": "1", "PARLEY_FANOUT_FLUSH_WINDOW_MS": "1000", "PARLEY_MAX_SOCKETS_PER_USER": "100"]
         try await NodeProcess.withEmbedded(environment: environment) { node in
             let pair = try await LivePair.make(api: node.baseURL, ws: [node.webSocketURL])
             // 70 sockets of Bob's, on the node's one event loop: a large fan-out.

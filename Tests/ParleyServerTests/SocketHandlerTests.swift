@@ -23,6 +23,7 @@ struct SocketHandlerTests {
                 case .opened: "opened"
                 case .frame(let frame): "frame:\(frame.type)"
                 case .malformed: "malformed"
+                case .invalid: "invalid"
                 case .binary: "binary"
                 case .closed: "closed"
                 }
@@ -56,7 +57,7 @@ struct SocketHandlerTests {
             try await waitUntil { received.all == ["opened"] }
             await channel.testingEventLoop.advanceTime(by: .seconds(30))
             #expect(try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
-            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .pong, data: ByteBuffer()))
+            try await channel.writeInbound(clientFrame(.pong))
             await channel.testingEventLoop.advanceTime(by: .seconds(30))
             #expect(try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
             #expect(channel.isActive)
@@ -67,31 +68,79 @@ struct SocketHandlerTests {
     }
 
     @Test(
-        "a client's close is answered with its code (1000 for one a frame may not carry) and the socket closed; text goes to the gateway decoded, in order"
+        "a client's close is answered with its code (1002 for one a frame may not carry) and the socket closed; text goes to the gateway decoded, in order"
     )
     func closeHandshake() async throws {
         try await withSocket { channel, _, received in
             for text in [#"{"type":"f1"}"#, #"{"type":"f2"}"#, "f3"] {
-                try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
+                try await channel.writeInbound(clientFrame(.text, ByteBuffer(string: text)))
             }
-            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(string: "b")))
+            try await channel.writeInbound(clientFrame(.binary, ByteBuffer(string: "b")))
             var code = ByteBuffer()
             code.writeInteger(UInt16(4000))
-            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: code))
+            try await channel.writeInbound(clientFrame(.connectionClose, code))
             let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
             #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 4000)
             try await waitUntil { !channel.isActive }
             try await waitUntil { received.all.last == "closed" }
             #expect(received.all == ["opened", "frame:f1", "frame:f2", "malformed", "binary", "closed"])
         }
-        // A code that no close frame may carry is answered with 1000.
-        try await withSocket { channel, _, _ in
-            var code = ByteBuffer()
-            code.writeInteger(UInt16(1006))
-            try await channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: code))
-            let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
-            #expect(reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 1000)
+        // A code that no close frame may carry fails the connection.
+        for invalid in [UInt16(999), 1006, 1015, 2999, 5000] {
+            try await withSocket { channel, _, _ in
+                var code = ByteBuffer()
+                code.writeInteger(invalid)
+                try await channel.writeInbound(clientFrame(.connectionClose, code))
+                let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
+                #expect(reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 1002, "close code \(invalid)")
+            }
         }
+    }
+
+    @Test("RSV bits, an unmasked frame, a reserved opcode and a one-byte close payload fail the connection with 1002 (RFC 6455)")
+    func protocolErrors() async throws {
+        var rsv = clientFrame(.text, ByteBuffer(string: #"{"type":"ping"}"#))
+        rsv.rsv1 = true
+        let broken = [
+            rsv, WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: #"{"type":"ping"}"#)),
+            clientFrame(WebSocketOpcode(encodedWebSocketOpcode: 3)!), clientFrame(.connectionClose, ByteBuffer(bytes: [3])),
+        ]
+        for frame in broken {
+            try await withSocket { channel, _, received in
+                try await channel.writeInbound(frame)
+                let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
+                #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 1002)
+                try await waitUntil { !channel.isActive }
+                #expect(!received.all.contains { $0.hasPrefix("frame:") })
+            }
+        }
+    }
+
+    @Test("pings count against the frame rate: a flood gets an error frame, then close 1008")
+    func pingFlood() async throws {
+        try await withSocket { channel, _, _ in
+            // The bucket holds twice the rate of 100.
+            for _ in 0..<250 { try await channel.writeInbound(clientFrame(.ping)) }
+            var pongs = 0
+            var closing: WebSocketFrame?
+            while closing == nil {
+                // The error frame and the close come through the connection's writer, on the channel's loop.
+                await channel.testingEventLoop.run()
+                let frame = try await nextOutbound(channel)
+                if frame.opcode == .pong { pongs += 1 }
+                if frame.opcode == .connectionClose { closing = frame }
+            }
+            #expect(pongs >= 200 && pongs < 250)
+            #expect(closing?.data.getInteger(at: closing!.data.readerIndex, as: UInt16.self) == 1008)
+        }
+    }
+
+    /// A frame as a client sends it: masked (RFC 6455, 5.3).
+    func clientFrame(_ opcode: WebSocketOpcode, _ data: ByteBuffer = ByteBuffer()) -> WebSocketFrame {
+        let key: WebSocketMaskingKey = [7, 1, 8, 2]
+        var masked = data
+        masked.webSocketMask(key)
+        return WebSocketFrame(fin: true, opcode: opcode, maskKey: key, data: masked)
     }
 
     @Test("a token that expires without a renewal closes the socket with 4401; a renewal moves the expiry")

@@ -46,6 +46,8 @@ extension TestClientProtocol {
         json body: (any Encodable)? = nil, raw: String? = nil
     ) async throws -> (status: HTTPResponse.Status, body: Response?) {
         let buffer = try raw.map { ByteBuffer(string: $0) } ?? body.map { ByteBuffer(bytes: try JSONEncoder().encode($0)) }
+        var headers = headers
+        if buffer != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         return try await execute(uri: uri, method: method, headers: headers, body: buffer) { response in
             let decoded = response.body.readableBytes == 0 ? nil : try JSONDecoder().decode(Response.self, from: response.body)
             return (response.status, decoded)

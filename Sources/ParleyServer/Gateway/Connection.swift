@@ -31,6 +31,11 @@ final class Connection: Sendable {
 
     /// Longest replay sent over the socket; a longer one says `truncated`, and the client pages the rest.
     static let replayLimit = 500
+    /// Messages read from the store at a time, for a replay or a catch-up.
+    static let pageSize = 50
+    /// The writer hands frames to the socket once this many bytes of them wait, and waits for them to go before it
+    /// reads more: a long replay is written as the socket drains, never built in memory whole.
+    static let writeChunk = 64 * 1024
 
     let id: String
     let userId: String
@@ -47,8 +52,9 @@ final class Connection: Sendable {
     /// The last seq delivered per subscribed room. The writer moves them while it works, a direct delivery only
     /// while the writer is idle.
     private let cursors = Mutex<[String: Int64]>([:])
-    private let queued = Atomic<Int>(0)
-    private let maxQueued: Int
+    /// Bytes queued for the writer, held under `maxQueuedBytes`.
+    private let queuedBytes = Atomic<Int>(0)
+    private let maxQueuedBytes: Int
     /// Set once, when the queue overflows. The writer closes the socket with 4008 at its next frame.
     private let overflowed = Atomic<Bool>(false)
     /// When the access token the socket runs on expires; `auth` frames move it.
@@ -63,18 +69,18 @@ final class Connection: Sendable {
     /// A connection whose writer writes to `sink`, and whose live events skip the queue onto `channel`.
     init(
         id: String, userId: String, tokenExpiry: Date, store: any Store, sink: any FrameSink, channel: (any NIOCore.Channel)? = nil,
-        maxQueued: Int = 1024
+        maxQueuedBytes: Int = ClientLimits().socketBufferBytes
     ) {
         self.id = id
         self.userId = userId
         self.channel = channel
         self.store = store
         self.sink = sink
-        self.maxQueued = maxQueued
+        self.maxQueuedBytes = maxQueuedBytes
         self.tokenExpiry = Mutex(tokenExpiry)
     }
 
-    /// Queues an item. A consumer too slow to keep the queue under its bound is cut off rather than let grow.
+    /// Queues an item. A consumer too slow to keep the queue under its byte budget is cut off rather than let grow.
     ///
     /// A frame that finds the writer idle and the socket writable skips the queue: it is written and flushed on
     /// the socket's event loop, with the queue claimed until then, so that anything after it, a live event too,
@@ -87,7 +93,7 @@ final class Connection: Sendable {
             }
             return
         }
-        if queued.add(1, ordering: .relaxed).newValue > maxQueued {
+        if queuedBytes.add(item.bytes, ordering: .relaxed).newValue > maxQueuedBytes {
             // The writer closes the socket with 4008 as soon as the reader takes anything more; a reader that takes
             // nothing is cut off after the grace period.
             if !overflowed.exchange(true, ordering: .relaxed) {
@@ -183,7 +189,7 @@ final class Connection: Sendable {
     private func writeBatches() async throws {
         var frames: [ByteBuffer] = []
         while let batch = queue.take() {
-            queued.subtract(batch.count, ordering: .relaxed)
+            queuedBytes.subtract(batch.reduce(0) { $0 + $1.bytes }, ordering: .relaxed)
             for item in batch {
                 if overflowed.load(ordering: .relaxed) {
                     // The rest of the queue is dropped; the client resumes with `since` and loses nothing.
@@ -191,7 +197,7 @@ final class Connection: Sendable {
                 }
                 switch item {
                 case .frame(let frame):
-                    frames.append(frame)
+                    try await append(frame, to: &frames)
                 case .close(let code, let reason):
                     return try await close(after: frames, code: code, reason: reason)
                 case .subscribe(let room, let since, let reply):
@@ -208,12 +214,12 @@ final class Connection: Sendable {
                 case .event(let header, let payload):
                     switch cursors.withLock({ Self.route(header, userId: userId, cursors: &$0, direct: false) }) {
                     case .deliver?:
-                        frames.append(payload)
+                        try await append(payload, to: &frames)
                     case .drop?, nil:
                         continue
                     case .fillGap(let room, let after, let before)?:
                         _ = try await catchUp(room, after: after, before: before, into: &frames)
-                        frames.append(payload)
+                        try await append(payload, to: &frames)
                     case .signOut?:
                         return try await close(after: frames, code: CloseCode.signedOut, reason: "signed out")
                     }
@@ -231,36 +237,61 @@ final class Connection: Sendable {
         try await sink.close(code: code, reason: reason)
     }
 
-    /// Replays a room after `since` and returns the last seq sent. A replay longer than `replayLimit` sends only
-    /// the newest messages and says `truncated`; the client pages what lies before them over REST.
-    private func replay(_ room: String, since: Int64, into frames: inout [ByteBuffer]) async throws -> Int64? {
-        let limit = Self.replayLimit
-        guard var page = try? await store.messages(room: room, viewer: userId, page: Page(after: since, limit: limit + 1))
-        else { return nil }
-        let truncated = page.count > limit
-        if truncated {
-            page = (try? await store.messages(room: room, viewer: userId, page: Page(limit: limit))) ?? []
-        }
-        for message in page {
-            frames.append(try Frames.encode(Event.messageCreated(message)))
-        }
-        frames.append(try Frames.encode(Frames.ReplayDone(room: room, truncated: truncated)))
-        return page.last?.seq ?? since
+    /// Adds `frame` to what the writer holds, and hands them all to the socket once they reach `writeChunk`.
+    private func append(_ frame: ByteBuffer, to frames: inout [ByteBuffer]) async throws {
+        frames.append(frame)
+        guard frames.reduce(0, { $0 + $1.readableBytes }) >= Self.writeChunk else { return }
+        try await sink.write(frames)
+        frames.removeAll(keepingCapacity: true)
     }
 
-    /// Adds a room's messages after `after` and before `before` (or up to now), read in pages, and returns the
-    /// last seq added. A room the user has left meanwhile adds nothing.
+    /// Replays a room after `since` and returns the last seq sent. A replay longer than `replayLimit` sends only
+    /// the newest messages and says `truncated`; the client pages what lies before them over REST. Seqs have no
+    /// gaps, so a first page that is full is the only case that needs the newest seq to tell how long the replay is.
+    private func replay(_ room: String, since: Int64, into frames: inout [ByteBuffer]) async throws -> Int64? {
+        guard let first = try? await store.messages(room: room, viewer: userId, page: Page(after: since, limit: Self.pageSize))
+        else { return nil }
+        var (start, truncated) = (since, false)
+        if first.count == Self.pageSize, let last = try? await store.messages(room: room, viewer: userId, page: Page(limit: 1)).last?.seq {
+            truncated = last - since > Int64(Self.replayLimit)
+            if truncated { start = last - Int64(Self.replayLimit) }
+        }
+        var cursor = start
+        if !truncated {
+            for message in first { try await append(try Frames.encode(Event.messageCreated(message)), to: &frames) }
+            cursor = first.last?.seq ?? since
+        }
+        if truncated || first.count == Self.pageSize { cursor = try await catchUp(room, after: cursor, before: nil, into: &frames) }
+        try await append(try Frames.encode(Frames.ReplayDone(room: room, truncated: truncated)), to: &frames)
+        return cursor
+    }
+
+    /// Adds a room's messages after `after` and before `before` (or up to now), read in pages and written as
+    /// they add up, and returns the last seq added. A room the user has left meanwhile adds nothing.
     private func catchUp(_ room: String, after: Int64, before: Int64?, into frames: inout [ByteBuffer]) async throws -> Int64 {
         var cursor = after
         while true {
-            guard let page = try? await store.messages(room: room, viewer: userId, page: Page(before: before, after: cursor, limit: 200)),
+            guard
+                let page = try? await store.messages(
+                    room: room, viewer: userId, page: Page(before: before, after: cursor, limit: Self.pageSize)),
                 !page.isEmpty
             else { return cursor }
             for message in page {
-                frames.append(try Frames.encode(Event.messageCreated(message)))
+                try await append(try Frames.encode(Event.messageCreated(message)), to: &frames)
             }
             cursor = page.last!.seq
-            if page.count < 200 { return cursor }
+            if page.count < Self.pageSize { return cursor }
+        }
+    }
+}
+
+extension Connection.Item {
+    /// What the item holds against the socket's byte budget: its frame, or a little for bookkeeping.
+    var bytes: Int {
+        switch self {
+        case .frame(let frame): frame.readableBytes
+        case .event(_, let payload): payload.readableBytes
+        default: 64
         }
     }
 }

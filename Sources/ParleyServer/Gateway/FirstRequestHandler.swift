@@ -22,16 +22,53 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// Nil on a node that serves no WebSockets: every upgrade is refused.
     private let gateway: Gateway?
+    private let limits: ClientLimits
+    /// Set for a connection from an address that holds as many as it may: it is answered 429 at once.
+    private let overCap: Bool
     private let logger: Logger
     private let decided: EventLoopPromise<GatewayChannel.Upgrade>
     private var received: ByteBuffer?
     /// Set once the head is in: what arrives after it waits in `received` for the handlers that take over.
     private var isDeciding = false
+    /// The head's deadline, which an upgrade's admission must meet too; cancelled once the connection is handed
+    /// over or refused.
+    private var deadline: Scheduled<Void>?
 
-    init(gateway: Gateway?, logger: Logger, decided: EventLoopPromise<GatewayChannel.Upgrade>) {
+    init(
+        gateway: Gateway?, limits: ClientLimits, overCap: Bool, logger: Logger, decided: EventLoopPromise<GatewayChannel.Upgrade>
+    ) {
         self.gateway = gateway
+        self.limits = limits
+        self.overCap = overCap
         self.logger = logger
         self.decided = decided
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if overCap {
+            isDeciding = true
+            return refuse(.rateLimited("too many connections from your address", retryAfter: 1), context: context)
+        }
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limits.headTimeout) { [self] in
+            deadline = nil
+            guard context.channel.isActive else { return }
+            // A client still sending its head (slowloris) is told why; one whose upgrade is being checked is cut off.
+            if isDeciding { return context.close(promise: nil) }
+            isDeciding = true
+            refuse(ParleyError(.timeout, "the request head took longer than \(limits.headTimeout.nanoseconds / 1_000_000_000) s"), context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The server allows half-closed connections for HTTP's sake; a client that stopped sending before its
+        // request was whole will send no request, and its connection must not linger in CLOSE-WAIT.
+        if case ChannelEvent.inputClosed = event, !isDeciding { return context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,7 +142,8 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
                 withOutboundHeaderValidation: false  // HTTPTypes validates them
             )
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            try pipeline.addHandler(RequestDeadlines(bodyTimeout: limits.bodyTimeout))
+            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds), logger: logger))
             let http = try HTTP1Channel.Value(wrappingChannelSynchronously: context.channel, configuration: .init(isOutboundHalfClosureEnabled: true))
             handOver(context: context, .http(http))
         } catch {
@@ -117,12 +155,15 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Answers with the error's status, `headers` (CRLF-ended lines) and `{"error": {"code", "message"}}`, and
     /// closes.
     private func refuse(_ error: ParleyError, context: ChannelHandlerContext, headers: String = "") {
+        deadline?.cancel()
+        deadline = nil
+        let retryAfter = error.retryAfter.map { "Retry-After: \($0)\r\n" } ?? ""
         let body = (try? JSONEncoder().encode(ErrorMiddleware.Envelope(error))) ?? Data()
         let status = error.code.status
         var response = context.channel.allocator.buffer(capacity: 160 + body.count)
         response.writeString(
             "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json; charset=utf-8\r\n"
-                + "Content-Length: \(body.count)\r\nConnection: close\r\n\(headers)\r\n")
+                + "Content-Length: \(body.count)\r\nConnection: close\r\n" + SecurityHeaders.lines + retryAfter + headers + "\r\n")
         response.writeBytes(body)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in channel.close(promise: nil) }
@@ -130,6 +171,8 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     /// Gives what was read after the head (all of it, for HTTP) to the handlers that take over, and leaves.
     private func handOver(context: ChannelHandlerContext, _ upgrade: GatewayChannel.Upgrade) {
+        deadline?.cancel()
+        deadline = nil
         if let rest = received, rest.readableBytes > 0 {
             context.fireChannelRead(wrapInboundOut(rest))
             context.fireChannelReadComplete()

@@ -27,13 +27,15 @@ final class Gateway: Sendable {
     let drain: NodeDrain
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
+    let limits: ClientLimits
     let allowedOrigins: Set<String>
     let logger: Logger
 
     init(
         hub: Hub, store: any Store, bus: any Bus, tokens: Tokens, events: EventPublisher, presence: Presence, meetings: Meetings,
-        drain: NodeDrain, rateLimit: Int, allowedOrigins: Set<String>, logger: Logger
+        drain: NodeDrain, rateLimit: Int, limits: ClientLimits, allowedOrigins: Set<String>, logger: Logger
     ) {
+        self.limits = limits
         self.hub = hub
         self.store = store
         self.bus = bus
@@ -52,14 +54,18 @@ final class Gateway: Sendable {
         guard head.uri == "/ws" || head.uri.hasPrefix("/ws?") else { throw ParleyError.notFound("route \(head.uri)") }
         // A draining node takes no new sockets: the client tries again, and the balancer sends it elsewhere.
         guard !drain.isDraining else { throw ParleyError(.unavailable, "the node is draining: connect to another") }
-        return try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
+        let admitted = try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
+        guard hub.connections(of: admitted.userId).count < limits.socketsPerUser else {
+            throw ParleyError.rateLimited("you have \(limits.socketsPerUser) sockets open on this node already", retryAfter: 5)
+        }
+        return admitted
     }
 
     /// Serves an upgraded socket: its handler goes on the pipeline, after the frame codec. On the channel's loop.
     func open(_ channel: any NIOCore.Channel, userId: String, expiresAt: Date) throws {
         let connection = Connection(
             id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiresAt, store: store, sink: SocketFrameSink(channel: channel),
-            channel: channel)
+            channel: channel, maxQueuedBytes: limits.socketBufferBytes)
         let handler = SocketHandler(
             connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat,
             run: { [self] input in await receive(input, connection) },
@@ -125,6 +131,8 @@ final class Gateway: Sendable {
             }
         case .malformed:
             connection.fail(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
+        case .invalid(let error):
+            connection.fail(re: nil, error)
         case .binary:
             connection.fail(re: nil, ParleyError(.badRequest, "frames are JSON text"))
         case .closed:
@@ -157,8 +165,9 @@ final class Gateway: Sendable {
         var reply: ByteBuffer? { frame.id.map(Frames.ok(re:)) }
         switch frame.type {
         case "subscribe":
-            let cursors = try frame.require(frame.rooms, "rooms")
-            guard cursors.count <= 1000 else { throw ParleyError.invalid("rooms", "may name at most 1000 rooms") }
+            let named = try frame.require(frame.rooms, "rooms")
+            guard named.count <= 1000 else { throw ParleyError.invalid("rooms", "may name at most 1000 rooms") }
+            let cursors = Self.merged(named)
             for cursor in cursors {
                 try await requireMember(connection.userId, cursor.room)
             }
@@ -244,6 +253,21 @@ final class Gateway: Sendable {
                 try frame.require(frame.meeting, "meeting"), conn: connection.id, audio: frame.audio, video: frame.video, screen: frame.screen)
         }
         if frame.id != nil { connection.enqueue(.frame(try Frames.encode(ok))) }
+    }
+
+    /// A subscribe's rooms, each once, from the lowest `since` it was named with: a room named twice is replayed once.
+    static func merged(_ cursors: [ClientFrame.RoomCursor]) -> [ClientFrame.RoomCursor] {
+        var merged: [ClientFrame.RoomCursor] = []
+        var index: [String: Int] = [:]
+        for cursor in cursors {
+            guard let at = index[cursor.room] else {
+                index[cursor.room] = merged.count
+                merged.append(cursor)
+                continue
+            }
+            merged[at].since = min(merged[at].since ?? 0, cursor.since ?? 0)
+        }
+        return merged
     }
 
     private func requireMember(_ user: String, _ room: String) async throws {

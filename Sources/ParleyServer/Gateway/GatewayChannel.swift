@@ -23,10 +23,14 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     /// Nil on a node that serves no WebSockets: every upgrade is refused.
     let gateway: Gateway?
+    let limits: ClientLimits
+    let caps: ConnectionCaps
 
-    init(responder: @escaping HTTPChannelHandler.Responder, gateway: Gateway?) {
+    init(responder: @escaping HTTPChannelHandler.Responder, gateway: Gateway?, limits: ClientLimits, caps: ConnectionCaps) {
         self.responder = Self.refusingLateUpgrades(responder)
         self.gateway = gateway
+        self.limits = limits
+        self.caps = caps
     }
 
     func setup(channel: any NIOCore.Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -34,7 +38,9 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
             // A connection keeps its last receive buffer for the next read: an idle socket's reads are small.
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             let decided = channel.eventLoop.makePromise(of: Upgrade.self)
-            try channel.pipeline.syncOperations.addHandler(FirstRequestHandler(gateway: gateway, logger: logger, decided: decided))
+            let handler = FirstRequestHandler(
+                gateway: gateway, limits: limits, overCap: !caps.admit(channel), logger: logger, decided: decided)
+            try channel.pipeline.syncOperations.addHandler(handler)
             return Value(upgrade: decided.futureResult, channel: channel)
         }
     }

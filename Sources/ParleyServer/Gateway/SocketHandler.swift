@@ -12,6 +12,8 @@ enum Inbound: Sendable {
     case frame(ClientFrame)
     /// A text message that is no frame: malformed JSON, or no type.
     case malformed
+    /// A frame whose field is refused as it is read: a control character in a string.
+    case invalid(ParleyError)
     case binary
     /// The socket is gone: clean up after it. Nothing comes after it.
     case closed
@@ -20,6 +22,8 @@ enum Inbound: Sendable {
     init(text: ByteBuffer) {
         do {
             self = .frame(try text.withUnsafeReadableBytes { try ClientFrame(json: $0) })
+        } catch let error as ParleyError {
+            self = .invalid(error)
         } catch {
             self = .malformed
         }
@@ -106,7 +110,8 @@ final class SocketHandler: ChannelDuplexHandler {
 
     /// How long a client has to answer a close frame before the socket is closed under it.
     static let closeTimeout = TimeAmount.seconds(5)
-    /// The close codes a close frame may carry (RFC 6455, 7.4), which the server echoes; it answers others with 1000.
+    /// The close codes a close frame may carry (RFC 6455, 7.4.1, and IANA's registry), which the server echoes; it
+    /// answers others with 1002.
     static let echoable: Set<UInt16> = Set(1000...1003).union(1007...1014).union(3000...4999)
 
     private let connection: Connection
@@ -179,32 +184,51 @@ final class SocketHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         heard = true
+        // RFC 6455, 5.1–5.2: no extension is negotiated, a client masks every frame, and reserved opcodes mean
+        // nothing. Any of these fails the connection.
+        guard !frame.rsv1, !frame.rsv2, !frame.rsv3 else { return closeNow(context: context, code: 1002, reason: "RSV bits set") }
+        guard frame.maskKey != nil else { return closeNow(context: context, code: 1002, reason: "an unmasked client frame") }
+        if frame.opcode == .connectionClose { return closing(frame, context: context) }
+        guard !closeSent, !limited else { return }
+        // Control frames count too: a ping flood is a flood.
+        guard bucket.take() else {
+            limited = true
+            connection.fail(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second"))
+            connection.enqueue(.close(code: 1008, reason: "rate limit"))
+            return
+        }
         switch frame.opcode {
         case .text, .binary, .continuation:
-            guard !closeSent, !limited else { return }
-            guard bucket.take() else {
-                limited = true
-                connection.fail(re: nil, ParleyError(.rateLimited, "more than \(rateLimit) frames a second"))
-                connection.enqueue(.close(code: 1008, reason: "rate limit"))
-                return
-            }
             gather(frame, context: context)
         case .ping:
+            // Answered only while the socket takes writes: a client that pings and never reads gets no pongs queued
+            // up (RFC 6455, 5.5.3, lets a pong answer only the latest ping).
+            guard context.channel.isWritable else { return }
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-        case .connectionClose:
-            guard !closeSent else {
-                context.close(promise: nil)
-                return
-            }
-            // The client's close, answered with its own code, after which the server closes the TCP connection.
-            closeSent = true
-            var data = frame.unmaskedData
-            let code = data.readInteger(as: UInt16.self).flatMap { Self.echoable.contains($0) ? $0 : nil } ?? 1000
-            let reply = WebSocketFrame.close(code: code, reason: "", allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        default:
+        case .pong:
             break
+        default:
+            closeNow(context: context, code: 1002, reason: "a reserved opcode")
         }
+    }
+
+    /// The client's close, answered with its own code (or 1002 for a code no endpoint may send, 1007 for a reason
+    /// that is not UTF-8), after which the server closes the TCP connection.
+    private func closing(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        guard !closeSent else { return context.close(promise: nil) }
+        var data = frame.unmaskedData
+        var code: UInt16 = 1000
+        if data.readableBytes == 1 { return closeNow(context: context, code: 1002, reason: "a close payload of one byte") }
+        if let sent = data.readInteger(as: UInt16.self) {
+            guard Self.echoable.contains(sent) else { return closeNow(context: context, code: 1002, reason: "an invalid close code") }
+            guard String(validatingUTF8Bytes: data.readableBytesView) != nil else {
+                return closeNow(context: context, code: 1007, reason: "a close reason that is not UTF-8")
+            }
+            code = sent
+        }
+        closeSent = true
+        let reply = WebSocketFrame.close(code: code, reason: "", allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     /// Hands a whole message to the inbox, decoded: a frame that is one, or the fragments of one once its last
@@ -284,11 +308,29 @@ final class SocketHandler: ChannelDuplexHandler {
     /// Sends a close frame and closes the socket without waiting for the client's; for a client that broke the
     /// protocol.
     private func closeNow(context: ChannelHandlerContext, code: UInt16, reason: String) {
+        guard !closeSent else { return context.close(promise: nil) }
         closeSent = true
         let frame = WebSocketFrame.close(code: code, reason: reason, allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
+}
 
+extension String {
+    /// The string `bytes` hold, or nil when they are not UTF-8.
+    init?(validatingUTF8Bytes bytes: some Collection<UInt8>) {
+        var string = ""
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): string.unicodeScalars.append(scalar)
+            case .emptyInput:
+                self = string
+                return
+            case .error: return nil
+            }
+        }
+    }
 }
 
 extension SocketHandler: NIOScheduledCallbackHandler {

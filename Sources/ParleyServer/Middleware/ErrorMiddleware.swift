@@ -39,8 +39,9 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     static func response(_ error: ParleyError, status: HTTPResponse.Status, request: Request, context: Context) throws -> Response {
-        try JSONBody(Envelope(error), status: status)
-            .response(from: request, context: context)
+        var response = try JSONBody(Envelope(error), status: status).response(from: request, context: context)
+        if let seconds = error.retryAfter { response.headers[.retryAfter] = "\(seconds)" }
+        return response
     }
 }
 
@@ -56,6 +57,8 @@ extension ParleyError.Code {
         case .meetingEnded, .peerGone: .gone
         case .tooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests
+        case .timeout: .requestTimeout
+        case .unsupportedMediaType: .unsupportedMediaType
         case .unavailable: .serviceUnavailable
         default: .internalServerError
         }
@@ -70,6 +73,9 @@ extension ParleyError.Code {
         case .notFound: self = .notFound
         case .conflict: self = .conflict
         case .contentTooLarge: self = .tooLarge
+        case .requestTimeout: self = .timeout
+        case .unsupportedMediaType: self = .unsupportedMediaType
+        case .tooManyRequests: self = .rateLimited
         case .methodNotAllowed: self = ParleyError.Code(rawValue: "method_not_allowed")
         default: self = status.kind == .clientError ? .badRequest : .internal
         }

@@ -1,0 +1,64 @@
+import Foundation
+import ParleyCore
+import Testing
+
+@Suite("The characters a string may hold")
+struct CharacterRulesTests {
+    func refused(_ body: () throws -> Any) -> Bool {
+        do {
+            _ = try body()
+            return false
+        } catch let error as ParleyError {
+            return error.code == .invalidField
+        } catch {
+            return false
+        }
+    }
+
+    @Test("control characters are refused everywhere, but tab and newline in text")
+    func controls() throws {
+        for control in ["\u{0}", "\u{1}", "\r", "\u{1B}", "\u{7F}", "\u{85}", "\u{9F}"] {
+            #expect(refused { try Validate.text("I owe you $100\(control) - just kidding") }, "\(control.unicodeScalars.first!.value)")
+            #expect(refused { try Validate.name("Ali\(control)ce") })
+            #expect(refused { try Validate.query("al\(control)") })
+        }
+        #expect(refused { try Validate.password(String(repeating: "\u{0}", count: 8)) })
+        #expect(try Validate.text("line one\n\tline two") == "line one\n\tline two")
+        #expect(refused { try Validate.name("two\nlines") })
+        // Not a control: U+00A0 and a lone 0xC2-led letter (é is C3 A9, ¡ is C2 A1).
+        #expect(try Validate.text("¡olé\u{A0}!") == "¡olé\u{A0}!")
+    }
+
+    @Test("bidi overrides, invisible-only text and stacks of combining marks are refused; text is stored NFC")
+    func readable() throws {
+        #expect(refused { try Validate.text("pay \u{202E}gnp.exe") })
+        #expect(refused { try Validate.text("a \u{2066}b\u{2069}") })
+        #expect(refused { try Validate.text("\u{200B}\u{200B}\u{2060}") })
+        #expect(refused { try Validate.text("\u{3164}") })
+        #expect(refused { try Validate.name("\u{3164}") })
+        #expect(refused { try Validate.text("Z" + String(repeating: "\u{301}", count: 20_000)) })
+        // q has no precomposed form with an acute: NFC leaves every mark in place.
+        #expect(refused { try Validate.text("q" + String(repeating: "\u{301}", count: Validate.combiningRun + 1)) })
+        #expect(try Validate.text("q" + String(repeating: "\u{301}", count: Validate.combiningRun)).unicodeScalars.count == 1 + Validate.combiningRun)
+        #expect(try Validate.text("e\u{301}") == "\u{E9}")
+        #expect(try Validate.text("e\u{301}").unicodeScalars.count == 1)
+        #expect(try Validate.name("  Ann\u{E9}e  ") == "Ann\u{E9}e")
+    }
+
+    @Test("names take emoji, ZWJ sequences and keycaps among them")
+    func emoji() throws {
+        for name in ["👩‍💻 Dana", "👨‍👩‍👧", "🏳️‍🌈", "1️⃣ first", "Zoë 🇫🇷"] {
+            #expect(try Validate.name(name) == name.precomposedStringWithCanonicalMapping)
+        }
+    }
+
+    @Test("a frame's string fields refuse control characters (text keeps its newlines); a signal's payload passes as it is")
+    func frames() throws {
+        for frame in [#"{"type":"send","room":"r\u0000","text":"hi"}"#, #"{"type":"send","room":"r","text":"a\u0000b"}"#, #"{"type":"typing\r"}"#] {
+            #expect(refused { try ClientFrame(json: try JSONReader.parse(frame)) }, "\(frame)")
+        }
+        #expect(try ClientFrame(json: try JSONReader.parse(#"{"type":"send","text":"a\nb"}"#)).text == "a\nb")
+        let signal = try ClientFrame(json: try JSONReader.parse(#"{"type":"signal","payload":{"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}"#))
+        #expect(signal.payload?["sdp"].string?.hasSuffix("\r\n") == true)
+    }
+}
