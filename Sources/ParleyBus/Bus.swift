@@ -57,6 +57,18 @@ public protocol Bus: Service {
     /// Takes over a dead node's clean-up: returns the users it had online and forgets them, or nil when another
     /// node took it over first.
     func claimDeadNode(_ node: String) async throws -> [String]?
+
+    // MARK: Counters: throttles that every node counts into alike
+
+    /// Counts one more against each of `keys`, each in a window of `window` from the key's first count, and
+    /// returns each key's count and how long its window has left, in one round trip.
+    func count(_ keys: [String], window: Duration) async throws -> [(count: Int, remaining: Duration)]
+    /// Sets each of `locks` for its duration, replacing what was set.
+    func lock(_ locks: [(key: String, for: Duration)]) async throws
+    /// How long each of `keys` stays locked; nil where it is not.
+    func locked(_ keys: [String]) async throws -> [Duration?]
+    /// Forgets the counts and locks of `keys`.
+    func reset(_ keys: [String]) async throws
 }
 
 /// What a subscription receives.

@@ -15,6 +15,8 @@ public final class LocalBus: Bus {
     /// When each node's heartbeat lapses.
     private let beats = Mutex<[String: ContinuousClock.Instant]>([:])
     private let nextId = Atomic<Int>(0)
+    /// Counts and locks, with when each lapses.
+    private let counters = Mutex<[String: (value: Int, lapses: ContinuousClock.Instant)]>([:])
 
     public init() {}
 
@@ -107,4 +109,35 @@ public final class LocalBus: Bus {
     public func deadNodes() async throws -> [String] { [] }
 
     public func claimDeadNode(_ node: String) async throws -> [String]? { nil }
+
+    public func count(_ keys: [String], window: Duration) async throws -> [(count: Int, remaining: Duration)] {
+        let now = ContinuousClock.now
+        return counters.withLock { counters in
+            counters = counters.filter { $0.value.lapses > now }
+            return keys.map { key in
+                var counter = counters[key] ?? (0, now + window)
+                counter.value += 1
+                counters[key] = counter
+                return (counter.value, counter.lapses - now)
+            }
+        }
+    }
+
+    public func lock(_ locks: [(key: String, for: Duration)]) async throws {
+        let now = ContinuousClock.now
+        counters.withLock { counters in
+            for lock in locks { counters[lock.key] = (1, now + lock.for) }
+        }
+    }
+
+    public func locked(_ keys: [String]) async throws -> [Duration?] {
+        let now = ContinuousClock.now
+        return counters.withLock { counters in keys.map { key in counters[key].flatMap { $0.lapses > now ? $0.lapses - now : nil } } }
+    }
+
+    public func reset(_ keys: [String]) async throws {
+        counters.withLock { counters in
+            for key in keys { counters[key] = nil }
+        }
+    }
 }

@@ -6,4 +6,6 @@ public enum Channel {
     public static func user(_ userId: String) -> String { "parley:user:\(userId)" }
     /// Events for one node's connections: signals and replies.
     public static func node(_ nodeId: String) -> String { "parley:node:\(nodeId)" }
+    /// Revoked sessions, heard by every node.
+    public static let sessions = "parley:sessions"
 }

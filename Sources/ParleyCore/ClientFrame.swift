@@ -32,7 +32,7 @@ public struct ClientFrame: Decodable, Equatable, Sendable {
         /// `{room, since?}`; nil for any other shape.
         init?(json: JSONValue) {
             let since = json["since"]
-            guard let room = json["room"].string, !Validate.holdsControls(room), since.isNull || since.integer != nil else { return nil }
+            guard let room = json["room"].string, since.isNull || since.integer != nil else { return nil }
             self.init(room: room, since: since.integer)
         }
     }
@@ -47,6 +47,12 @@ extension ClientFrame {
     /// A field of another type than the frame's shape gives it.
     public struct WrongType: Error {
         public let field: String
+    }
+
+    /// A field the frame may not carry as it is: `error` says which, and `id` is the frame's, for the reply.
+    public struct Refused: Error {
+        public let id: String?
+        public let error: ParleyError
     }
 
     /// A frame from its JSON text, read by `JSONReader`: what Foundation's decoder reads as a `ClientFrame`, at a
@@ -64,20 +70,28 @@ extension ClientFrame {
             guard let read = read(value) else { throw WrongType(field: key) }
             return read
         }
+        // The id first, so that a refusal of any other field can name the frame it answers.
+        let id = try field("id", \.string)
+        func clean(_ value: String, _ key: String) throws(Refused) {
+            guard Validate.holdsControls(value, newlines: key == "text") else { return }
+            throw Refused(id: id, error: ParleyError.invalid(key, "may not hold control characters"))
+        }
         func string(_ key: String) throws -> String? {
             guard let value = try field(key, \.string) else { return nil }
-            try Validate.noControls(value, field: key, newlines: key == "text")
+            try clean(value, key)
             return value
         }
         guard let type = try string("type") else { throw WrongType(field: "type") }
         self.type = type
-        id = try string("id")
+        try id.map { try clean($0, "id") }
+        self.id = id
         rooms = try field("rooms") { rooms in
             rooms.array.flatMap { cursors in
                 let read = cursors.compactMap(RoomCursor.init(json:))
                 return read.count == cursors.count ? read : nil
             }
         }
+        for cursor in rooms ?? [] { try clean(cursor.room, "rooms") }
         room = try string("room")
         clientId = try string("clientId")
         text = try string("text")

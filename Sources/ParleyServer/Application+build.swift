@@ -25,13 +25,16 @@ public func buildApplication(
     let bus = try makeBus(configuration, logger: logger)
     let store = try await makeStore(configuration, logger: logger)
     let meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
+    let sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(tokens.accessLifetime), logger: logger)
     let router = try await buildRouter(
-        configuration, store: store, bus: bus, tokens: tokens, registry: registry, logger: logger, drain: drain)
+        configuration, store: store, bus: bus, tokens: tokens, sessions: sessions, meetings: meetings, registry: registry, logger: logger,
+        drain: drain)
     // This run of the node on the bus: a node restarted under the same name is a new incarnation, so that the
     // survivors clean up the users and attendees of the one that died, as they would for any dead node.
     let incarnation = "\(configuration.nodeId)~\(Identifier.make("").dropFirst().prefix(6))"
     let hub = Hub(
-        nodeId: incarnation, name: configuration.nodeId, bus: bus, fanOutFlushWindow: .milliseconds(Int64(configuration.fanOutFlushWindow)),
+        nodeId: incarnation, name: configuration.nodeId, bus: bus, sessions: sessions,
+        fanOutFlushWindow: .milliseconds(Int64(configuration.fanOutFlushWindow)),
         logger: logger)
     drain.attach(hub)
     let presence = Presence(
@@ -40,7 +43,7 @@ public func buildApplication(
     let gateway =
         configuration.role.servesWebSockets
         ? Gateway(
-            hub: hub, store: store, bus: bus, tokens: tokens, events: EventPublisher(bus: bus, store: store, logger: logger),
+            hub: hub, store: store, bus: bus, tokens: tokens, sessions: sessions, events: EventPublisher(bus: bus, store: store, logger: logger),
             presence: presence, meetings: meetings, drain: drain, rateLimit: configuration.rateLimit,
             limits: configuration.limits, allowedOrigins: Set(configuration.allowedOrigins), logger: logger)
         : nil
@@ -75,7 +78,7 @@ public func buildApplication(
 
 /// The REST routes a node's role serves, behind the error, metrics and authentication middleware.
 func buildRouter(
-    _ configuration: Configuration, store: any Store, bus: any Bus, tokens: Tokens,
+    _ configuration: Configuration, store: any Store, bus: any Bus, tokens: Tokens, sessions: Sessions, meetings: Meetings,
     registry: PrometheusCollectorRegistry, logger: Logger, drain: NodeDrain = NodeDrain()
 ) async throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -87,19 +90,22 @@ func buildRouter(
         .addRoutes(to: router)
 
     if configuration.role.servesREST {
-        let passwords = PasswordHasher(cost: configuration.passwordCost)
+        let passwords = PasswordHasher(cost: configuration.passwordCost, concurrency: configuration.limits.passwordConcurrency)
         let events = EventPublisher(bus: bus, store: store, logger: logger)
+        let throttles = Throttles(bus: bus, limits: configuration.limits, logger: logger)
         let decoyHash = try await passwords.hash(Tokens.newRefreshSecret())
-        AuthController(store: store, bus: bus, tokens: tokens, passwords: passwords, decoyHash: decoyHash)
-            .addRoutes(to: router.group("api/auth"))
-        let api = router.group("api").add(middleware: Authenticator(tokens: tokens))
+        AuthController(
+            store: store, bus: bus, tokens: tokens, sessions: sessions, passwords: passwords, decoyHash: decoyHash, throttles: throttles,
+            trustedProxies: configuration.limits.trustedProxies
+        )
+        .addRoutes(to: router.group("api/auth"))
+        let api = router.group("api").add(middleware: Authenticator(tokens: tokens, sessions: sessions))
         UserController(store: store, bus: bus).addRoutes(to: api)
         let roomEvents = RoomEvents(bus: bus, store: store, logger: logger)
-        ContactController(store: store, events: roomEvents).addRoutes(to: api)
-        RoomController(store: store, events: roomEvents).addRoutes(to: api)
-        MessageController(store: store, events: events, bus: bus).addRoutes(to: api)
-        MeetingController(meetings: Meetings(configuration, store: store, bus: bus, logger: logger), ice: ICEServers(configuration))
-            .addRoutes(to: api)
+        ContactController(store: store, events: roomEvents, throttles: throttles).addRoutes(to: api)
+        RoomController(store: store, events: roomEvents, meetings: meetings, throttles: throttles).addRoutes(to: api)
+        MessageController(store: store, events: events, bus: bus, throttles: throttles).addRoutes(to: api)
+        MeetingController(meetings: meetings, ice: ICEServers(configuration)).addRoutes(to: api)
     }
     if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {
         router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true, logger: logger))

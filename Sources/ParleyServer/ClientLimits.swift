@@ -35,7 +35,7 @@ public struct ClientLimits: Sendable {
     public var refreshes = 60
     /// Rooms and contacts created per user per minute.
     public var creations = 30
-    /// Messages sent over REST per user per second.
+    /// Messages sent over REST per user per second (WebSocket sends have the frame rate limit).
     public var sendsPerSecond = 40
 
     public init() {}

@@ -119,7 +119,7 @@ public struct Configuration: Sendable {
         limits.registrations = try integer("PARLEY_REGISTER_LIMIT", 1...100_000_000) ?? limits.registrations
         limits.refreshes = try integer("PARLEY_REFRESH_LIMIT", 1...100_000_000) ?? limits.refreshes
         limits.creations = try integer("PARLEY_CREATE_LIMIT", 1...100_000_000) ?? limits.creations
-        limits.sendsPerSecond = 2 * rateLimit
+        limits.sendsPerSecond = try integer("PARLEY_SEND_LIMIT", 1...100_000_000) ?? limits.sendsPerSecond
     }
 }
 

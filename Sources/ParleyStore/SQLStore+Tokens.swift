@@ -9,8 +9,8 @@ extension SQLStore {
         }
     }
 
-    public func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> String {
-        let outcome: Result<String, ParleyError> = try await transaction { sql in
+    public func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> (userId: String, session: String) {
+        let outcome: Result<(userId: String, session: String), ParleyError> = try await transaction { sql in
             guard
                 let row = try await sql.first(
                     "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?"
@@ -29,18 +29,37 @@ extension SQLStore {
             try await sql.execute(
                 "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at) VALUES (?, ?, ?, ?)",
                 [.text(next.hash), .text(userId), .text(familyId), .int(next.expiresAt.milliseconds)])
-            return .success(userId)
+            return .success((userId, familyId))
         }
         // The revocation above must commit, so the error is thrown only after the transaction.
         return try outcome.get()
     }
 
-    public func revokeRefreshToken(hash: String, now: Timestamp) async throws -> String? {
+    public func revokeRefreshToken(hash: String, now: Timestamp) async throws -> (userId: String, session: String)? {
         try await transaction { sql in
             guard let row = try await sql.first("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = ?", [.text(hash)])
             else { return nil }
             try await Self.revokeFamily(try row.text(1), now: now, sql)
-            return try row.text(0)
+            return (try row.text(0), try row.text(1))
+        }
+    }
+
+    public func revokeSessions(of user: String, now: Timestamp) async throws -> [String] {
+        try await transaction { sql in
+            let families = try await sql.query(
+                "SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL", [.text(user)]
+            ).map { try $0.text(0) }
+            try await sql.execute(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [.int(now.milliseconds), .text(user)])
+            return families
+        }
+    }
+
+    public func isLiveSession(_ session: String, user: String) async throws -> Bool {
+        try await read { sql in
+            try await sql.first(
+                "SELECT 1 FROM refresh_tokens WHERE family_id = ? AND user_id = ? AND revoked_at IS NULL LIMIT 1", [.text(session), .text(user)]
+            ) != nil
         }
     }
 

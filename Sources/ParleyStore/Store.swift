@@ -23,9 +23,15 @@ public protocol Store: Service {
     /// Uses up `presentedHash` and stores `next` in the same family. A token that is unknown, expired or revoked
     /// is `unauthorized`. A token that was already used is `unauthorized` too, and revokes its whole family,
     /// because one of the two holders is a thief.
-    func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> String
-    /// Revokes the family of a token and returns its user, or nil when the token is unknown.
-    func revokeRefreshToken(hash: String, now: Timestamp) async throws -> String?
+    /// Returns the family's user and the family (the session) it continues.
+    func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> (userId: String, session: String)
+    /// Revokes the family of a token and returns its user and the family, or nil when the token is unknown.
+    func revokeRefreshToken(hash: String, now: Timestamp) async throws -> (userId: String, session: String)?
+    /// Revokes every family of the user's that is not revoked yet, and returns them.
+    func revokeSessions(of user: String, now: Timestamp) async throws -> [String]
+    /// Whether a refresh-token family (a session) of the user's exists and is not revoked: its access tokens are
+    /// good while it is.
+    func isLiveSession(_ session: String, user: String) async throws -> Bool
 
     // MARK: Contacts
     /// Makes the two users contacts of each other, with their direct room. Idempotent from either side.

@@ -244,6 +244,27 @@ struct BusConformanceTests {
         }
     }
 
+    @Test("counters count per key within their window, locks lapse, and a reset forgets both", arguments: BusKind.available)
+    func counters(kind: BusKind) async throws {
+        try await withRunning(try kind.make()) { bus in
+            try await publishWhenReady(bus, "warm-up", to: "parley:test:none")
+            let (a, b) = ("parley:test:\(UUID().uuidString):a", "parley:test:\(UUID().uuidString):b")
+            #expect(try await bus.count([a], window: .seconds(60)).map(\.count) == [1])
+            let counted = try await bus.count([a, b], window: .seconds(60))
+            #expect(counted.map(\.count) == [2, 1])
+            #expect(counted.allSatisfy { $0.remaining > .seconds(50) && $0.remaining <= .seconds(60) })
+            let short = try await bus.count([b], window: .milliseconds(200))
+            #expect(short[0].count == 2 && short[0].remaining > .seconds(50), "the window is set by the key's first count")
+            try await bus.lock([(a + ":lock", .milliseconds(300))])
+            let locked = try await bus.locked([a + ":lock", b + ":lock"])
+            #expect(locked[0].map { $0 > .zero && $0 <= .milliseconds(300) } == true && locked[1] == nil)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await bus.locked([a + ":lock"]) == [nil])
+            try await bus.reset([a, b])
+            #expect(try await bus.count([a, b], window: .seconds(60)).map(\.count) == [1, 1])
+        }
+    }
+
     @Test("payloads are binary-safe", arguments: BusKind.available)
     func binaryPayloads(kind: BusKind) async throws {
         try await withRunning(try kind.make()) { bus in

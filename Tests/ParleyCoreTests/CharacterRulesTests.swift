@@ -10,6 +10,8 @@ struct CharacterRulesTests {
             return false
         } catch let error as ParleyError {
             return error.code == .invalidField
+        } catch let refused as ClientFrame.Refused {
+            return refused.error.code == .invalidField
         } catch {
             return false
         }
@@ -54,10 +56,20 @@ struct CharacterRulesTests {
 
     @Test("a frame's string fields refuse control characters (text keeps its newlines); a signal's payload passes as it is")
     func frames() throws {
-        for frame in [#"{"type":"send","room":"r\u0000","text":"hi"}"#, #"{"type":"send","room":"r","text":"a\u0000b"}"#, #"{"type":"typing\r"}"#] {
+        for frame in [
+            #"{"type":"send","room":"r\u0000","text":"hi"}"#, #"{"type":"send","room":"r","text":"a\u0000b"}"#, #"{"type":"typing\r"}"#,
+            #"{"type":"subscribe","rooms":[{"room":"r\u0000"}]}"#,
+        ] {
             #expect(refused { try ClientFrame(json: try JSONReader.parse(frame)) }, "\(frame)")
         }
         #expect(try ClientFrame(json: try JSONReader.parse(#"{"type":"send","text":"a\nb"}"#)).text == "a\nb")
+        // The refusal names the frame it answers.
+        #expect(throws: ClientFrame.Refused.self) { try ClientFrame(json: try JSONReader.parse(#"{"type":"send","id":"7","room":"r\u0001"}"#)) }
+        do {
+            _ = try ClientFrame(json: try JSONReader.parse(#"{"type":"send","id":"7","room":"r\u0001"}"#))
+        } catch let refused as ClientFrame.Refused {
+            #expect(refused.id == "7" && refused.error.message.hasPrefix("room"))
+        }
         let signal = try ClientFrame(json: try JSONReader.parse(#"{"type":"signal","payload":{"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}"#))
         #expect(signal.payload?["sdp"].string?.hasSuffix("\r\n") == true)
     }

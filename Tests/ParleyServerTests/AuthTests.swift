@@ -58,17 +58,23 @@ struct AuthTests {
         }
     }
 
-    @Test("an expired, wrongly signed, unsigned or missing token is 401")
+    @Test("an expired, wrongly signed, unsigned or missing token is 401, and so is a signed one for no live session or user")
     func badTokens() async throws {
         try await TestApp.run { client in
             let alice = try await client.signUp("alice")
-            let expired = try await Tokens(secret: TestApp.secret).accessToken(for: alice.user.id, now: Date().addingTimeInterval(-16 * 60))
-            let forged = try await Tokens(secret: "another-signing-key-of-32-bytes-or-more").accessToken(for: alice.user.id)
+            let tokens = await Tokens(secret: TestApp.secret)
+            let session = try await tokens.verify(alice.accessToken).session
+            let expired = try await tokens.accessToken(for: alice.user.id, session: session, now: Date().addingTimeInterval(-16 * 60))
+            let forged = try await Tokens(secret: "another-signing-key-of-32-bytes-or-more").accessToken(for: alice.user.id, session: session)
+            let noSession = try await tokens.accessToken(for: alice.user.id, session: "f_none")
+            let noUser = try await tokens.accessToken(for: "u_gone", session: session)
             let parts = alice.accessToken.split(separator: ".")
             let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.\(parts[1])."
             let tampered = "\(parts[0]).\(parts[1].dropLast(2))xx.\(parts[2])"
-            for token in [expired, forged, unsigned, tampered, "garbage"] {
+            for token in [expired, forged, unsigned, tampered, "garbage", noSession, noUser] {
                 let (status, body) = try await client.call(.get, "/api/me", headers: [.authorization: "Bearer \(token)"])
+                let (created, _) = try await client.call(.post, "/api/rooms", headers: [.authorization: "Bearer \(token)"], json: ["name": "G"])
+                #expect(created == .unauthorized)
                 #expect(status == .unauthorized)
                 #expect(body?["error"]["code"].string == "unauthorized")
             }

@@ -16,7 +16,9 @@ import Testing
 
 /// An embedded node with a low frame rate limit, for the gateway's limits.
 func withLimitedNode<R: Sendable>(rateLimit: Int = 5, _ body: (String, NodeProcess) async throws -> R) async throws -> R {
-    try await NodeProcess.withEmbedded(environment: ["PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_JWT_SECRET": TestApp.secret]) {
+    try await NodeProcess.withEmbedded(environment: [
+        "PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_SEND_LIMIT": "100000", "PARLEY_JWT_SECRET": TestApp.secret,
+    ]) {
         node in try await body(node.baseURL, node)
     }
 }
@@ -143,7 +145,7 @@ struct GatewayLimitsTests {
     @Test("the upgrade check: subprotocol, bearer token, and a browser Origin that is the node's own or allowed")
     func upgradeCheck() async throws {
         let tokens = await Tokens(secret: TestApp.secret)
-        let token = try await tokens.accessToken(for: "u_someone")
+        let token = try await tokens.accessToken(for: "u_someone", session: "f_someone")
         let authenticator = WebSocketAuthenticator(tokens: tokens, allowedOrigins: ["https://app.example"])
         /// The refusal's code, or nil when the request passes.
         func refusal(_ headers: [(String, String)]) async -> ParleyError.Code? {
@@ -196,7 +198,10 @@ struct GatewayLimitsTests {
             let session = try await ParleyClient(baseURL: base).register(username: "expiring", password: "password123", name: "E")
             let tokens = await Tokens(secret: TestApp.secret)
             // Tokens that run out two seconds from now.
-            let short = { try await tokens.accessToken(for: session.user.id, now: Date().addingTimeInterval(-Double(tokens.accessLifetime) + 2)) }
+            let sid = try await tokens.verify(session.accessToken).session
+            let short = {
+                try await tokens.accessToken(for: session.user.id, session: sid, now: Date().addingTimeInterval(-Double(tokens.accessLifetime) + 2))
+            }
             let url = "ws://127.0.0.1:\(node.port)/ws"
 
             let expired = try await connectRaw(url, token: try await short()) { inbound, _ in try await drain(inbound) }

@@ -46,6 +46,12 @@ final class GatedBus: Bus {
     func isAlive(node: String) async throws -> Bool { try await local.isAlive(node: node) }
     func deadNodes() async throws -> [String] { try await local.deadNodes() }
     func claimDeadNode(_ node: String) async throws -> [String]? { try await local.claimDeadNode(node) }
+    func count(_ keys: [String], window: Duration) async throws -> [(count: Int, remaining: Duration)] {
+        try await local.count(keys, window: window)
+    }
+    func lock(_ locks: [(key: String, for: Duration)]) async throws { try await local.lock(locks) }
+    func locked(_ keys: [String]) async throws -> [Duration?] { try await local.locked(keys) }
+    func reset(_ keys: [String]) async throws { try await local.reset(keys) }
 
     private struct Gated: BusSubscription {
         let bus: GatedBus

@@ -34,9 +34,11 @@ struct OpsTests {
             // The store runs so that it closes its connection when the test is done with it.
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
+            let bus = try makeBus(configuration, logger: .init(label: "test"))
             return try await buildRouter(
-                configuration, store: store, bus: try makeBus(configuration, logger: .init(label: "test")),
-                tokens: await Tokens(secret: TestApp.secret),
+                configuration, store: store, bus: bus, tokens: await Tokens(secret: TestApp.secret),
+                sessions: Sessions(store: store, bus: bus, tokenLifetime: .seconds(900), logger: .init(label: "test")),
+                meetings: Meetings(configuration, store: store, bus: bus, logger: .init(label: "test")),
                 registry: .init(), logger: .init(label: "test"))
         }
         let served = Set(

@@ -119,9 +119,14 @@ struct SocketHandlerTests {
     @Test("pings count against the frame rate: a flood gets an error frame, then close 1008")
     func pingFlood() async throws {
         try await withSocket { channel, _, _ in
-            // The bucket holds twice the rate of 100.
-            for _ in 0..<250 { try await channel.writeInbound(clientFrame(.ping)) }
+            // The bucket holds twice the rate of 100, and refills as the pings come: each is answered until it is
+            // empty, and none after.
             var pongs = 0
+            for _ in 0..<5000 {
+                try await channel.writeInbound(clientFrame(.ping))
+                guard try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .pong else { break }
+                pongs += 1
+            }
             var closing: WebSocketFrame?
             while closing == nil {
                 // The error frame and the close come through the connection's writer, on the channel's loop.
@@ -130,7 +135,7 @@ struct SocketHandlerTests {
                 if frame.opcode == .pong { pongs += 1 }
                 if frame.opcode == .connectionClose { closing = frame }
             }
-            #expect(pongs >= 200 && pongs < 250)
+            #expect(pongs >= 200 && pongs < 5000)
             #expect(closing?.data.getInteger(at: closing!.data.readerIndex, as: UInt16.self) == 1008)
         }
     }

@@ -137,7 +137,8 @@ struct RoomStoreTests {
             try await store.insertRefreshToken(RefreshToken(hash: "t1", userId: alice.id, familyId: "f1", expiresAt: later))
             let next = { (hash: String) in RefreshToken(hash: hash, userId: "", familyId: "", expiresAt: later) }
 
-            #expect(try await store.rotateRefreshToken(presentedHash: "t1", next: next("t2"), now: .now) == alice.id)
+            #expect(try await store.rotateRefreshToken(presentedHash: "t1", next: next("t2"), now: .now) == (alice.id, "f1"))
+            #expect(try await store.isLiveSession("f1", user: alice.id))
             await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "t1", next: next("t3"), now: .now) }
             // The thief's reuse also ended the legitimate holder's session.
             await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "t2", next: next("t4"), now: .now) }
@@ -147,8 +148,19 @@ struct RoomStoreTests {
             await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "old", next: next("t6"), now: .now) }
 
             try await store.insertRefreshToken(RefreshToken(hash: "s1", userId: alice.id, familyId: "f3", expiresAt: later))
-            #expect(try await store.revokeRefreshToken(hash: "s1", now: .now) == alice.id)
+            #expect(try await store.isLiveSession("f3", user: alice.id))
+            #expect(try await !store.isLiveSession("f3", user: "u_other"))
+            #expect(try await store.revokeRefreshToken(hash: "s1", now: .now).map { [$0.userId, $0.session] } == [alice.id, "f3"])
             await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "s1", next: next("t7"), now: .now) }
+            // The reuse above revoked f1: no session lives, and one more is revoked everywhere.
+            #expect(try await !store.isLiveSession("f1", user: alice.id))
+            #expect(try await !store.isLiveSession("f3", user: alice.id))
+            try await store.insertRefreshToken(RefreshToken(hash: "e1", userId: alice.id, familyId: "f4", expiresAt: later))
+            try await store.insertRefreshToken(RefreshToken(hash: "e2", userId: alice.id, familyId: "f5", expiresAt: later))
+            // f2's token expired, but nothing revoked it.
+            #expect(Set(try await store.revokeSessions(of: alice.id, now: .now)) == ["f2", "f4", "f5"])
+            #expect(try await !store.isLiveSession("f4", user: alice.id))
+            #expect(try await !store.isLiveSession("f5", user: alice.id))
         }
     }
 

@@ -7,7 +7,7 @@ import NIOCore
 extension RedisBus {
     @discardableResult
     public func heartbeat(node: String, ttl: Duration) async throws -> Bool {
-        let milliseconds = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = ttl.milliseconds
         // GET answers the value the key held before: nil when the beat had lapsed or Redis lost it.
         let replies = try await pipeline([
             ["SET", "parley:heartbeat:\(node)", "1", "PX", "\(milliseconds)", "GET"], ["SADD", "parley:nodes", node],

@@ -23,6 +23,8 @@ public final class Tokens: Sendable {
 
     struct Claims: JWTPayload {
         var sub: SubjectClaim
+        /// The session: the refresh-token family the token was issued for, so that revoking it ends the token.
+        var sid: String
         var exp: ExpirationClaim
         var iat: IssuedAtClaim
         var iss: IssuerClaim
@@ -35,10 +37,11 @@ public final class Tokens: Sendable {
         }
     }
 
-    /// A signed access token for `userId`, valid for `accessLifetime` seconds from `now`.
-    func accessToken(for userId: String, now: Date = Date()) async throws -> String {
+    /// A signed access token for `userId` in `session`, valid for `accessLifetime` seconds from `now`.
+    func accessToken(for userId: String, session: String, now: Date = Date()) async throws -> String {
         let claims = Claims(
             sub: .init(value: userId),
+            sid: session,
             exp: .init(value: now.addingTimeInterval(TimeInterval(accessLifetime))),
             iat: .init(value: now),
             iss: .init(value: Self.issuer),
@@ -46,17 +49,25 @@ public final class Tokens: Sendable {
         return try await keys.sign(claims)
     }
 
-    /// The user id and expiry of a valid access token; `unauthorized` for anything else.
-    func verify(_ token: String) async throws -> (userId: String, expiresAt: Date) {
+    /// What a valid access token says; `unauthorized` for anything else. Whether its session still lives is
+    /// `Sessions`' to say.
+    func verify(_ token: String) async throws -> Access {
         guard Self.headerAlgorithm(of: token) == Self.algorithm else {
             throw ParleyError(.unauthorized, "invalid token")
         }
         do {
             let claims = try await keys.verify(token, as: Claims.self)
-            return (claims.sub.value, claims.exp.value)
+            return Access(userId: claims.sub.value, session: claims.sid, expiresAt: claims.exp.value)
         } catch {
             throw ParleyError(.unauthorized, "invalid or expired token")
         }
+    }
+
+    /// Whom a token is for, in which session, until when.
+    struct Access: Sendable, Hashable {
+        let userId: String
+        let session: String
+        let expiresAt: Date
     }
 
     private static func headerAlgorithm(of token: String) -> String? {

@@ -6,6 +6,7 @@ import ParleyStore
 struct ContactController {
     let store: any Store
     let events: RoomEvents
+    let throttles: Throttles
 
     struct Add: Decodable {
         let username: String
@@ -25,6 +26,7 @@ struct ContactController {
         let body = try await request.json(Add.self, context: context)
         let username = try Validate.username(body.username)
         let caller = try context.caller()
+        try await throttles.spend(.creation, by: caller)
         let result = try await store.addContact(owner: caller, username: username)
         if result.created { await events.roomAdded(result.contact.room, for: [caller, result.contact.user.id]) }
         return JSONBody(result.contact, status: result.created ? .created : .ok)

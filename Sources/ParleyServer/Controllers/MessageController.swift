@@ -8,6 +8,7 @@ struct MessageController {
     let store: any Store
     let events: EventPublisher
     let bus: any Bus
+    let throttles: Throttles
 
     struct Send: Decodable {
         let clientId: String
@@ -36,6 +37,7 @@ struct MessageController {
     /// 201 with the stored message; a retried `clientId` answers 200 with the original.
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Message> {
         let body = try await request.json(Send.self, context: context)
+        try await throttles.spend(.send, by: try context.caller())
         let sent = try await store.send(
             room: try context.parameters.require("room"), sender: try context.caller(),
             clientId: try Validate.clientId(body.clientId), text: try Validate.text(body.text))

@@ -6,6 +6,8 @@ import ParleyStore
 struct RoomController {
     let store: any Store
     let events: RoomEvents
+    let meetings: Meetings
+    let throttles: Throttles
 
     struct Create: Decodable {
         let name: String
@@ -43,6 +45,7 @@ struct RoomController {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RoomDetail> {
         let body = try await request.json(Create.self, context: context)
         let name = try Validate.name(body.name)
+        try await throttles.spend(.creation, by: try context.caller())
         let room = try await store.createGroup(owner: try context.caller(), name: name, members: body.members ?? [])
         await events.roomAdded(room.room.id, for: room.members.map(\.user.id))
         return JSONBody(room, status: .created)
@@ -81,12 +84,15 @@ struct RoomController {
                 actor: try context.caller()))
     }
 
-    /// Removing yourself is leaving.
+    /// Removing yourself is leaving. A member who goes leaves the room's meetings too: the hubs hear
+    /// `member.removed` first and stop the member's signals, then the others hear `attendee.left`.
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
         let room = try context.parameters.require("room")
         let user = try context.parameters.require("user")
+        let attended = await meetings.attendance(of: user, in: room)
         _ = try await store.removeMember(room: room, user: user, actor: try context.caller())
         await events.memberRemoved(user, from: room)
+        for (meeting, conn) in attended { await meetings.leave(meeting, conn: conn) }
         return Response(status: .noContent)
     }
 }

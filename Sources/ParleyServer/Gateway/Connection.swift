@@ -39,6 +39,8 @@ final class Connection: Sendable {
 
     let id: String
     let userId: String
+    /// The session the socket's token belongs to: signing out of it closes the socket.
+    let session: String
     /// The socket, for live events written on it directly; nil where the writer's sink is not a socket (tests).
     let channel: (any NIOCore.Channel)?
     /// Where a live event goes as a whole WebSocket frame, encoded once for all its sockets: the context of the
@@ -68,11 +70,13 @@ final class Connection: Sendable {
 
     /// A connection whose writer writes to `sink`, and whose live events skip the queue onto `channel`.
     init(
-        id: String, userId: String, tokenExpiry: Date, store: any Store, sink: any FrameSink, channel: (any NIOCore.Channel)? = nil,
+        id: String, userId: String, session: String = "", tokenExpiry: Date, store: any Store, sink: any FrameSink,
+        channel: (any NIOCore.Channel)? = nil,
         maxQueuedBytes: Int = ClientLimits().socketBufferBytes
     ) {
         self.id = id
         self.userId = userId
+        self.session = session
         self.channel = channel
         self.store = store
         self.sink = sink
@@ -118,7 +122,7 @@ final class Connection: Sendable {
     /// it wrote, and the caller is to flush the socket (`flushDelivered`).
     func deliver(_ header: EventHeader, _ payload: ByteBuffer, frame: ByteBuffer) -> Bool {
         guard let channel, channel.isWritable,
-            case let verdict?? = queue.whenIdle({ cursors.withLock { Self.route(header, userId: userId, cursors: &$0, direct: true) } })
+            case let verdict?? = queue.whenIdle({ cursors.withLock { route(header, cursors: &$0, direct: true) } })
         else {
             enqueue(.event(header, payload))
             return false
@@ -153,8 +157,11 @@ final class Connection: Sendable {
 
     /// Routes a live event by the room cursors, moving them. With `direct`, a gap or a sign-out, which the writer
     /// must handle, returns nil and moves nothing.
-    private static func route(_ header: EventHeader, userId: String, cursors: inout [String: Int64], direct: Bool) -> Verdict? {
-        if header.type == "session.closed" { return direct ? nil : .signOut }
+    private func route(_ header: EventHeader, cursors: inout [String: Int64], direct: Bool) -> Verdict? {
+        if header.type == "session.closed" {
+            guard header.session == nil || header.session == session else { return .drop }
+            return direct ? nil : .signOut
+        }
         guard let room = header.room, header.isRoomEvent else { return .deliver }
         guard let cursor = cursors[room] else { return .drop }
         guard header.isMessageCreated, let seq = header.seq else {
@@ -212,7 +219,7 @@ final class Connection: Sendable {
                         cursors.withLock { $0[room] = caughtUp }
                     }
                 case .event(let header, let payload):
-                    switch cursors.withLock({ Self.route(header, userId: userId, cursors: &$0, direct: false) }) {
+                    switch cursors.withLock({ route(header, cursors: &$0, direct: false) }) {
                     case .deliver?:
                         try await append(payload, to: &frames)
                     case .drop?, nil:

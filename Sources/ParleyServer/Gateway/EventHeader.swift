@@ -17,6 +17,8 @@ struct EventHeader: Sendable {
     /// The meeting's id: given as is in attendee events and signals, as the `id` of the meeting object in
     /// meeting events.
     var meeting: String?
+    /// The session a `session.closed` ends; nil for all of the user's.
+    var session: String?
 
     /// The header of an event's JSON, read by `JSONReader`; nil when it is no JSON object with a string `type`. A
     /// field that is missing, or of another type, is nil.
@@ -26,7 +28,7 @@ struct EventHeader: Sendable {
         }
         return EventHeader(
             type: type, room: event["room"].string, seq: event["seq"].integer, user: event["user"].string, to: event["to"].string,
-            from: event["from"].string, meeting: event["meeting"].string ?? event["meeting"]["id"].string)
+            from: event["from"].string, meeting: event["meeting"].string ?? event["meeting"]["id"].string, session: event["session"].string)
     }
 
     /// A new message: these are replayed, deduplicated and gap-filled by `seq`.

@@ -18,7 +18,7 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    typealias Admission = Result<(userId: String, expiresAt: Date), ParleyError>
+    typealias Admission = Result<Tokens.Access, ParleyError>
 
     /// Nil on a node that serves no WebSockets: every upgrade is refused.
     private let gateway: Gateway?
@@ -94,7 +94,7 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
             admission.completeWithTask { [gateway, logger] in await Self.admit(head, gateway: gateway, logger: logger) }
             admission.futureResult.assumeIsolated().whenSuccess { admission in
                 switch admission {
-                case .success(let user): self.open(head, length: length, user: user, context: context)
+                case .success(let access): self.open(head, length: length, access: access, context: context)
                 case .failure(let error): self.refuse(error, context: context)
                 }
             }
@@ -110,7 +110,7 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     /// The socket's handlers take over: the 101 goes out first, then whatever the gateway's handler writes.
-    private func open(_ head: HTTPRequestHead, length: Int, user: (userId: String, expiresAt: Date), context: ChannelHandlerContext) {
+    private func open(_ head: HTTPRequestHead, length: Int, access: Tokens.Access, context: ChannelHandlerContext) {
         guard let gateway, context.channel.isActive else { return }
         let response =
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
@@ -122,7 +122,7 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
             try pipeline.addHandler(WebSocketFrameEncoder())
             // `SocketHandler` closes the socket on a broken frame, with the code that fits it.
             try pipeline.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: Gateway.maxMessageBytes)))
-            try gateway.open(context.channel, userId: user.userId, expiresAt: user.expiresAt)
+            try gateway.open(context.channel, access: access)
         } catch {
             logger.error("could not open the WebSocket", metadata: ["error": "\(error)"])
             context.close(promise: nil)

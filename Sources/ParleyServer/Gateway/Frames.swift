@@ -92,8 +92,16 @@ enum Frames {
         let online: Bool
     }
 
-    /// Sent on a user's channel at sign-out: every socket of the user closes with 4001.
+    /// Sent on a user's channel at sign-out: the sockets of the session close with 4001, or every socket of the
+    /// user's when `session` is nil (signed out everywhere).
     struct SessionClosed: Encodable {
         let type = "session.closed"
+        let session: String?
+    }
+
+    /// Sent on `Channel.sessions`, which every node hears: these sessions' access tokens are no good any more.
+    struct SessionsRevoked: Encodable {
+        let type = "sessions.revoked"
+        let sessions: [String]
     }
 }

@@ -21,6 +21,7 @@ final class Gateway: Sendable {
     let store: any Store
     let bus: any Bus
     let tokens: Tokens
+    let sessions: Sessions
     let events: EventPublisher
     let presence: Presence
     let meetings: Meetings
@@ -32,7 +33,7 @@ final class Gateway: Sendable {
     let logger: Logger
 
     init(
-        hub: Hub, store: any Store, bus: any Bus, tokens: Tokens, events: EventPublisher, presence: Presence, meetings: Meetings,
+        hub: Hub, store: any Store, bus: any Bus, tokens: Tokens, sessions: Sessions, events: EventPublisher, presence: Presence, meetings: Meetings,
         drain: NodeDrain, rateLimit: Int, limits: ClientLimits, allowedOrigins: Set<String>, logger: Logger
     ) {
         self.limits = limits
@@ -40,6 +41,7 @@ final class Gateway: Sendable {
         self.store = store
         self.bus = bus
         self.tokens = tokens
+        self.sessions = sessions
         self.events = events
         self.presence = presence
         self.meetings = meetings
@@ -50,11 +52,12 @@ final class Gateway: Sendable {
     }
 
     /// Whom an upgrade request is for; throws what refuses it, which the client gets as an HTTP error.
-    func admit(_ head: HTTPRequestHead) async throws -> (userId: String, expiresAt: Date) {
+    func admit(_ head: HTTPRequestHead) async throws -> Tokens.Access {
         guard head.uri == "/ws" || head.uri.hasPrefix("/ws?") else { throw ParleyError.notFound("route \(head.uri)") }
         // A draining node takes no new sockets: the client tries again, and the balancer sends it elsewhere.
         guard !drain.isDraining else { throw ParleyError(.unavailable, "the node is draining: connect to another") }
         let admitted = try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
+        try await sessions.require(admitted)
         guard hub.connections(of: admitted.userId).count < limits.socketsPerUser else {
             throw ParleyError.rateLimited("you have \(limits.socketsPerUser) sockets open on this node already", retryAfter: 5)
         }
@@ -62,9 +65,10 @@ final class Gateway: Sendable {
     }
 
     /// Serves an upgraded socket: its handler goes on the pipeline, after the frame codec. On the channel's loop.
-    func open(_ channel: any NIOCore.Channel, userId: String, expiresAt: Date) throws {
+    func open(_ channel: any NIOCore.Channel, access: Tokens.Access) throws {
         let connection = Connection(
-            id: hub.nextConnectionId(), userId: userId, tokenExpiry: expiresAt, store: store, sink: SocketFrameSink(channel: channel),
+            id: hub.nextConnectionId(), userId: access.userId, session: access.session, tokenExpiry: access.expiresAt, store: store,
+            sink: SocketFrameSink(channel: channel),
             channel: channel, maxQueuedBytes: limits.socketBufferBytes)
         let handler = SocketHandler(
             connection: connection, rateLimit: rateLimit, heartbeat: Self.heartbeat,
@@ -131,8 +135,8 @@ final class Gateway: Sendable {
             }
         case .malformed:
             connection.fail(re: nil, ParleyError(.badRequest, "not a frame: malformed JSON or no type"))
-        case .invalid(let error):
-            connection.fail(re: nil, error)
+        case .invalid(let re, let error):
+            connection.fail(re: re, error)
         case .binary:
             connection.fail(re: nil, ParleyError(.badRequest, "frames are JSON text"))
         case .closed:
@@ -203,9 +207,10 @@ final class Gateway: Sendable {
             if let reply { connection.enqueue(.frame(reply)) }
             try await bus.publish(try Frames.encode(Frames.Read(room: room, user: connection.userId, seq: seq)), to: Channel.room(room))
         case "auth":
-            let (userId, expiry) = try await tokens.verify(try frame.require(frame.token, "token"))
-            guard userId == connection.userId else { throw ParleyError(.unauthorized, "the token is another user's") }
-            connection.tokenExpiry.withLock { $0 = expiry }
+            let access = try await tokens.verify(try frame.require(frame.token, "token"))
+            guard access.userId == connection.userId else { throw ParleyError(.unauthorized, "the token is another user's") }
+            try await sessions.require(access)
+            connection.tokenExpiry.withLock { $0 = access.expiresAt }
             if let reply { connection.enqueue(.frame(reply)) }
         case "ping":
             if let reply { connection.enqueue(.frame(reply)) }

@@ -62,8 +62,12 @@ final class Hub: Service {
     /// How long a large fan-out's flush waits after the loop's last one (`Configuration.fanOutFlushWindow`).
     private let fanOutFlushWindow: TimeAmount
 
-    init(nodeId: String, name: String, bus: any Bus, fanOutFlushWindow: TimeAmount = .zero, logger: Logger) {
+    /// Told of sessions revoked anywhere (`Channel.sessions`).
+    private let sessions: Sessions?
+
+    init(nodeId: String, name: String, bus: any Bus, sessions: Sessions? = nil, fanOutFlushWindow: TimeAmount = .zero, logger: Logger) {
         self.nodeId = nodeId
+        self.sessions = sessions
         self.name = name
         self.bus = bus
         self.fanOutFlushWindow = fanOutFlushWindow
@@ -73,7 +77,7 @@ final class Hub: Service {
     func run() async throws {
         try await bus.withSubscription(receive: { self.receive($0) }) { subscription in
             state.withLock { $0.subscription = subscription }
-            try await subscription.subscribe([Channel.node(nodeId)])
+            try await subscription.subscribe([Channel.node(nodeId), Channel.sessions])
             await cancelWhenGracefulShutdown {
                 // Deliveries come to `receive`, on the bus's thread; this only waits for the subscription's end.
                 for await _ in subscription.deliveries {}
@@ -270,6 +274,9 @@ final class Hub: Service {
             // Messages may have been lost while the bus was away: every connection catches up from the store.
             state.withLock { Array($0.connections.values) }.forEach { $0.enqueue(.resync) }
             return nil
+        case .message(let message) where message.channel == Channel.sessions:
+            sessions?.receive(message.payload)
+            return nil
         case .message(let message):
             guard let header = EventHeader.decode(message.payload) else {
                 logger.warning("dropped an undecodable bus message", metadata: ["channel": "\(message.channel)"])
@@ -279,6 +286,15 @@ final class Hub: Service {
                 let ids: Set<String>
                 if let room = message.channel.dropping(prefix: "parley:room:") {
                     ids = header.isAttendeeEvent ? state.meetings[header.meeting ?? ""]?.connections ?? [] : state.rooms[room] ?? []
+                    // A member removed from the room attends none of its meetings from here on: their connections
+                    // neither send nor receive the meetings' signals. (The store has taken them out already.)
+                    if header.type == "member.removed", let user = header.user {
+                        for (meeting, entry) in state.meetings where entry.room == room {
+                            for conn in entry.connections where state.connections[conn]?.userId == user {
+                                if let channel = state.drop(meeting: meeting, connection: conn) { _ = queue(.unsubscribe, [channel], in: &state) }
+                            }
+                        }
+                    }
                 } else if let user = message.channel.dropping(prefix: "parley:user:") {
                     ids = state.users[user] ?? []
                     // An ended meeting has no attendees left: its local audience goes.

@@ -12,8 +12,8 @@ enum Inbound: Sendable {
     case frame(ClientFrame)
     /// A text message that is no frame: malformed JSON, or no type.
     case malformed
-    /// A frame whose field is refused as it is read: a control character in a string.
-    case invalid(ParleyError)
+    /// A frame whose field is refused as it is read (a control character in a string), with the frame's id.
+    case invalid(re: String?, ParleyError)
     case binary
     /// The socket is gone: clean up after it. Nothing comes after it.
     case closed
@@ -22,8 +22,8 @@ enum Inbound: Sendable {
     init(text: ByteBuffer) {
         do {
             self = .frame(try text.withUnsafeReadableBytes { try ClientFrame(json: $0) })
-        } catch let error as ParleyError {
-            self = .invalid(error)
+        } catch let refused as ClientFrame.Refused {
+            self = .invalid(re: refused.id, refused.error)
         } catch {
             self = .malformed
         }

@@ -10,8 +10,9 @@ struct WebSocketAuthenticator: Sendable {
     let tokens: Tokens
     let allowedOrigins: Set<String>
 
-    /// The user the upgrade request is for, and when their token expires; throws what refuses it.
-    func authenticate(_ head: HTTPRequestHead) async throws -> (userId: String, expiresAt: Date) {
+    /// Whom the upgrade request is for, in which session, and when their token expires; throws what refuses it.
+    /// (Whether the session lives is the gateway's to check.)
+    func authenticate(_ head: HTTPRequestHead) async throws -> Tokens.Access {
         let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { $0.trimmingCharacters(in: .whitespaces) }
         guard offered.contains(Self.subprotocol) else {
             throw ParleyError(.badRequest, "offer the subprotocol \(Self.subprotocol)")

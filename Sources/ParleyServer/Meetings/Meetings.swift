@@ -67,6 +67,14 @@ struct Meetings: Sendable {
         return change.meeting
     }
 
+    /// The connections `user` attends the open meetings of `room` with; none when the store cannot tell.
+    func attendance(of user: String, in room: String) async -> [(meeting: String, conn: String)] {
+        let meetings = (try? await store.openMeetings(of: user)) ?? []
+        return meetings.filter { $0.room == room }.flatMap { meeting in
+            meeting.attendees.filter { $0.user == user }.map { (meeting.id, $0.conn) }
+        }
+    }
+
     /// Takes a connection out of a meeting; nothing happens when it was not in it.
     func leave(_ meeting: String, conn: String) async {
         do {
