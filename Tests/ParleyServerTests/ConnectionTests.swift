@@ -110,6 +110,29 @@ struct ConnectionTests {
         }
     }
 
+    @Test("a long replay is written in chunks as the socket takes them, and truncated to its newest 500 by seq")
+    func pagedReplay() async throws {
+        try await withConnection { _, store in
+            let alice = try await store.createUser(username: "alice", name: "Alice", passwordHash: "h")
+            let room = try await store.createGroup(owner: alice.id, name: "Long", members: []).room.id
+            let text = String(repeating: "z", count: 2000)
+            for _ in 1...520 { _ = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: text) }
+            for (since, first, truncated) in [(Int64(0), Int64(21), true), (100, 101, false)] {
+                let sink = RecordingSink()
+                let connection = Connection(id: "n.5", userId: alice.id, tokenExpiry: .distantFuture, store: store, sink: sink)
+                connection.enqueue(.subscribe(room: room, since: since, reply: ByteBuffer(string: "reply")))
+                try await waitUntil { sink.batches.joined().last == "reply" }
+                let frames = Array(sink.batches.joined())
+                let seqs = frames.compactMap { try? JSONReader.parse($0)["seq"].integer }
+                #expect(seqs == Array(first...520), "since \(since)")
+                #expect(frames.dropLast().last?.contains(#""truncated":\#(truncated)"#) == true)
+                // No write holds much more than a chunk: the replay was never built whole.
+                #expect(sink.batches.count > 1)
+                #expect(sink.batches.allSatisfy { $0.reduce(0) { $0 + $1.utf8.count } < Connection.writeChunk + 2 * text.count })
+            }
+        }
+    }
+
     @Test("a live event skips the queue onto the socket while the writer is idle; a duplicate is dropped and a gap queued")
     func directDelivery() async throws {
         try await withConnection { _, store in

@@ -194,7 +194,7 @@ final class Connection: Sendable {
     }
 
     private func writeBatches() async throws {
-        var frames: [ByteBuffer] = []
+        var frames = Outgoing()
         while let batch = queue.take() {
             queuedBytes.subtract(batch.reduce(0) { $0 + $1.bytes }, ordering: .relaxed)
             for item in batch {
@@ -210,7 +210,7 @@ final class Connection: Sendable {
                 case .subscribe(let room, let since, let reply):
                     let cursor = try await replay(room, since: since, into: &frames)
                     cursors.withLock { $0[room] = cursor }
-                    if let reply { frames.append(reply) }
+                    if let reply { frames.add(reply) }
                 case .unsubscribe(let room):
                     cursors.withLock { $0[room] = nil }
                 case .resync:
@@ -232,30 +232,28 @@ final class Connection: Sendable {
                     }
                 }
             }
-            try await sink.write(frames)
-            frames.removeAll(keepingCapacity: true)
+            try await frames.write(to: sink)
         }
     }
 
     /// Writes `frames`, then starts the close handshake; the queue takes nothing more.
-    private func close(after frames: [ByteBuffer], code: UInt16, reason: String) async throws {
+    private func close(after frames: Outgoing, code: UInt16, reason: String) async throws {
+        var frames = frames
         queue.finish()
-        try await sink.write(frames)
+        try await frames.write(to: sink)
         try await sink.close(code: code, reason: reason)
     }
 
     /// Adds `frame` to what the writer holds, and hands them all to the socket once they reach `writeChunk`.
-    private func append(_ frame: ByteBuffer, to frames: inout [ByteBuffer]) async throws {
-        frames.append(frame)
-        guard frames.reduce(0, { $0 + $1.readableBytes }) >= Self.writeChunk else { return }
-        try await sink.write(frames)
-        frames.removeAll(keepingCapacity: true)
+    private func append(_ frame: ByteBuffer, to frames: inout Outgoing) async throws {
+        frames.add(frame)
+        if frames.bytes >= Self.writeChunk { try await frames.write(to: sink) }
     }
 
     /// Replays a room after `since` and returns the last seq sent. A replay longer than `replayLimit` sends only
     /// the newest messages and says `truncated`; the client pages what lies before them over REST. Seqs have no
     /// gaps, so a first page that is full is the only case that needs the newest seq to tell how long the replay is.
-    private func replay(_ room: String, since: Int64, into frames: inout [ByteBuffer]) async throws -> Int64? {
+    private func replay(_ room: String, since: Int64, into frames: inout Outgoing) async throws -> Int64? {
         guard let first = try? await store.messages(room: room, viewer: userId, page: Page(after: since, limit: Self.pageSize))
         else { return nil }
         var (start, truncated) = (since, false)
@@ -275,7 +273,7 @@ final class Connection: Sendable {
 
     /// Adds a room's messages after `after` and before `before` (or up to now), read in pages and written as
     /// they add up, and returns the last seq added. A room the user has left meanwhile adds nothing.
-    private func catchUp(_ room: String, after: Int64, before: Int64?, into frames: inout [ByteBuffer]) async throws -> Int64 {
+    private func catchUp(_ room: String, after: Int64, before: Int64?, into frames: inout Outgoing) async throws -> Int64 {
         var cursor = after
         while true {
             guard
@@ -289,6 +287,24 @@ final class Connection: Sendable {
             cursor = page.last!.seq
             if page.count < Self.pageSize { return cursor }
         }
+    }
+}
+
+/// The frames the writer holds for its next write, and their size.
+private struct Outgoing {
+    private(set) var frames: [ByteBuffer] = []
+    private(set) var bytes = 0
+
+    mutating func add(_ frame: ByteBuffer) {
+        frames.append(frame)
+        bytes += frame.readableBytes
+    }
+
+    /// Writes the frames, and holds none after.
+    mutating func write(to sink: any FrameSink) async throws {
+        try await sink.write(frames)
+        frames.removeAll(keepingCapacity: true)
+        bytes = 0
     }
 }
 
