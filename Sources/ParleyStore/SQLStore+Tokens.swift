@@ -56,10 +56,15 @@ extension SQLStore {
     }
 
     public func isLiveSession(_ session: String, user: String) async throws -> Bool {
-        try await read { sql in
-            try await sql.first(
-                "SELECT 1 FROM refresh_tokens WHERE family_id = ? AND user_id = ? AND revoked_at IS NULL LIMIT 1", [.text(session), .text(user)]
-            ) != nil
+        try await sessionReads.submit(SessionOf(session: session, user: user)) { [self] batch in
+            let rows = try await read { sql in
+                try await sql.query(
+                    "SELECT DISTINCT t.family_id, t.user_id FROM refresh_tokens t JOIN (VALUES \(Self.values(batch.count, 2))) AS v"
+                        + " ON t.family_id = v.column1 AND t.user_id = v.column2 WHERE t.revoked_at IS NULL",
+                    batch.flatMap { [.text($0.session), .text($0.user)] })
+            }
+            let live = Set(try rows.map { SessionOf(session: try $0.text(0), user: try $0.text(1)) })
+            return batch.map { live.contains($0) }
         }
     }
 
@@ -68,4 +73,10 @@ extension SQLStore {
             "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
             [.int(now.milliseconds), .text(familyId)])
     }
+}
+
+/// A session of a user's, as a check asks for it.
+struct SessionOf: Hashable, Sendable {
+    let session: String
+    let user: String
 }

@@ -21,6 +21,9 @@ public final class SQLStore: Store {
     let pageReads = Batcher<RoomPage, [Message]>(concurrency: 2, maxSize: 256)
     /// Concurrent reads of users' open meetings (each new socket's greeting), read together.
     let openMeetingReads = Batcher<String, [Meeting]>(concurrency: 2, maxSize: 256)
+    /// Concurrent session checks (every REST request and socket that a node has not seen lately), read together:
+    /// a reconnect storm asks thousands at once.
+    let sessionReads = Batcher<SessionOf, Bool>(concurrency: 2, maxSize: 256)
     /// Concurrent attendance checks (every signal makes two), read together.
     let attendeeReads = Batcher<Attendance, Attendee?>(concurrency: 2, maxSize: 256)
 

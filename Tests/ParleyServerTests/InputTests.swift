@@ -38,7 +38,7 @@ struct InputTests {
                 let (status, answer) = try await client.call(.post, path, json: body)
                 #expect(status == .badRequest && answer?["error"]["code"].string == "invalid_field", "\(path) \(body)")
             }
-            for uri in ["/api/users?q=%00", "/api/users?q=a%0Db", "/api/rooms/%00", "/api/rooms/r%C2%85"] {
+            for uri in ["/api/users?q=%00", "/api/users?q=a%0Db", "/api/rooms/%00", "/api/rooms/r%C2%85", "/api/users?q=al&%01=1"] {
                 let (status, answer) = try await client.call(.get, uri, headers: alice.auth)
                 #expect(status == .badRequest && answer?["error"]["code"].string == "invalid_field", "\(uri)")
             }

@@ -53,7 +53,8 @@ final class TestCluster: @unchecked Sendable {
     var environment: [String: String] {
         [
             "DATABASE_URL": databaseURL, "REDIS_URL": redis.url, "PARLEY_JWT_SECRET": "cluster-signing-key-of-at-least-32-bytes",
-            "PARLEY_MIGRATE": "0", "PARLEY_RATE_LIMIT": "1000",
+            // Traffic as fast as a test sends it: the throttles are tested on their own (ClusterSecurityTests).
+            "PARLEY_MIGRATE": "0", "PARLEY_RATE_LIMIT": "1000", "PARLEY_SEND_LIMIT": "100000",
         ].merging(settings) { _, setting in setting }
     }
 

@@ -63,13 +63,33 @@ def cluster(request):
             shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
+# Run in every document before its own scripts: keeps what the Content-Security-Policy refused, beside the console's
+# words for it (Chromium 156 writes "… violates the following Content Security Policy directive …"; older ones
+# "Refused to …").
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(`${event.effectiveDirective} refused ${event.blockedURI || "inline"} (${event.sourceFile}:${event.lineNumber})`);
+});
+"""
+
+
 def chromium():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
+    browser = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_CSP_VIOLATIONS})
+    browser.console_entries = []
+    return browser
+
+
+def console(browser):
+    """Every console entry of the browser's so far: WebDriver hands each out once, so they are kept here."""
+    browser.console_entries.extend(browser.get_log("browser"))
+    return browser.console_entries
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +101,6 @@ def browsers():
     finally:
         for number, browser in enumerate(opened):
             with open(os.path.join(SCREENSHOTS, f"browser-{number + 1}-console.log"), "w") as file:
-                for entry in browser.get_log("browser"):
+                for entry in console(browser):
                     file.write(f"{entry['level']} {entry['message']}\n")
             browser.quit()

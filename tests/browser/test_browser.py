@@ -1,6 +1,7 @@
-"""The web client end to end, in real headless Chromium: sign up, add a contact, chat, call, and survive the death of
-a WS node. Alice's browser asks for ws-1 and Bob's for ws-2, so every message and signal crosses nodes. The tests run
-in file order and build on each other, as one user story."""
+"""The web client end to end, in real headless Chromium: sign up, add a contact, chat, call, survive the death of a
+WS node, and keep the session in an HttpOnly cookie across a reload, under a strict Content-Security-Policy. Alice's
+browser asks for ws-1 and Bob's for ws-2, so every message and signal crosses nodes. The tests run in file order and
+build on each other, as one user story."""
 
 import os
 import time
@@ -17,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import SCREENSHOTS
+from conftest import SCREENSHOTS, console
 
 story = {}
 
@@ -49,7 +50,8 @@ def click(browser, find, message=""):
 
 
 def texts(browser):
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#messages li.message .text")]
+    # Read in one script: the list redraws on every event, so elements found one call earlier may be gone.
+    return browser.execute_script("return [...document.querySelectorAll('#messages li.message .text')].map((e) => e.innerText)")
 
 
 def sign_up(browser, url, username, name):
@@ -161,7 +163,7 @@ def test_alices_node_dies_and_her_page_catches_up_on_the_other_node(cluster, bro
     wait(alice, lambda: texts(alice)[-len(sent):] == sent, timeout=30, message=f"Alice has {texts(alice)}")
     expected = ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?", *sent]
     assert texts(alice) == expected
-    seqs = [int(e.get_attribute("data-seq")) for e in alice.find_elements(By.CSS_SELECTOR, "#messages li.message")]
+    seqs = alice.execute_script("return [...document.querySelectorAll('#messages li.message')].map((e) => Number(e.dataset.seq))")
     assert seqs == list(range(1, len(expected) + 1))
 
     # And she can still talk: her message goes through the surviving node.
@@ -205,3 +207,74 @@ def test_the_client_works_at_phone_width(cluster, browsers):
     wait(alice, lambda: alice.find_element(By.ID, "message-input").is_displayed() and not alice.find_element(By.ID, "rooms").is_displayed())
     alice.save_screenshot(os.path.join(SCREENSHOTS, "phone.png"))
     alice.set_window_size(1280, 800)
+
+
+def csp_violations(browser):
+    """What the Content-Security-Policy refused: the console's words for it, and the page's securitypolicyviolation
+    events (recorded by conftest's script, in the current document only)."""
+    logged = [e["message"] for e in console(browser) if "Content Security Policy" in e["message"] or "Refused to" in e["message"]]
+    return logged + browser.execute_script("return window.cspViolations ?? []")
+
+
+STORAGE = "return JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})"
+
+
+def refresh_cookies(browser):
+    """The cookies Chromium would send to /api/auth/refresh, HttpOnly ones included (DevTools sees them all)."""
+    origin = browser.current_url.split("/?")[0]
+    return [c for c in browser.execute_cdp_cmd("Network.getCookies", {"urls": [f"{origin}/api/auth/refresh"]})["cookies"] if c["name"] == "parley_refresh"]
+
+
+def test_the_session_is_an_httponly_cookie_and_nothing_breaks_the_csp(cluster, browsers):
+    alice, bob = browsers
+    # Over the whole story so far (sign-up, chat, calls, dead nodes): nothing refused, in either browser.
+    for browser in browsers:
+        assert csp_violations(browser) == []
+
+    # No token in web storage, and the refresh cookie is out of the page's reach: HttpOnly (and scoped to /api/auth).
+    for browser in browsers:
+        token = browser.execute_script("return window.parley.api.token")
+        assert token
+        storage = browser.execute_script(STORAGE)
+        assert token not in storage and "accessToken" not in storage and "refreshToken" not in storage, storage
+        assert "parley_refresh" not in browser.execute_script("return document.cookie")
+    # Chromium keeps a Secure cookie on http://127.0.0.1 (loopback is a secure context) and sends it to /api/auth.
+    [cookie] = refresh_cookies(alice)
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api/auth"
+    assert cookie["value"] not in alice.execute_script(STORAGE)
+
+    # A refresh rotates the cookie; a rejected access token is refreshed through it and the request goes again.
+    before = alice.execute_script("return window.parley.api.token")
+    alice.execute_async_script("const done = arguments[arguments.length - 1]; window.parley.api.refresh().then(() => done(), done);")
+    assert alice.execute_script("return window.parley.api.token") != before
+    [rotated] = refresh_cookies(alice)
+    assert rotated["value"] != cookie["value"]
+    rooms = alice.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        window.parley.api.session.accessToken = "not-a-token";
+        window.parley.api.request("GET", "/api/rooms").then((rooms) => done(rooms.length), (error) => done(error.message));"""
+    )
+    assert rooms == 1
+
+    # A reload keeps Alice signed in, through the cookie alone, and she chats on.
+    alice.refresh()
+    wait(alice, lambda: alice.find_element(By.ID, "app").is_displayed(), message="the reload signed Alice out")
+    wait(alice, lambda: alice.find_element(By.TAG_NAME, "body").get_attribute("data-node"), message="no hello after the reload")
+    assert alice.find_element(By.ID, "me").text == "Alice"
+    open_room(alice, "Bob")
+    wait(alice, lambda: "Back again." in texts(alice))
+    send(alice, "Reloaded, still here.")
+    wait(bob, lambda: texts(bob)[-1:] == ["Reloaded, still here."], message="Bob did not get Alice's message after her reload")
+    assert alice.execute_script("return window.parley.api.token") not in alice.execute_script(STORAGE)
+    assert csp_violations(alice) == []
+
+    # Signing out clears the cookie; a reload then shows the sign-in form.
+    click(alice, lambda: alice.find_element(By.ID, "sign-out"))
+    wait(alice, lambda: alice.find_element(By.ID, "auth").is_displayed(), message="no sign-in form after signing out")
+    wait(alice, lambda: refresh_cookies(alice) == [], message="the cookie outlived the sign-out")
+    alice.refresh()
+    wait(alice, lambda: alice.find_element(By.ID, "auth").is_displayed(), message="no sign-in form after a reload")
+    assert not alice.find_element(By.ID, "app").is_displayed()
+    assert alice.execute_script("return window.parley.api.session") is None
+    for browser in browsers:
+        assert csp_violations(browser) == []

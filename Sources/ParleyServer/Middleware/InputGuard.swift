@@ -13,8 +13,10 @@ struct InputGuard: RouterMiddleware {
             throw ParleyError.invalid("path", "may not hold control characters")
         }
         for (name, value) in request.uri.queryParameters {
-            try Validate.noControls(String(name), field: String(name))
-            try Validate.noControls(String(value), field: String(name))
+            // Values come percent-decoded, names as they were sent.
+            let field = String(name).removingPercentEncoding ?? String(name)
+            try Validate.noControls(field, field: "query")
+            try Validate.noControls(String(value), field: field)
         }
         return try await next(request, context)
     }

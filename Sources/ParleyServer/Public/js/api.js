@@ -1,7 +1,13 @@
-// Parley's REST API for the browser: the session lives in localStorage, the access token is refreshed a minute
-// before it expires (and once more on a 401), and every failure is an ApiError carrying the server's words.
+// Parley's REST API for the browser. The refresh token lives in an HttpOnly cookie that the server sets for
+// /api/auth (sign-in and sign-up ask for it with `cookie: true`), where no script can read it; the access token
+// lives in memory only. A reload restores the session by refreshing through that cookie. The access token is
+// refreshed a minute before it expires (and once more on a 401), and every failure is an ApiError carrying the
+// server's words.
 
-const storageKey = "parley.session";
+// Whether this browser has signed in (not a secret: it only saves a refresh that would fail on a first visit).
+const signedInKey = "parley.signedIn";
+// Where a client that kept the whole session in localStorage, refresh token included, kept it.
+const legacyKey = "parley.session";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -15,10 +21,36 @@ export class Api extends EventTarget {
   constructor(base = "") {
     super();
     this.base = base;
-    this.session = JSON.parse(localStorage.getItem(storageKey) || "null");
+    this.session = null;
     this.refreshing = null;
     this.timer = null;
-    this.scheduleRefresh();
+    this.forgetLegacySession();
+  }
+
+  /** Signs in again through the refresh cookie after a reload; resolves with false when there is no session. */
+  async restore() {
+    if (localStorage.getItem(signedInKey) === null) return false;
+    try {
+      await this.refresh();
+      return true;
+    } catch (error) {
+      if (error.status === 401) return false;
+      throw error;
+    }
+  }
+
+  /** A refresh token left in localStorage (under `legacyKey`): removed, and its session ended. */
+  forgetLegacySession() {
+    const stored = localStorage.getItem(legacyKey);
+    if (stored === null) return;
+    localStorage.removeItem(legacyKey);
+    let refreshToken;
+    try {
+      refreshToken = JSON.parse(stored)?.refreshToken;
+    } catch {
+      return;
+    }
+    if (typeof refreshToken === "string") this.call("POST", "/api/auth/logout", { refreshToken }, false).catch(() => {});
   }
 
   get user() {
@@ -30,25 +62,30 @@ export class Api extends EventTarget {
   }
 
   async register(username, password, name) {
-    return this.signIn(await this.call("POST", "/api/auth/register", { username, password, name }, false));
+    return this.signIn(await this.call("POST", "/api/auth/register", { username, password, name, cookie: true }, false));
   }
 
   async login(username, password) {
-    return this.signIn(await this.call("POST", "/api/auth/login", { username, password }, false));
+    return this.signIn(await this.call("POST", "/api/auth/login", { username, password, cookie: true }, false));
   }
 
   async logout() {
     try {
-      if (this.session) await this.call("POST", "/api/auth/logout", { refreshToken: this.session.refreshToken }, false);
+      // The server ends the session of the cookie and clears it.
+      if (this.session) await this.call("POST", "/api/auth/logout", {}, false);
     } finally {
       this.forget();
     }
   }
 
-  /** Rotates the refresh token for a new access token; concurrent callers share one rotation. */
+  /**
+   * Rotates the refresh cookie for a new access token; concurrent callers share one rotation. Tabs share the cookie,
+   * so their rotations take turns (Web Locks): each then presents the cookie the one before it set, where two at once
+   * would present the same one and the server, taking that for a stolen token's reuse, would end the session.
+   */
   refresh() {
-    if (!this.session) return Promise.reject(new ApiError(401, "unauthorized", "You are signed out."));
-    this.refreshing ??= this.call("POST", "/api/auth/refresh", { refreshToken: this.session.refreshToken }, false)
+    const rotate = () => this.call("POST", "/api/auth/refresh", {}, false);
+    this.refreshing ??= (navigator.locks ? navigator.locks.request("parley.refresh", rotate) : rotate())
       .then((session) => this.signIn(session))
       .catch((error) => {
         if (error.status === 401) this.forget();
@@ -74,7 +111,7 @@ export class Api extends EventTarget {
   signIn(session) {
     session.expiresAt = Date.now() + session.expiresIn * 1000;
     this.session = session;
-    localStorage.setItem(storageKey, JSON.stringify(session));
+    localStorage.setItem(signedInKey, "1");
     this.scheduleRefresh();
     this.dispatchEvent(new CustomEvent("session", { detail: session }));
     return session;
@@ -84,7 +121,7 @@ export class Api extends EventTarget {
     const wasSignedIn = this.session !== null;
     this.session = null;
     clearTimeout(this.timer);
-    localStorage.removeItem(storageKey);
+    localStorage.removeItem(signedInKey);
     if (wasSignedIn) this.dispatchEvent(new Event("signedout"));
   }
 

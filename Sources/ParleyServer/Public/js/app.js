@@ -7,7 +7,10 @@ import { Live } from "./live.js";
 
 const $ = (selector) => document.querySelector(selector);
 
-/** Creates an element: h("button", {class: "x", onclick}, "text", child…). */
+/**
+ * Creates an element: h("button", {class: "x", onclick}, "text", child…). Handlers are listeners, never attributes,
+ * and looks are classes, never a style attribute: the Content-Security-Policy refuses inline script and style.
+ */
 function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
@@ -801,5 +804,17 @@ live.addEventListener("peer_gone", ({ detail }) => state.call?.id === detail.mee
 // A handle for debugging in the console and for the end-to-end tests (getStats of the calls' peer connections).
 window.parley = { state, live, api };
 
-if (api.session) start().catch((error) => (error.status === 401 ? api.forget() : toast(error.message)));
-else showAuth();
+// The session survives a reload in the refresh cookie alone: until its refresh answers, neither form nor rooms show.
+async function boot() {
+  let signedIn;
+  try {
+    signedIn = await api.restore();
+  } catch (error) {
+    showAuth();
+    return toast(`You could not be signed in again: ${error.message}`);
+  }
+  if (!signedIn) return showAuth();
+  await start().catch((error) => (error.status === 401 ? api.forget() : toast(error.message)));
+}
+
+boot();
