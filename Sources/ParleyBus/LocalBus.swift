@@ -15,8 +15,14 @@ public final class LocalBus: Bus {
     /// When each node's heartbeat lapses.
     private let beats = Mutex<[String: ContinuousClock.Instant]>([:])
     private let nextId = Atomic<Int>(0)
-    /// Counts and locks, with when each lapses.
-    private let counters = Mutex<[String: (value: Int, lapses: ContinuousClock.Instant)]>([:])
+    /// Counts and locks, with when each lapses. Lapsed ones are swept when the table has doubled since the last
+    /// sweep, so that a count costs no walk of the table.
+    private let counters = Mutex(Counters())
+
+    private struct Counters {
+        var table: [String: (value: Int, lapses: ContinuousClock.Instant)] = [:]
+        var sweepAt = 1024
+    }
 
     public init() {}
 
@@ -113,11 +119,14 @@ public final class LocalBus: Bus {
     public func count(_ keys: [String], window: Duration) async throws -> [(count: Int, remaining: Duration)] {
         let now = ContinuousClock.now
         return counters.withLock { counters in
-            counters = counters.filter { $0.value.lapses > now }
+            if counters.table.count >= counters.sweepAt {
+                counters.table = counters.table.filter { $0.value.lapses > now }
+                counters.sweepAt = max(1024, 2 * counters.table.count)
+            }
             return keys.map { key in
-                var counter = counters[key] ?? (0, now + window)
+                var counter = counters.table[key].flatMap { $0.lapses > now ? $0 : nil } ?? (value: 0, lapses: now + window)
                 counter.value += 1
-                counters[key] = counter
+                counters.table[key] = counter
                 return (counter.value, counter.lapses - now)
             }
         }
@@ -126,18 +135,18 @@ public final class LocalBus: Bus {
     public func lock(_ locks: [(key: String, for: Duration)]) async throws {
         let now = ContinuousClock.now
         counters.withLock { counters in
-            for lock in locks { counters[lock.key] = (1, now + lock.for) }
+            for lock in locks { counters.table[lock.key] = (value: 1, lapses: now + lock.for) }
         }
     }
 
     public func locked(_ keys: [String]) async throws -> [Duration?] {
         let now = ContinuousClock.now
-        return counters.withLock { counters in keys.map { key in counters[key].flatMap { $0.lapses > now ? $0.lapses - now : nil } } }
+        return counters.withLock { counters in keys.map { key in counters.table[key].flatMap { $0.lapses > now ? $0.lapses - now : nil } } }
     }
 
     public func reset(_ keys: [String]) async throws {
         counters.withLock { counters in
-            for key in keys { counters[key] = nil }
+            for key in keys { counters.table[key] = nil }
         }
     }
 }

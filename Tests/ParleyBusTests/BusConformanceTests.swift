@@ -260,6 +260,10 @@ struct BusConformanceTests {
             #expect(locked[0].map { $0 > .seconds(20) && $0 <= .seconds(30) } == true && locked[1] == nil, "\(locked)")
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await bus.locked([b + ":lapsing"]) == [nil])
+            let brief = "parley:test:\(UUID().uuidString):brief"
+            _ = try await bus.count([brief], window: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await bus.count([brief], window: .milliseconds(100)).map(\.count) == [1], "a lapsed window starts again")
             try await bus.reset([a, b])
             #expect(try await bus.count([a, b], window: .seconds(60)).map(\.count) == [1, 1])
         }
