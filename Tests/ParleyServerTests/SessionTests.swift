@@ -135,3 +135,25 @@ struct SessionTests {
         }
     }
 }
+
+@Suite("Password hashing's bound")
+struct PasswordGateTests {
+    @Test("past the hashes running and the queue waiting, a request is told to come back: 503 with Retry-After")
+    func bounded() async throws {
+        let gate = PasswordHasher.Gate(capacity: 1, queue: 1)
+        let release = Gate()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // One runs and holds its place; one waits behind it.
+            for _ in 0..<2 { group.addTask { try await gate.run { await release.pass() } } }
+            try await waitUntil { release.waiting == 1 }
+            try await Task.sleep(for: .milliseconds(100))
+            await #expect(throws: ParleyError(.unavailable, "the server is busy checking passwords: try again", retryAfter: 1)) {
+                try await gate.run {}
+            }
+            release.open()
+            try await group.waitForAll()
+        }
+        // Once they are done, the next runs at once.
+        try await gate.run {}
+    }
+}
