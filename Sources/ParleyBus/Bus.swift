@@ -65,6 +65,8 @@ public protocol Bus: Service {
     func count(_ keys: [String], window: Duration) async throws -> [(count: Int, remaining: Duration)]
     /// Sets each of `locks` for its duration, replacing what was set.
     func lock(_ locks: [(key: String, for: Duration)]) async throws
+    /// Locks `key` for `duration` unless it is locked already; returns whether this call locked it.
+    func acquire(_ key: String, for duration: Duration) async throws -> Bool
     /// How long each of `keys` stays locked; nil where it is not.
     func locked(_ keys: [String]) async throws -> [Duration?]
     /// Forgets the counts and locks of `keys`.

@@ -139,6 +139,15 @@ public final class LocalBus: Bus {
         }
     }
 
+    public func acquire(_ key: String, for duration: Duration) async throws -> Bool {
+        let now = ContinuousClock.now
+        return counters.withLock { counters in
+            if let lock = counters.table[key], lock.lapses > now { return false }
+            counters.table[key] = (value: 1, lapses: now + duration)
+            return true
+        }
+    }
+
     public func locked(_ keys: [String]) async throws -> [Duration?] {
         let now = ContinuousClock.now
         return counters.withLock { counters in keys.map { key in counters.table[key].flatMap { $0.lapses > now ? $0.lapses - now : nil } } }

@@ -74,19 +74,29 @@ public enum JSONValue: Codable, Hashable, Sendable {
 extension JSONValue {
     /// The path of the first string in this value that holds a control character (`Validate.holdsControls`), or
     /// nil; strings under a key in `newlinesIn` may hold tabs and newlines.
-    public func firstControlCharacter(newlinesIn: Set<String> = [], at path: String = "") -> String? {
+    public func firstControlCharacter(newlinesIn: Set<String> = []) -> String? {
+        controlCharacter(newlines: false, newlinesIn: newlinesIn).map { $0.isEmpty ? "body" : $0.reversed().joined(separator: ".") }
+    }
+
+    /// The path to the string with a control character, innermost first, built only once one is found.
+    private func controlCharacter(newlines: Bool, newlinesIn: Set<String>) -> [String]? {
         switch self {
         case .string(let value):
-            let key = path.split(separator: ".").last.map(String.init) ?? path
-            return Validate.holdsControls(value, newlines: newlinesIn.contains(key)) ? (path.isEmpty ? "body" : path) : nil
+            return Validate.holdsControls(value, newlines: newlines) ? [] : nil
         case .array(let values):
             for (index, value) in values.enumerated() {
-                if let found = value.firstControlCharacter(newlinesIn: newlinesIn, at: "\(path)[\(index)]") { return found }
+                if var path = value.controlCharacter(newlines: newlines, newlinesIn: newlinesIn) {
+                    path.append("\(index)")
+                    return path
+                }
             }
             return nil
         case .object(let members):
             for (key, value) in members {
-                if let found = value.firstControlCharacter(newlinesIn: newlinesIn, at: path.isEmpty ? key : "\(path).\(key)") { return found }
+                if var path = value.controlCharacter(newlines: newlinesIn.contains(key), newlinesIn: newlinesIn) {
+                    path.append(key)
+                    return path
+                }
             }
             return nil
         default:

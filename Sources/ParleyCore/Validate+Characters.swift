@@ -8,8 +8,7 @@ extension Validate {
         var previous: UInt8 = 0
         for byte in value.utf8 {
             switch byte {
-            case 0x09,
-                0x0A where newlines:
+            case 0x09 where newlines, 0x0A where newlines:
                 break
             case ..<0x20, 0x7F: return true
             case 0x80...0x9F where previous == 0xC2: return true
@@ -28,25 +27,35 @@ extension Validate {
     /// The most combining marks one character may carry: enough for any script's stacked accents, too few to
     /// paint over the lines around it.
     public static let combiningRun = 8
+    /// The most scalars one character may hold: the longest emoji sequences (a family with skin tones, a tag
+    /// flag) take a dozen.
+    public static let characterScalars = 32
 
     /// Text as people read it, normalised to NFC: no controls (but tab and newline where `newlines` allows them),
     /// no bidi embeddings, overrides or isolates (which can make text read other than it is), not only invisible
-    /// characters, and no run of more than `combiningRun` combining marks.
+    /// characters, and no character of more than `combiningRun` combining marks or `characterScalars` scalars.
     public static func readable(_ raw: String, field: String, newlines: Bool) throws -> String {
         try noControls(raw, field: field, newlines: newlines)
+        // ASCII is NFC already, and holds no mark, bidi control or invisible character but whitespace.
+        if raw.utf8.allSatisfy({ $0 < 0x80 }) {
+            guard raw.utf8.contains(where: { $0 > 0x20 }) else { throw ParleyError.invalid(field, "may not be blank or only invisible characters") }
+            return raw
+        }
         let value = raw.precomposedStringWithCanonicalMapping
-        var run = 0
         var visible = false
-        for scalar in value.unicodeScalars {
-            if isBidiControl(scalar) { throw ParleyError.invalid(field, "may not hold bidi embeddings, overrides or isolates") }
-            switch scalar.properties.generalCategory {
-            case .nonspacingMark, .enclosingMark, .spacingMark:
-                run += 1
-                if run > combiningRun { throw ParleyError.invalid(field, "may not stack more than \(combiningRun) combining marks") }
-            default:
-                run = 0
+        for character in value {
+            var marks = 0
+            for scalar in character.unicodeScalars {
+                if isBidiControl(scalar) { throw ParleyError.invalid(field, "may not hold bidi embeddings, overrides or isolates") }
+                switch scalar.properties.generalCategory {
+                case .nonspacingMark, .enclosingMark, .spacingMark: marks += 1
+                default: break
+                }
+                if !visible, !isInvisible(scalar) { visible = true }
             }
-            if !visible, !isInvisible(scalar) { visible = true }
+            guard marks <= combiningRun, character.unicodeScalars.count <= characterScalars else {
+                throw ParleyError.invalid(field, "may not stack more than \(combiningRun) combining marks on a character")
+            }
         }
         guard visible else { throw ParleyError.invalid(field, "may not be blank or only invisible characters") }
         return value

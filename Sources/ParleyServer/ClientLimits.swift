@@ -8,8 +8,9 @@ public struct ClientLimits: Sendable {
     public var headTimeout = TimeAmount.seconds(10)
     /// From a request's head to the end of its body.
     public var bodyTimeout = TimeAmount.seconds(30)
-    /// Between requests on a kept-alive connection.
-    public var idleTimeout = TimeAmount.seconds(60)
+    /// Between requests on a kept-alive connection: longer than load balancers keep an idle connection to a node
+    /// (Traefik 90 s), so that a balancer never sends a request on one the node has just closed.
+    public var idleTimeout = TimeAmount.seconds(120)
     /// TCP connections open at once from one address, but for `trustedProxies`.
     public var connectionsPerAddress = 256
     /// Load balancers: exempt from `connectionsPerAddress`, and believed when `X-Forwarded-For` names the client.
@@ -19,7 +20,7 @@ public struct ClientLimits: Sendable {
     /// Everything queued to one socket: replies, events, replay and pongs. Past it the socket closes with 4008.
     public var socketBufferBytes = 1 << 20
     /// Failed logins for one account from one address before each further failure locks them out; an account
-    /// from anywhere, and an address across accounts, get four times as many.
+    /// from anywhere gets four times as many, and an address across accounts ten times.
     public var loginAttempts = 5
     /// The first lock-out after `loginAttempts`; each further failure doubles it, up to `maxLoginBackoff`.
     public var loginBackoff = Duration.seconds(1)

@@ -10,7 +10,7 @@ extension SQLStore {
     }
 
     public func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> (userId: String, session: String) {
-        let outcome: Result<(userId: String, session: String), ParleyError> = try await transaction { sql in
+        let outcome: Result<(userId: String, session: String), any Error> = try await transaction { sql in
             guard
                 let row = try await sql.first(
                     "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?"
@@ -22,7 +22,7 @@ extension SQLStore {
             if !row.isNull(3) {
                 // A used token came back: someone holds a copy. Revoke the family so that neither copy works.
                 try await Self.revokeFamily(familyId, now: now, sql)
-                return .failure(ParleyError(.unauthorized, "refresh token reused; its session is revoked"))
+                return .failure(RefreshTokenReused(userId: userId, session: familyId))
             }
             if try row.int(2) <= now.milliseconds { return .failure(ParleyError(.unauthorized, "refresh token expired")) }
             try await sql.execute("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?", [.int(now.milliseconds), .text(presentedHash)])
@@ -79,4 +79,12 @@ extension SQLStore {
 struct SessionOf: Hashable, Sendable {
     let session: String
     let user: String
+}
+
+/// A refresh token presented a second time: someone holds a copy, and the store has revoked its whole session.
+/// The caller ends the session everywhere else too (its access tokens and sockets).
+public struct RefreshTokenReused: Error, Sendable {
+    public let userId: String
+    public let session: String
+    public var error: ParleyError { ParleyError(.unauthorized, "refresh token reused; its session is revoked") }
 }

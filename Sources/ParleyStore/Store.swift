@@ -21,8 +21,8 @@ public protocol Store: Service {
 
     func insertRefreshToken(_ token: RefreshToken) async throws
     /// Uses up `presentedHash` and stores `next` in the same family. A token that is unknown, expired or revoked
-    /// is `unauthorized`. A token that was already used is `unauthorized` too, and revokes its whole family,
-    /// because one of the two holders is a thief.
+    /// is `unauthorized`. A token that was already used revokes its whole family, because one of the two holders is
+    /// a thief, and throws `RefreshTokenReused`.
     /// Returns the family's user and the family (the session) it continues.
     func rotateRefreshToken(presentedHash: String, next: RefreshToken, now: Timestamp) async throws -> (userId: String, session: String)
     /// Revokes the family of a token and returns its user and the family, or nil when the token is unknown.

@@ -260,6 +260,8 @@ struct BusConformanceTests {
             #expect(locked[0].map { $0 > .seconds(20) && $0 <= .seconds(30) } == true && locked[1] == nil, "\(locked)")
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await bus.locked([b + ":lapsing"]) == [nil])
+            #expect(try await bus.acquire(b + ":held", for: .seconds(30)))
+            #expect(try await !bus.acquire(b + ":held", for: .seconds(30)), "a held lock is not taken twice")
             let brief = "parley:test:\(UUID().uuidString):brief"
             _ = try await bus.count([brief], window: .milliseconds(100))
             try await Task.sleep(for: .milliseconds(300))

@@ -27,6 +27,8 @@ struct CharacterRulesTests {
         #expect(refused { try Validate.password(String(repeating: "\u{0}", count: 8)) })
         #expect(try Validate.text("line one\n\tline two") == "line one\n\tline two")
         #expect(refused { try Validate.name("two\nlines") })
+        #expect(refused { try Validate.name("tab\tbed") })
+        #expect(refused { try Validate.text(" \n\t ") })
         // Not a control: U+00A0 and a lone 0xC2-led letter (é is C3 A9, ¡ is C2 A1).
         #expect(try Validate.text("¡olé\u{A0}!") == "¡olé\u{A0}!")
     }
@@ -42,6 +44,9 @@ struct CharacterRulesTests {
         // q has no precomposed form with an acute: NFC leaves every mark in place.
         #expect(refused { try Validate.text("q" + String(repeating: "\u{301}", count: Validate.combiningRun + 1)) })
         #expect(try Validate.text("q" + String(repeating: "\u{301}", count: Validate.combiningRun)).unicodeScalars.count == 1 + Validate.combiningRun)
+        // Joiners between the marks do not start a new character.
+        #expect(refused { try Validate.text("a" + String(repeating: String(repeating: "\u{301}", count: 8) + "\u{200D}", count: 1000)) })
+        #expect(refused { try Validate.text("a" + String(repeating: "\u{301}\u{200C}", count: 20)) })
         #expect(try Validate.text("e\u{301}") == "\u{E9}")
         #expect(try Validate.text("e\u{301}").unicodeScalars.count == 1)
         #expect(try Validate.name("  Ann\u{E9}e  ") == "Ann\u{E9}e")
@@ -49,7 +54,7 @@ struct CharacterRulesTests {
 
     @Test("names take emoji, ZWJ sequences and keycaps among them")
     func emoji() throws {
-        for name in ["👩‍💻 Dana", "👨‍👩‍👧", "🏳️‍🌈", "1️⃣ first", "Zoë 🇫🇷"] {
+        for name in ["👩‍💻 Dana", "👨‍👩‍👧", "🏳️‍🌈", "1️⃣ first", "Zoë 🇫🇷", "👨🏽‍👩🏽‍👧🏽‍👦🏽", "🏴󠁧󠁢󠁳󠁣󠁴󠁿"] {
             #expect(try Validate.name(name) == name.precomposedStringWithCanonicalMapping)
         }
     }

@@ -220,6 +220,29 @@ struct GatewayLimitsTests {
         }
     }
 
+    @Test("an auth frame renews a socket only with a token of the socket's own session")
+    func renewalKeepsTheSession() async throws {
+        try await withLimitedNode(rateLimit: 50) { base, node in
+            let first = try await ParleyClient(baseURL: base).register(username: "twosessions", password: "password123", name: "T")
+            let second = try await ParleyClient(baseURL: base).login(username: "twosessions", password: "password123")
+            let answers = Answers()
+            _ = try await connectRaw("ws://127.0.0.1:\(node.port)/ws", token: first.accessToken) { inbound, outbound in
+                try await outbound.write(.text(#"{"type":"auth","id":"other","token":"\#(second.accessToken)"}"#))
+                try await outbound.write(.text(#"{"type":"auth","id":"own","token":"\#(first.accessToken)"}"#))
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message, text.contains(#""re":"#) else { continue }
+                    await answers.add(text)
+                    if text.contains(#""re":"own""#) { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            let all = await answers.all
+            #expect(all.count == 2)
+            #expect(all.first { $0.contains(#""re":"other""#) }?.contains("unauthorized") == true, "\(all)")
+            #expect(all.first { $0.contains(#""re":"own""#) }?.contains(#""ok":true"#) == true, "\(all)")
+        }
+    }
+
     @Test("signing out closes the user's sockets with 4001")
     func signOut() async throws {
         try await withLimitedNode(rateLimit: 50) { base, node in
@@ -277,6 +300,11 @@ struct GatewayLimitsTests {
             }
         }
     }
+}
+
+actor Answers {
+    var all: [String] = []
+    func add(_ text: String) { all.append(text) }
 }
 
 actor ErrorFrames {

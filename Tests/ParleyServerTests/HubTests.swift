@@ -51,6 +51,7 @@ final class GatedBus: Bus {
     }
     func lock(_ locks: [(key: String, for: Duration)]) async throws { try await local.lock(locks) }
     func locked(_ keys: [String]) async throws -> [Duration?] { try await local.locked(keys) }
+    func acquire(_ key: String, for duration: Duration) async throws -> Bool { try await local.acquire(key, for: duration) }
     func reset(_ keys: [String]) async throws { try await local.reset(keys) }
 
     private struct Gated: BusSubscription {

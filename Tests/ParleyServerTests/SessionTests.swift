@@ -38,6 +38,19 @@ struct SessionTests {
         }
     }
 
+    @Test("a refresh token presented twice ends its session at once, on the node's cached answer too")
+    func reuseEndsTheSession() async throws {
+        try await TestApp.run { client in
+            let alice = try await client.signUp("alice")
+            let (_, rotated) = try await client.call(.post, "/api/auth/refresh", json: ["refreshToken": alice.refreshToken])
+            let fresh: HTTPFields = [.authorization: "Bearer \(try #require(rotated?["accessToken"].string))"]
+            // The node now holds the session as live, and would trust that for 10 s.
+            #expect(try await client.call(.get, "/api/me", headers: fresh).status == .ok)
+            #expect(try await client.call(.post, "/api/auth/refresh", json: ["refreshToken": alice.refreshToken]).status == .unauthorized)
+            #expect(try await client.call(.get, "/api/me", headers: fresh).status == .unauthorized)
+        }
+    }
+
     @Test("a browser's refresh token lives in an HttpOnly, Secure, SameSite=Strict cookie for /api/auth, never in the JSON")
     func refreshCookie() async throws {
         try await TestApp.run { client in

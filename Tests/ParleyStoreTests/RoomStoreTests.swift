@@ -139,7 +139,7 @@ struct RoomStoreTests {
 
             #expect(try await store.rotateRefreshToken(presentedHash: "t1", next: next("t2"), now: .now) == (alice.id, "f1"))
             #expect(try await store.isLiveSession("f1", user: alice.id))
-            await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "t1", next: next("t3"), now: .now) }
+            await #expect(throws: RefreshTokenReused.self) { try await store.rotateRefreshToken(presentedHash: "t1", next: next("t3"), now: .now) }
             // The thief's reuse also ended the legitimate holder's session.
             await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "t2", next: next("t4"), now: .now) }
             await expectError(.unauthorized) { try await store.rotateRefreshToken(presentedHash: "nope", next: next("t5"), now: .now) }

@@ -167,3 +167,21 @@ def test_the_web_client_keeps_its_refresh_token_in_a_strict_cookie(node):
     _, attributes = cookie_of(out)
     assert "max-age=0" in attributes
     assert me(node, refreshed.json["accessToken"]).status == 401
+
+
+def test_guesses_sent_at_once_are_counted_as_surely_as_one_by_one(node):
+    source = "127.0.0.13"
+    user = register(node, "burstguessed")
+    answers = []
+
+    def guess(number):
+        answers.append(attempt(node, user["username"], f"wrong password {number}", source).status)
+
+    threads = [threading.Thread(target=guess, args=(number,)) for number in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 30 and set(answers) <= {401, 429}, answers
+    # The free attempts, and at most one more that took the lock: never all thirty hashed and answered 401.
+    assert answers.count(401) <= ATTEMPTS + 1, f"{answers.count(401)} guesses were checked, where {ATTEMPTS} are free"

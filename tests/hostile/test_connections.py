@@ -2,6 +2,7 @@
 connections or sockets than one address or one user may hold."""
 
 import subprocess
+import threading
 import time
 
 import pytest
@@ -156,4 +157,27 @@ def test_one_user_holds_at_most_their_sockets(node):
                 time.sleep(0.2)
     finally:
         for ws in sockets:
+            ws.close()
+
+
+def test_upgrades_sent_at_once_are_held_to_the_cap_too(node):
+    user = register(node, "burst")
+    opened, refused = [], []
+
+    def open_one():
+        try:
+            opened.append(WebSocket.open(node.port, user["access"]))
+        except Refused as error:
+            refused.append(error.reply.status)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4 * PER_USER)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert len(opened) == PER_USER, f"{len(opened)} sockets opened at once, where {PER_USER} are allowed"
+        assert refused and set(refused) == {429}, refused
+    finally:
+        for ws in opened:
             ws.close()

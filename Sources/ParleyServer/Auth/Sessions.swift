@@ -19,6 +19,8 @@ final class Sessions: Sendable {
         var live: [String: ContinuousClock.Instant] = [:]
         /// Sessions revoked, until their last access token has expired.
         var revoked: [String: ContinuousClock.Instant] = [:]
+        /// When `live` has grown to this, the answers that are old are swept.
+        var sweepAt = 1024
     }
 
     private let store: any Store
@@ -48,7 +50,10 @@ final class Sessions: Sendable {
             throw ParleyError(.unauthorized, "the session has ended: sign in again")
         }
         state.withLock { state in
-            if state.live.count > 100_000 { state.live = state.live.filter { $0.value > now } }
+            if state.live.count >= state.sweepAt {
+                state.live = state.live.filter { $0.value > now }
+                state.sweepAt = max(1024, 2 * state.live.count)
+            }
             state.live[access.session] = now + liveFor
         }
     }

@@ -39,42 +39,68 @@ struct Throttles: Sendable {
 
     // MARK: Logins
 
-    /// The counters of one login: the account from this address, the account from anywhere, and the address
-    /// across accounts, with how many failures each allows before it locks.
-    private func loginKeys(account: String, address: String) -> [(key: String, free: Int)] {
-        [
-            ("parley:throttle:login:\(account)@\(address)", limits.loginAttempts),
-            ("parley:throttle:login-account:\(account)", 4 * limits.loginAttempts),
-            ("parley:throttle:login-address:\(address)", 4 * limits.loginAttempts),
-        ]
+    /// A login under way, with what its counters said as it began.
+    struct LoginAttempt: Sendable {
+        fileprivate let account: String
+        fileprivate let address: String
+        fileprivate let counts: [Int]
     }
 
-    /// Throws `rate_limited` with `Retry-After` while any of the login's counters is locked: the right password
-    /// too, so that a guesser learns nothing from a locked account.
-    func checkLogin(account: String, address: String) async throws {
-        let keys = loginKeys(account: account, address: address).map { $0.key + ":lock" }
-        guard let longest = await tolerant({ try await bus.locked(keys) })?.compactMap({ $0 }).max() else { return }
-        throw ParleyError.rateLimited("too many failed sign-ins: try again later", retryAfter: Self.seconds(longest))
+    /// The counters of one login: the account from this address and the account from anywhere, counted as the
+    /// login begins; and the address across accounts, counted as a login fails, looser so that one address shared
+    /// by many people (an office's NAT) is not locked out by a few typos. Each with the failures it allows.
+    private func loginKeys(account: String, address: String) -> (account: [(key: String, free: Int)], address: (key: String, free: Int)) {
+        (
+            [
+                ("parley:throttle:login:\(account)@\(address)", limits.loginAttempts),
+                ("parley:throttle:login-account:\(account)", 4 * limits.loginAttempts),
+            ],
+            ("parley:throttle:login-address:\(address)", 10 * limits.loginAttempts)
+        )
     }
 
-    /// Counts a failed login. A counter past its free attempts locks for `loginBackoff`, doubled for each failure
-    /// after, up to `maxLoginBackoff`.
-    func loginFailed(account: String, address: String) async {
+    /// Begins a login: `rate_limited` with `Retry-After` while any of its counters is locked, the right password
+    /// too, so that a guesser learns nothing from a locked account. The attempt counts against the account before
+    /// the password is checked, as a failure until it succeeds: guesses sent at once cannot all pass a check made
+    /// before any of them failed. Past the free attempts, only the one that takes the lock goes on.
+    func beginLogin(account: String, address: String) async throws -> LoginAttempt {
         let keys = loginKeys(account: account, address: address)
-        guard let counted = await tolerant({ try await bus.count(keys.map(\.key), window: ClientLimits.loginWindow) }) else { return }
-        let locks = zip(keys, counted).compactMap { key, counted -> (key: String, for: Duration)? in
-            guard counted.count >= key.free else { return nil }
-            let doublings = min(counted.count - key.free, 20)
-            return (key.key + ":lock", min(limits.loginBackoff * (1 << doublings), ClientLimits.maxLoginBackoff))
+        let locks = (keys.account.map(\.key) + [keys.address.key]).map { $0 + ":lock" }
+        if let longest = await tolerant({ try await bus.locked(locks) })?.compactMap({ $0 }).max() {
+            throw ParleyError.rateLimited("too many failed sign-ins: try again later", retryAfter: Self.seconds(longest))
+        }
+        let counts = await tolerant { try await bus.count(keys.account.map(\.key), window: ClientLimits.loginWindow) }?.map(\.count) ?? []
+        for (key, count) in zip(keys.account, counts) where count > key.free {
+            let hold = backoff(count - key.free)
+            guard await tolerant({ try await bus.acquire(key.key + ":lock", for: hold) }) ?? true else {
+                throw ParleyError.rateLimited("too many failed sign-ins: try again later", retryAfter: Self.seconds(hold))
+            }
+        }
+        return LoginAttempt(account: account, address: address, counts: counts)
+    }
+
+    /// A failed login: each counter at or past its free attempts locks for `loginBackoff`, doubled for each failure
+    /// past them, up to `maxLoginBackoff`.
+    func loginFailed(_ attempt: LoginAttempt) async {
+        let keys = loginKeys(account: attempt.account, address: attempt.address)
+        let address = await tolerant { try await bus.count([keys.address.key], window: ClientLimits.loginWindow) }?.first?.count ?? 0
+        let counted = zip(keys.account, attempt.counts).map { ($0.key, $0.free, $1) } + [(keys.address.key, keys.address.free, address)]
+        let locks = counted.compactMap { key, free, count -> (key: String, for: Duration)? in
+            count >= free ? (key + ":lock", backoff(count - free)) : nil
         }
         guard !locks.isEmpty else { return }
         _ = await tolerant { try await bus.lock(locks) }
     }
 
-    /// A login that succeeded forgets the account's failures from this address and from anywhere.
-    func loginSucceeded(account: String, address: String) async {
-        let keys = loginKeys(account: account, address: address).prefix(2).flatMap { [$0.key, $0.key + ":lock"] }
+    /// A login that succeeded forgets the account's failures, from this address and from anywhere.
+    func loginSucceeded(_ attempt: LoginAttempt) async {
+        let keys = loginKeys(account: attempt.account, address: attempt.address).account.flatMap { [$0.key, $0.key + ":lock"] }
         _ = await tolerant { try await bus.reset(keys) }
+    }
+
+    /// The lock after `past` failures beyond the free ones: `loginBackoff`, doubled for each.
+    private func backoff(_ past: Int) -> Duration {
+        min(limits.loginBackoff * (1 << min(past, 20)), ClientLimits.maxLoginBackoff)
     }
 
     /// The result, or nil (logged) when the bus is away.

@@ -75,18 +75,19 @@ struct AuthController {
 
     @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await request.json(Login.self, context: context)
-        let account = body.username.lowercased()
+        // A username no account can have is no account's: answered at once, and counted against none.
+        guard let account = try? Validate.username(body.username) else { throw ParleyError(.unauthorized, "wrong username or password") }
         let address = request.clientAddress(context: context, trustedProxies: trustedProxies)
-        try await throttles.checkLogin(account: account, address: address)
+        let attempt = try await throttles.beginLogin(account: account, address: address)
         let credentials = try await store.credentials(username: account)
         // An unknown user costs as much as a wrong password, and counts as one, so that neither the answer nor its
         // timing tells which usernames exist.
         let matches = try await passwords.verify(body.password, hash: credentials?.passwordHash ?? decoyHash)
         guard let user = credentials?.user, matches else {
-            await throttles.loginFailed(account: account, address: address)
+            await throttles.loginFailed(attempt)
             throw ParleyError(.unauthorized, "wrong username or password")
         }
-        await throttles.loginSucceeded(account: account, address: address)
+        await throttles.loginSucceeded(attempt)
         return try await signedIn(user, session: Identifier.make("f"), cookie: body.cookie == true, status: .ok, request, context)
     }
 
@@ -95,10 +96,17 @@ struct AuthController {
         try await throttles.spend(.refresh, by: request.clientAddress(context: context, trustedProxies: trustedProxies))
         let (presented, fromCookie) = try Self.refreshToken(body.refreshToken, request)
         let secret = Tokens.newRefreshSecret()
-        let (userId, session) = try await store.rotateRefreshToken(
-            presentedHash: Tokens.hash(refreshSecret: presented),
-            next: RefreshToken(hash: Tokens.hash(refreshSecret: secret), userId: "", familyId: "", expiresAt: refreshExpiry()),
-            now: .now)
+        let (userId, session): (String, String)
+        do {
+            (userId, session) = try await store.rotateRefreshToken(
+                presentedHash: Tokens.hash(refreshSecret: presented),
+                next: RefreshToken(hash: Tokens.hash(refreshSecret: secret), userId: "", familyId: "", expiresAt: refreshExpiry()),
+                now: .now)
+        } catch let reused as RefreshTokenReused {
+            // A thief or the victim: whichever it is, the session ends everywhere, as at a logout.
+            await end([reused.session], of: reused.userId, everywhere: false)
+            throw reused.error
+        }
         guard let user = try await store.user(id: userId) else { throw ParleyError(.unauthorized, "unknown user") }
         return try await answer(user, session: session, secret: secret, cookie: fromCookie, status: .ok, request, context)
     }
@@ -110,14 +118,21 @@ struct AuthController {
         let (presented, fromCookie) = try Self.refreshToken(body.refreshToken, request)
         // Signing out twice, or with a token already gone, is not an error: the session is over either way.
         if let (userId, session) = try await store.revokeRefreshToken(hash: Tokens.hash(refreshSecret: presented), now: .now) {
-            let ended = body.everywhere == true ? [session] + (try await store.revokeSessions(of: userId, now: .now)) : [session]
-            await sessions.announceRevoked(ended)
-            let closed = Frames.SessionClosed(session: body.everywhere == true ? nil : session)
-            _ = try? await bus.publish(try Frames.encode(closed), to: Channel.user(userId))
+            let everywhere = body.everywhere == true
+            await end(
+                everywhere ? [session] + (try await store.revokeSessions(of: userId, now: .now)) : [session], of: userId, everywhere: everywhere)
         }
         var response = Response(status: .noContent)
         if fromCookie { response.headers[.setCookie] = Self.setCookie(nil, maxAge: 0) }
         return response
+    }
+
+    /// Ends sessions the store has revoked: their access tokens on every node, and their sockets (every socket of
+    /// the user's, `everywhere`).
+    private func end(_ ended: [String], of userId: String, everywhere: Bool) async {
+        await sessions.announceRevoked(ended)
+        let closed = Frames.SessionClosed(session: everywhere ? nil : ended.first)
+        _ = try? await bus.publish(try Frames.encode(closed), to: Channel.user(userId))
     }
 
     /// A new session's first tokens.

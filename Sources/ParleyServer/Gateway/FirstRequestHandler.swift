@@ -66,8 +66,10 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // The server allows half-closed connections for HTTP's sake; a client that stopped sending before its
-        // request was whole will send no request, and its connection must not linger in CLOSE-WAIT.
+        // request was whole will send no request, and its connection must not linger in CLOSE-WAIT. A node that
+        // stops does not wait for a head still coming.
         if case ChannelEvent.inputClosed = event, !isDeciding { return context.close(promise: nil) }
+        if event is ChannelShouldQuiesceEvent, !isDeciding { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -91,7 +93,8 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
             // RFC 6455 wants the versions the server speaks named beside a refused handshake.
             if let error = head.webSocketHandshakeError { return refuse(error, context: context, headers: "Sec-WebSocket-Version: 13\r\n") }
             let admission = context.eventLoop.makePromise(of: Admission.self)
-            admission.completeWithTask { [gateway, logger] in await Self.admit(head, gateway: gateway, logger: logger) }
+            let channel = context.channel
+            admission.completeWithTask { [gateway, logger] in await Self.admit(head, on: channel, gateway: gateway, logger: logger) }
             admission.futureResult.assumeIsolated().whenSuccess { admission in
                 switch admission {
                 case .success(let access): self.open(head, length: length, access: access, context: context)
@@ -182,10 +185,10 @@ final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler 
         decided.succeed(upgrade)
     }
 
-    private static func admit(_ head: HTTPRequestHead, gateway: Gateway?, logger: Logger) async -> Admission {
+    private static func admit(_ head: HTTPRequestHead, on channel: any NIOCore.Channel, gateway: Gateway?, logger: Logger) async -> Admission {
         guard let gateway else { return .failure(ParleyError.notFound("WebSocket endpoint on this node")) }
         do {
-            return .success(try await gateway.admit(head))
+            return .success(try await gateway.admit(head, on: channel))
         } catch let error as ParleyError {
             return .failure(error)
         } catch {

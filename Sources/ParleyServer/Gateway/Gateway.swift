@@ -29,6 +29,8 @@ final class Gateway: Sendable {
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
     let limits: ClientLimits
+    /// The sockets open per user.
+    private let sockets = ChannelCounts()
     let allowedOrigins: Set<String>
     let logger: Logger
 
@@ -51,14 +53,15 @@ final class Gateway: Sendable {
         self.logger = logger
     }
 
-    /// Whom an upgrade request is for; throws what refuses it, which the client gets as an HTTP error.
-    func admit(_ head: HTTPRequestHead) async throws -> Tokens.Access {
+    /// Whom an upgrade request on `channel` is for; throws what refuses it, which the client gets as an HTTP error.
+    /// An admitted socket counts against its user's `socketsPerUser` until the channel closes.
+    func admit(_ head: HTTPRequestHead, on channel: any NIOCore.Channel) async throws -> Tokens.Access {
         guard head.uri == "/ws" || head.uri.hasPrefix("/ws?") else { throw ParleyError.notFound("route \(head.uri)") }
         // A draining node takes no new sockets: the client tries again, and the balancer sends it elsewhere.
         guard !drain.isDraining else { throw ParleyError(.unavailable, "the node is draining: connect to another") }
         let admitted = try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
         try await sessions.require(admitted)
-        guard hub.connections(of: admitted.userId).count < limits.socketsPerUser else {
+        guard sockets.admit(channel, as: admitted.userId, limit: limits.socketsPerUser) else {
             throw ParleyError.rateLimited("you have \(limits.socketsPerUser) sockets open on this node already", retryAfter: 5)
         }
         return admitted
@@ -208,7 +211,10 @@ final class Gateway: Sendable {
             try await bus.publish(try Frames.encode(Frames.Read(room: room, user: connection.userId, seq: seq)), to: Channel.room(room))
         case "auth":
             let access = try await tokens.verify(try frame.require(frame.token, "token"))
-            guard access.userId == connection.userId else { throw ParleyError(.unauthorized, "the token is another user's") }
+            // A socket lives in one session: signing out of it closes the socket, whatever token renewed it.
+            guard access.userId == connection.userId, access.session == connection.session else {
+                throw ParleyError(.unauthorized, "the token is another session's")
+            }
             try await sessions.require(access)
             connection.tokenExpiry.withLock { $0 = access.expiresAt }
             if let reply { connection.enqueue(.frame(reply)) }

@@ -287,7 +287,7 @@ final class Hub: Service {
                 if let room = message.channel.dropping(prefix: "parley:room:") {
                     ids = header.isAttendeeEvent ? state.meetings[header.meeting ?? ""]?.connections ?? [] : state.rooms[room] ?? []
                     // A member removed from the room attends none of its meetings from here on: their connections
-                    // neither send nor receive the meetings' signals. (The store has taken them out already.)
+                    // neither send nor receive the meetings' signals. (The store takes them out next.)
                     if header.type == "member.removed", let user = header.user {
                         for (meeting, entry) in state.meetings where entry.room == room {
                             for conn in entry.connections where state.connections[conn]?.userId == user {

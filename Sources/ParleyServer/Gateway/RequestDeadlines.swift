@@ -31,7 +31,10 @@ final class RequestDeadlines: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A client that stops sending part-way through a request is gone; a node that stops does not wait for a body
+        // still coming.
         if case ChannelEvent.inputClosed = event, deadline != nil { return context.close(promise: nil) }
+        if event is ChannelShouldQuiesceEvent, deadline != nil { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 

@@ -221,7 +221,7 @@ final class SocketHandler: ChannelDuplexHandler {
         if data.readableBytes == 1 { return closeNow(context: context, code: 1002, reason: "a close payload of one byte") }
         if let sent = data.readInteger(as: UInt16.self) {
             guard Self.echoable.contains(sent) else { return closeNow(context: context, code: 1002, reason: "an invalid close code") }
-            guard String(validatingUTF8Bytes: data.readableBytesView) != nil else {
+            guard String(validating: data.readableBytesView, as: UTF8.self) != nil else {
                 return closeNow(context: context, code: 1007, reason: "a close reason that is not UTF-8")
             }
             code = sent
@@ -312,24 +312,6 @@ final class SocketHandler: ChannelDuplexHandler {
         closeSent = true
         let frame = WebSocketFrame.close(code: code, reason: reason, allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-    }
-}
-
-extension String {
-    /// The string `bytes` hold, or nil when they are not UTF-8.
-    init?(validatingUTF8Bytes bytes: some Collection<UInt8>) {
-        var string = ""
-        var decoder = UTF8()
-        var iterator = bytes.makeIterator()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): string.unicodeScalars.append(scalar)
-            case .emptyInput:
-                self = string
-                return
-            case .error: return nil
-            }
-        }
     }
 }
 
