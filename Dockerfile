@@ -9,13 +9,17 @@ WORKDIR /src
 # Dependencies first, so that a change to the sources reuses their layer.
 COPY Package.swift ./
 RUN swift package resolve
+COPY Plugins ./Plugins
 COPY Sources ./Sources
 COPY Tests ./Tests
+# The schema: built into the binary, and shipped beside it for operators to read.
+COPY migrations ./migrations
 RUN swift build -c release --product parley --static-swift-stdlib \
     && mkdir -p /out \
     && bin="$(swift build -c release --show-bin-path)" \
     && cp "$bin/parley" /out/ \
-    && cp -R "$bin"/*.resources /out/
+    && cp -R "$bin"/*.resources /out/ \
+    && cp -R migrations /out/migrations
 
 FROM debian:bookworm-slim
 RUN apt-get update \

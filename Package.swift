@@ -9,7 +9,9 @@ let package = Package(
     name: "parley",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "parley", targets: ["parley"])
+        .executable(name: "parley", targets: ["parley"]),
+        .executable(name: "parley-bench", targets: ["parley-bench"]),
+        .executable(name: "parley-chaos", targets: ["parley-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -35,7 +37,8 @@ let package = Package(
         // Domain types, the wire protocol and errors. No I/O.
         .target(name: "ParleyCore", swiftSettings: swiftSettings),
 
-        // Durable state: the Store protocol over Postgres and SQLite, and the SQL migrations.
+        // Durable state: the Store protocol over Postgres and SQLite. The schema is the top-level `migrations/` folder,
+        // built into the store by the EmbedMigrations plugin.
         .target(
             name: "ParleyStore",
             dependencies: [
@@ -46,9 +49,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ],
-            resources: [.copy("migrations")],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedMigrations"]
         ),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["parley-embed-migrations"]),
+        .executableTarget(name: "parley-embed-migrations", path: "Sources/EmbedMigrationsTool", swiftSettings: swiftSettings),
 
         // Debian's hiredis (libhiredis-dev): the RESP reader and the command formatter of the Redis bus.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
@@ -113,7 +118,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // `parley bench`: an open-loop load generator on NIO, the scenarios, and BENCHMARKS.md.
+        // The benchmark's library: an open-loop load generator on NIO, the scenarios, and BENCHMARKS.md.
         .target(
             name: "ParleyBench",
             dependencies: [
@@ -130,17 +135,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The shipping executable: a node (`serve`) and `migrate`.
         .executableTarget(
             name: "parley",
             dependencies: [
                 "ParleyServer",
-                "ParleyClient",
-                "ParleyBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // `parley-bench SCENARIO`, run by scripts/bench against a cluster of its own.
+        .executableTarget(
+            name: "parley-bench",
+            dependencies: [
+                "ParleyBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -155,13 +170,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/ParleyChaos",
             swiftSettings: swiftSettings
         ),
 
         // For the tests: parley nodes and a redis-server of their own as child processes, and bus deliveries read in
         // bounded steps.
-        .target(name: "ParleyTestSupport", dependencies: ["ParleyBus"], path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
+        .target(
+            name: "ParleyTestSupport", dependencies: ["ParleyBus"], path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
         .testTarget(
             name: "ParleyCoreTests",
             dependencies: ["ParleyCore"],
@@ -182,6 +197,7 @@ let package = Package(
             dependencies: ["ParleyClient"],
             swiftSettings: testSettings
         ),
+        // Fast: units, and whole nodes tested in process (router and live tests on SQLite and the in-process bus).
         .testTarget(
             name: "ParleyServerTests",
             dependencies: [
@@ -193,6 +209,24 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: testSettings
+        ),
+        // Real processes: `parley` nodes as children, clusters on Postgres and Redis (PARLEY_TEST_DATABASE_URL,
+        // PARLEY_TEST_REDIS_URL; scripts/test sets both).
+        .testTarget(
+            name: "ParleyIntegrationTests",
+            dependencies: [
+                "ParleyServer",
+                "ParleyClient",
+                "ParleyTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

@@ -97,9 +97,9 @@ use_swift() {
   command -v swift >/dev/null 2>&1 || { echo "Swift 6 is required: https://swift.org/install"; return 1; }
 }
 
-# A Python virtual environment in .test/venv with the test suite's packages from PyPI (tests/requirements.txt).
+# A Python virtual environment in .test/venv with the test suite's packages from PyPI (e2e/requirements.txt).
 ensure_test_python() {
   [ -x .test/venv/bin/python ] || python3 -m venv .test/venv
-  echo "==> pip install -r tests/requirements.txt"
-  .test/venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  echo "==> pip install -r e2e/requirements.txt"
+  .test/venv/bin/pip install -q --disable-pip-version-check -r e2e/requirements.txt
 }

@@ -34,7 +34,7 @@ public enum BareServer {
 }
 
 /// A server the fan-out floor or the peer runs in, as a child process so that its CPU is its own, stopped with
-/// the run: `parley bench bare-server`, or an instance of the socket.io peer.
+/// the run: `parley-bench bare-server`, or an instance of the socket.io peer.
 struct ServerProcess {
     let process: Process
     let port: Int

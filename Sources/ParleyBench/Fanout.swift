@@ -87,7 +87,7 @@ struct Fanout {
     /// The same load shape on a bare broadcast server, run as a child process so that its CPU is its own. One sender
     /// is enough: the bare server acknowledges nothing.
     func bare(executable: String) async throws -> [FanoutResult] {
-        let server = try ServerProcess(executable: executable) { ["bench", "bare-server", "--port", "\($0)"] }
+        let server = try ServerProcess(executable: executable) { ["bare-server", "--port", "\($0)"] }
         defer { server.stop() }
         var results: [FanoutResult] = []
         for size in sizes {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A load generator in a child process (`parley bench hold` or `parley bench storm-client`): a process may hold
+/// A load generator in a child process (`parley-bench hold` or `parley-bench storm-client`): a process may hold
 /// at most 20000 open files, so a load of tens of thousands of connections is spread over several. It talks in
 /// lines: it prints `ready` once its connections are up, takes commands on its standard input, and ends when that
 /// closes.

@@ -18,7 +18,7 @@ struct Idle {
 
     let cluster: BenchCluster
     let counts: [Int]
-    /// `parley`, whose `bench hold` holds the connections.
+    /// `parley-bench`, whose `hold` holds the connections.
     let executable: String
 
     func run() async throws -> [IdleResult] {
@@ -36,7 +36,7 @@ struct Idle {
             let held = results.last?.connections ?? 0
             say("  \(count) idle connections on \(node.name): opening \(count - held) more")
             let more = try ChildGenerator.spread(count - held, from: held, perProcess: Self.perProcess, executable: executable) { from, count in
-                ["bench", "hold", "--port", "\(node.port)", "--tokens", tokens, "--from", "\(from)", "--count", "\(count)"]
+                ["hold", "--port", "\(node.port)", "--tokens", tokens, "--from", "\(from)", "--count", "\(count)"]
             }
             children += more
             for child in more { _ = try await child.line(startingWith: "ready") }
@@ -50,7 +50,7 @@ struct Idle {
     }
 }
 
-/// `parley bench hold`: opens `count` authenticated connections with the tokens from line `from` of `tokens`,
+/// `parley-bench hold`: opens `count` authenticated connections with the tokens from line `from` of `tokens`,
 /// prints `ready`, and holds them until its standard input closes.
 public enum Hold {
     public static func run(port: Int, tokens path: String, from: Int, count: Int) async throws {

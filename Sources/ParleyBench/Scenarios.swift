@@ -1,6 +1,6 @@
 import NIOPosix
 
-/// The scenarios `parley bench` runs, on the generator's event loops (one per core).
+/// The scenarios `parley-bench` runs, on the generator's event loops (one per core).
 public enum Scenarios {
     static var group: MultiThreadedEventLoopGroup { .singleton }
 
@@ -15,7 +15,7 @@ public enum Scenarios {
         try await Fanout(cluster: cluster, sizes: sizes, senderCount: senders, duration: duration, group: group).parley()
     }
 
-    /// The bare broadcast floor: `executable` is `parley`, run as `parley bench bare-server`.
+    /// The bare broadcast floor: `executable` is `parley-bench`, run as `parley-bench bare-server`.
     public static func bareFanout(executable: String, sizes: [Int], duration: Duration) async throws -> [FanoutResult] {
         try await Fanout(cluster: nil, sizes: sizes, senderCount: 1, duration: duration, group: group).bare(executable: executable)
     }
@@ -34,12 +34,12 @@ public enum Scenarios {
         try await Fanout(cluster: cluster, sizes: sizes, senderCount: senders, duration: duration, group: group).peer(peer)
     }
 
-    /// `executable` is `parley`, whose `bench hold` children hold the connections.
+    /// `executable` is `parley-bench`, whose `hold` children hold the connections.
     public static func idle(cluster: BenchCluster, counts: [Int], executable: String) async throws -> [IdleResult] {
         try await Idle(cluster: cluster, counts: counts, executable: executable).run()
     }
 
-    /// `executable` is `parley`, whose `bench storm-client` children are the clients.
+    /// `executable` is `parley-bench`, whose `storm-client` children are the clients.
     public static func storm(cluster: BenchCluster, clients: Int, executable: String) async throws -> StormResult {
         try await Storm(cluster: cluster, clients: clients, executable: executable).run()
     }

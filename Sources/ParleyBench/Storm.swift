@@ -55,7 +55,7 @@ struct Storm {
         say("  \(clients) clients on \(ws[0].name), in \(rooms.count) rooms")
         let children = try ChildGenerator.spread(clients, perProcess: Self.perProcess, executable: executable) { from, count in
             [
-                "bench", "storm-client", "--port", "\(ws[0].port)", "--fallback", "\(ws[1].port)", "--tokens", tokens, "--rooms", roomOf,
+                "storm-client", "--port", "\(ws[0].port)", "--fallback", "\(ws[1].port)", "--tokens", tokens, "--rooms", roomOf,
                 "--from", "\(from)", "--count", "\(count)",
             ]
         }
@@ -104,7 +104,7 @@ struct Storm {
     }
 }
 
-/// `parley bench storm-client`: one child generator of the storm. It connects its clients to `port`, subscribes
+/// `parley-bench storm-client`: one child generator of the storm. It connects its clients to `port`, subscribes
 /// each to its room, prints `ready`, and then follows the parent's lines: `killed NANOS` (when the node died),
 /// `target ROOM SEQ` (a message each client of the room must hold), `targets done`. Once all are caught up, or after
 /// 60 s, it prints `back` and the nanoseconds from the kill until each client was greeted again, and `result` and

@@ -67,7 +67,7 @@ public func buildApplication(
             try? await listener.setOption(ChannelOptions.maxMessagesPerRead, value: 256)
         },
         logger: logger)
-    if configuration.migrate {
+    if configuration.migratesAtStart {
         app.beforeServerStarts {
             let applied = try await store.migrate()
             logger.info("migrations applied", metadata: ["versions": "\(applied.joined(separator: ", "))"])

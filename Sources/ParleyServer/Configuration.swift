@@ -44,8 +44,14 @@ public struct Configuration: Sendable {
     public var ringTimeout = 45
     /// The most attendees a meeting holds: a full mesh grows as the square of this.
     public var meetingCapacity = 8
-    /// Apply migrations at start-up.
-    public var migrate = true
+    /// Apply migrations at start-up; nil applies them in embedded mode only (`migratesAtStart`).
+    public var migrate: Bool?
+    /// NIO's event loop threads: one per core when nil. A node that shares its cores with other busy processes
+    /// (other nodes, Postgres, Redis, as `scripts/bench` runs them on two) wakes fewer threads per frame with one.
+    public var eventLoops: Int?
+    /// Runs Swift tasks on NIO's event loops instead of Swift's own pool, so that a task that awaits a socket resumes
+    /// on the loop that served it, without a thread switch each way. Off by default; the benchmarks turn it on.
+    public var tasksOnEventLoops = false
     /// bcrypt's cost: 2^cost rounds. 12 takes a few hundred milliseconds, as a password KDF should.
     public var passwordCost = 12
     /// WebSocket frames per second per connection, with a burst of twice that.
@@ -75,6 +81,11 @@ public struct Configuration: Sendable {
             }
             return number
         }
+        func flag(_ name: String) throws -> Bool? {
+            guard let text = value(name) else { return nil }
+            guard ["0", "1"].contains(text) else { throw ConfigurationError("\(name) must be 0 or 1, not '\(text)'") }
+            return text == "1"
+        }
 
         host = value("PARLEY_HOST") ?? host
         port = try integer("PARLEY_PORT", 0...65535) ?? port
@@ -96,12 +107,9 @@ public struct Configuration: Sendable {
         turnTTL = try integer("PARLEY_TURN_TTL", 60...604_800) ?? turnTTL
         ringTimeout = try integer("PARLEY_RING_TIMEOUT", 1...3600) ?? ringTimeout
         meetingCapacity = try integer("PARLEY_MEETING_CAPACITY", 2...64) ?? meetingCapacity
-        if let text = value("PARLEY_MIGRATE") {
-            guard ["0", "1"].contains(text) else { throw ConfigurationError("PARLEY_MIGRATE must be 0 or 1, not '\(text)'") }
-            migrate = text == "1"
-        } else {
-            migrate = databaseURL == nil
-        }
+        migrate = try flag("PARLEY_MIGRATE")
+        eventLoops = try integer("PARLEY_EVENT_LOOPS", 1...1024)
+        tasksOnEventLoops = try flag("PARLEY_TASKS_ON_EVENT_LOOPS") ?? tasksOnEventLoops
         // bcrypt accepts 4 to 31; tests and benchmarks lower it.
         passwordCost = try integer("PARLEY_PASSWORD_COST", 4...31) ?? passwordCost
         rateLimit = try integer("PARLEY_RATE_LIMIT", 1...1_000_000) ?? rateLimit
@@ -121,6 +129,12 @@ public struct Configuration: Sendable {
         limits.creations = try integer("PARLEY_CREATE_LIMIT", 1...100_000_000) ?? limits.creations
         limits.sendsPerSecond = try integer("PARLEY_SEND_LIMIT", 1...100_000_000) ?? limits.sendsPerSecond
     }
+}
+
+extension Configuration {
+    /// Whether the node applies migrations as it starts: as told, else only in embedded mode (SQLite), where no
+    /// operator runs `parley migrate` first.
+    public var migratesAtStart: Bool { migrate ?? (databaseURL == nil) }
 }
 
 /// A setting that is missing or malformed; the message names the variable.

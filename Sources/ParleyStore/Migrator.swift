@@ -1,25 +1,25 @@
 import Foundation
 
-/// Applies the SQL files under `migrations/` in name order, each in its own transaction, and records each in
+/// Applies the SQL files of the top-level `migrations/` folder in name order, each in its own transaction, and records each in
 /// `schema_migrations` so that it runs once. A file that is the same in both dialects sits in `migrations/`
 /// itself; one that differs has a version per dialect in `migrations/<dialect>/`.
 struct Migrator {
     let database: any SQLDatabase
 
-    /// The migrations shipped with this build, in the order they apply.
+    /// The migrations built into this binary (the top-level `migrations/` folder, embedded by the EmbedMigrations
+    /// plugin), in the order they apply.
     static func files(for dialect: SQLDialect) throws -> [(version: String, sql: String)] {
-        guard let folder = Bundle.module.url(forResource: "migrations", withExtension: nil) else {
-            throw StoreError.migrationsMissing
-        }
-        var files: [String: URL] = [:]
-        for directory in [folder, folder.appendingPathComponent(dialect.rawValue)] {
-            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".sql") {
-                guard files.updateValue(directory.appendingPathComponent(name), forKey: String(name.dropLast(4))) == nil else {
-                    throw StoreError(description: "migration \(name) is both shared and \(dialect.rawValue)-only")
-                }
+        var files: [String: String] = [:]
+        for (path, sql) in EmbeddedMigrations.files {
+            let parts = path.split(separator: "/")
+            guard parts.count == 1 || (parts.count == 2 && parts[0] == dialect.rawValue) else { continue }
+            let version = String(parts.last!.dropLast(4))
+            guard files.updateValue(sql, forKey: version) == nil else {
+                throw StoreError(description: "migration \(version) is both shared and \(dialect.rawValue)-only")
             }
         }
-        return try files.sorted { $0.key < $1.key }.map { version, url in (version, try String(contentsOf: url, encoding: .utf8)) }
+        guard !files.isEmpty else { throw StoreError.migrationsMissing }
+        return files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// Splits a file into statements at semicolons that end a line. Migrations keep to that shape. A dollar-quoted

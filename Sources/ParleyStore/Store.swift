@@ -143,5 +143,5 @@ public struct OutboxEntry: Sendable, Hashable {
 /// Errors of the store itself, as opposed to the `ParleyError`s it gives users.
 public struct StoreError: Error, CustomStringConvertible {
     public var description: String
-    static let migrationsMissing = StoreError(description: "the migrations folder is missing from the bundle")
+    static let migrationsMissing = StoreError(description: "this build holds no migrations")
 }

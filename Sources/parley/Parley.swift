@@ -8,12 +8,12 @@ import NIOPosix
 import ParleyServer
 import Prometheus
 
-/// The one executable: `serve` (the default), `migrate`, `bench`.
+/// The node and its operator commands: `serve` (the default) and `migrate`.
 @main
 struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat and peer-to-peer video meetings.",
-        subcommands: [Serve.self, Migrate.self, Bench.self],
+        subcommands: [Serve.self, Migrate.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -25,11 +25,7 @@ struct StoreOptions: ParsableArguments {
 
     func configuration() throws -> Configuration {
         var configuration = try Configuration(environment: ProcessInfo.processInfo.environment)
-        if let databaseURL {
-            configuration.databaseURL = databaseURL
-            // Flags mirror the environment, so the migrate default follows the store the flag picked.
-            if ProcessInfo.processInfo.environment["PARLEY_MIGRATE"] == nil { configuration.migrate = false }
-        }
+        if let databaseURL { configuration.databaseURL = databaseURL }
         if let sqlitePath { configuration.sqlitePath = sqlitePath }
         return configuration
     }
@@ -55,21 +51,6 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply migrations at start-up (PARLEY_MIGRATE).") var migrate: Bool?
 
     func run() async throws {
-        // PARLEY_EVENT_LOOPS is the number of NIO's event loop threads, one per core unless it is set. A node that
-        // shares its cores with other busy processes (other nodes, Postgres, Redis: `scripts/bench` runs them all on
-        // two) wakes fewer threads per frame with one, the more so with its tasks on that loop too.
-        if let loops = ProcessInfo.processInfo.environment["PARLEY_EVENT_LOOPS"] {
-            guard let count = Int(loops), count > 0 else { throw ValidationError("PARLEY_EVENT_LOOPS must be a whole number above 0") }
-            NIOSingletons.groupLoopCountSuggestion = count
-        }
-        // PARLEY_TASKS_ON_EVENT_LOOPS=1 runs tasks on NIO's event loops instead of Swift's own pool, so that a task
-        // that awaits a socket (Postgres, Redis, a WebSocket) resumes on the loop that served it, without a thread
-        // switch each way: about a fifth less CPU per durable send in `parley bench durable`. It is off by default:
-        // `scripts/bench storm` with it once brought no client back within 60 s (why was not found, and it no longer
-        // happens), and the storm gains nothing from it.
-        if ProcessInfo.processInfo.environment["PARLEY_TASKS_ON_EVENT_LOOPS"] == "1" {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         var configuration = try store.configuration()
         if let host { configuration.host = host }
         if let port { configuration.port = port }
@@ -80,6 +61,10 @@ struct Serve: AsyncParsableCommand {
         if let nodeId { configuration.nodeId = nodeId }
         if let redisURL { configuration.redisURL = redisURL }
         if let migrate { configuration.migrate = migrate }
+        if let loops = configuration.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
+        if configuration.tasksOnEventLoops {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

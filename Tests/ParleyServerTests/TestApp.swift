@@ -18,7 +18,7 @@ func testConfiguration() -> Configuration {
 }
 
 enum TestApp {
-    static let secret = "test-signing-key-of-at-least-32-bytes"
+    static let secret = testSigningKey
 
     /// Runs `body` against a router-level test client of a whole node, and removes the node's SQLite file afterwards.
     static func run<R: Sendable>(

@@ -111,3 +111,6 @@ public struct NodeError: Error, CustomStringConvertible {
     public var description: String
     public init(description: String) { self.description = description }
 }
+
+/// The signing key of the nodes the tests start, so that a test can sign tokens they accept.
+public let testSigningKey = "test-signing-key-of-at-least-32-bytes"

@@ -17,7 +17,7 @@ import Testing
 /// An embedded node with a low frame rate limit, for the gateway's limits.
 func withLimitedNode<R: Sendable>(rateLimit: Int = 5, _ body: (String, NodeProcess) async throws -> R) async throws -> R {
     try await NodeProcess.withEmbedded(environment: [
-        "PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_SEND_LIMIT": "100000", "PARLEY_JWT_SECRET": TestApp.secret,
+        "PARLEY_RATE_LIMIT": "\(rateLimit)", "PARLEY_SEND_LIMIT": "100000", "PARLEY_JWT_SECRET": testSigningKey,
     ]) {
         node in try await body(node.baseURL, node)
     }
@@ -144,7 +144,7 @@ struct GatewayLimitsTests {
 
     @Test("the upgrade check: subprotocol, bearer token, and a browser Origin that is the node's own or allowed")
     func upgradeCheck() async throws {
-        let tokens = await Tokens(secret: TestApp.secret)
+        let tokens = await Tokens(secret: testSigningKey)
         let token = try await tokens.accessToken(for: "u_someone", session: "f_someone")
         let authenticator = WebSocketAuthenticator(tokens: tokens, allowedOrigins: ["https://app.example"])
         /// The refusal's code, or nil when the request passes.
@@ -196,7 +196,7 @@ struct GatewayLimitsTests {
     func tokenExpiry() async throws {
         try await withLimitedNode(rateLimit: 50) { base, node in
             let session = try await ParleyClient(baseURL: base).register(username: "expiring", password: "password123", name: "E")
-            let tokens = await Tokens(secret: TestApp.secret)
+            let tokens = await Tokens(secret: testSigningKey)
             // Tokens that run out two seconds from now.
             let sid = try await tokens.verify(session.accessToken).session
             let short = {

@@ -3,10 +3,12 @@ import Foundation
 import NIOPosix
 import ParleyBench
 
-/// `parley bench SCENARIO`: measures a running cluster (`scripts/cluster up`, or `scripts/bench`, which brings one
+/// `parley-bench SCENARIO`: measures a running cluster (`scripts/cluster up`, or `scripts/bench`, which brings one
 /// up and down around the run) and writes the figures to BENCHMARKS.md.
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "parley-bench",
         abstract: "Measure a running cluster; figures go to BENCHMARKS.md.",
         discussion: "scripts/bench SCENARIO brings up a release-built cluster, runs the scenario and takes the cluster down.",
         subcommands: [
@@ -45,7 +47,7 @@ struct BenchOptions: ParsableArguments {
         print(report.table)
         print("JSON " + report.json)
         guard !dryRun else { return }
-        try report.write(to: output, command: command ?? (["parley"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
+        try report.write(to: output, command: command ?? (["parley-bench"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
         print("wrote the \(report.scenario) figures to \(output)")
     }
 }
