@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// The schedule runs on the timer of the first sender's event loop, which wakes when the next frame is due (NIO's
 /// `timerfd`, to the microsecond) and sends everything due by then, so a frame leaves as close to its time as the
-/// generator's thread allows, and under a high rate the frames due together go together. (A Swift task's 0.5 ms
-/// sleep took 0.57 ms at p50 and 1.2 ms at p99 on this machine, and every frame's latency counted the wait.)
+/// generator's thread allows, and under a high rate the frames due together go together. (A Swift task's sleep
+/// overshoots by tenths of a millisecond, and every frame's latency would count the overshoot.)
 struct OpenLoop {
     let peers: [BenchPeer]
     /// Frames per second over all peers, round robin.

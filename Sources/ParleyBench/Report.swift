@@ -11,11 +11,12 @@ public struct Report: Sendable {
     public func write(to path: String, command: String) throws {
         let begin = "<!-- bench:\(scenario) -->"
         let end = "<!-- /bench:\(scenario) -->"
+        let commit = Self.commit.map { ", commit \($0)" } ?? ""
         let section = """
             \(begin)
             ## \(scenario)
 
-            Command: `\(command)`, \(ISO8601DateFormatter().string(from: Date())).
+            Command: `\(command)`, \(ISO8601DateFormatter().string(from: Date()))\(commit).
             Machine: \(Machine.description); Parley built with `swift build -c release`.
 
             \(markdown)
@@ -28,6 +29,21 @@ public struct Report: Sendable {
             text += (text.hasSuffix("\n") ? "\n" : "\n\n") + section + "\n"
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// The checked-out commit the figures were measured at (`git rev-parse --short HEAD` in the working directory,
+    /// which `scripts/bench` sets to the repository); nil outside a checkout. Foundation reaps the child itself.
+    static var commit: String? {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "rev-parse", "--short", "HEAD"]
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
     }
 
     static func json(_ scenario: String, _ value: some Encodable) -> String {

@@ -4,10 +4,8 @@ import NIOPosix
 public enum Scenarios {
     static var group: MultiThreadedEventLoopGroup { .singleton }
 
-    /// Fan-out's sending connections, one user's. Each has its sends acknowledged in turn, so that a few of them cap
-    /// the rate at a few sends per commit latency (four held about 1100 messages a second into one room). With 64,
-    /// each sender had 7.4 ms for a round trip at 8650 messages a second, and a room of 10 held that step in none of
-    /// five runs; with 128, in four of five.
+    /// Fan-out's sending connections, one user's. Each has its sends acknowledged in turn, so the rate they can
+    /// offer is their number per commit round trip: 128 leave a room of 10 limited by the servers, not the load.
     public static let fanoutSenders = 128
 
     /// `senders`: the sending connections, each of which has its sends acknowledged in turn.

@@ -103,8 +103,8 @@ struct StepRunner {
     ///
     /// With `stopAbove`, the steps go on past `limit` until two in a row pass `stopAbove` instead, so that a tail
     /// that is not the server's (a slow disk) does not end the search for its throughput. `maxSteps` only bounds a
-    /// run that something went wrong with: 20 steps span a factor of 2217, far past what this machine delivers from
-    /// any scenario's start (14 ended a room of 100 at 1946 messages a second, on a step that held).
+    /// run that something went wrong with: 20 steps span a factor of 2217, far past what a scenario's start rate
+    /// can grow to on one machine.
     func saturate(
         from start: Double, p99 limit: Double, stopAbove: Double? = nil, maxSteps: Int = 20,
         frame: @escaping @Sendable (_ peer: Int, _ n: Int, _ intended: UInt64) -> String

@@ -15,7 +15,7 @@ public struct BusMessage: Sendable, Hashable {
 /// The socket-adapter bus: pub/sub between the nodes of a cluster (Redis), or inside one process (local).
 ///
 /// A node holds one subscription and changes its channels as its connections come and go, so that it receives
-/// only what its own connections need. See DESIGN.md, "The bus".
+/// only what its own connections need. See docs/architecture.md, "The bus".
 public protocol Bus: Service {
     /// Publishes `payload` to everyone subscribed to `channel`, on any node, and returns how many subscriptions
     /// received it: 0 for a node channel means that node is gone.

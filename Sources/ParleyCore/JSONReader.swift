@@ -1,6 +1,5 @@
-/// Reads JSON text (RFC 8259) into a `JSONValue`, for the frames every socket sends and every bus message carries,
-/// where Foundation's decoder took about a tenth of a sending node's CPU in a relay run (generic metadata lookups, a
-/// container per level, an error built for every optional field that is missing).
+/// Reads JSON text (RFC 8259) into a `JSONValue`, for the frames every socket sends and every bus message carries:
+/// Foundation's decoder would build a container per level and an error for every optional field that is missing.
 ///
 /// Strict: one value with whitespace around it, no trailing commas, no leading zeros, strings of valid UTF-8 with
 /// their escapes (a `\u` surrogate must be half of a pair), and at most `maxDepth` levels of arrays and objects. A

@@ -46,8 +46,8 @@ public enum Validate {
 
     /// A message's idempotency key, a UUID; normalised to lowercase so that a retry matches whatever its case.
     /// Read byte by byte: 36 characters, hex digits in groups of 8, 4, 4, 4 and 12 between hyphens. Foundation's
-    /// `UUID(uuidString:)` reads the same form through `sscanf` and `snprintf` (about 1.5% of a sending node's CPU)
-    /// and lets a space or a sign stand in for a digit, which this does not.
+    /// `UUID(uuidString:)` reads the same form through `sscanf` and `snprintf`, on every send, and lets a space or a
+    /// sign stand in for a digit, which this does not.
     public static func clientId(_ value: String) throws -> String {
         let invalid = ParleyError.invalid("clientId", "must be a UUID")
         var utf8 = Array(value.utf8)

@@ -81,10 +81,9 @@ extension SQLStore {
         }
     }
 
-    /// The two calls, prepared: Postgres parsed and planned each call again, about a sixth of the call's time
-    /// (`pgbench -M prepared` against `-M extended`, one client: 0.24–0.27 against 0.30–0.31 ms). A prepared statement
-    /// keeps its result's columns, so a migration that changes the functions' columns gives them new names, which
-    /// nodes still running the old code do not call.
+    /// The two calls, prepared once per connection, so that Postgres does not parse and plan them on every send. A
+    /// prepared statement keeps its result's columns, so a migration that changes the functions' columns gives them
+    /// new names, which nodes still running the old code do not call.
     private enum SendOne: PreparedSQL {
         static let name = "parley_send_one"
         static let sql = "SELECT 1, \(sendColumns) FROM parley_send_one(?, ?, ?, ?, ?, ?, ?::bigint[])"

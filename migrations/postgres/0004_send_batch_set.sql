@@ -1,14 +1,14 @@
 -- parley_send_batch, set-based: the steps of 0003 for the whole batch at once, as the SQLite statements in
 -- SQLStore+Messages.swift take them, instead of seven statements per request. The batch's JSON is parsed once per
--- statement and each table is read and written once: with the key dropped below, a batch of 100 costs a third less
--- of Postgres's CPU per send, a batch of 10 a quarter less, a batch of one what it did. The same rows and guarantees;
--- one more argument, `published`: outbox rows whose events went out, deleted in the same transaction (see
--- SQLStore.markPublished). 0003's function stays for the nodes of the version before, during a rolling upgrade.
+-- statement and each table is read and written once, so a send's share of Postgres's work falls as its batch grows.
+-- The same rows and guarantees; one more argument, `published`: outbox rows whose events went out, deleted in the
+-- same transaction (see SQLStore.markPublished). 0003's function stays for the nodes of the version before, during a
+-- rolling upgrade.
 
 -- A message's sender is a member of its room when it is sent (the send checks it under the room's lock, and
--- room_members references users), and users are never deleted. The foreign key from messages to users checked
--- it once more, at a price: its check locks the sender's row in users, a heap write and a WAL record per message,
--- a fifth of the send's cost in Postgres. (messages keeps its key to rooms, which deletes a room's messages.)
+-- room_members references users), and users are never deleted. A foreign key from messages to users would check
+-- it once more, at a price: its check locks the sender's row in users, a heap write and a WAL record per message.
+-- (messages keeps its key to rooms, which deletes a room's messages.)
 ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_sender_id_fkey;
 
 -- A batch's requests, in order. A function of its own for the planner's sake: it plans for about 10 rows (a batch

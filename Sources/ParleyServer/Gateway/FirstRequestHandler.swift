@@ -9,9 +9,9 @@ import ParleyCore
 
 /// The first handler of every connection, alone on its pipeline until the first request's head is in. A WebSocket
 /// upgrade is checked and answered here, by hand, and the socket gets the frame codec and the gateway's handler,
-/// with no HTTP handler added only to be taken off again: NIO's upgrade (an HTTP parser, three handlers added and
-/// then removed, each removal a chain of futures) took up to 16% of a node's samples in a profile as 15000 clients
-/// reconnected at once. Any other request gets the HTTP/1.1 handlers, and the bytes read so far go to them. A
+/// with no HTTP handler added only to be taken off again: NIO's upgrade adds an HTTP parser and three handlers and
+/// then removes them, each removal a chain of futures, on every socket of a reconnect storm. Any other request gets
+/// the HTTP/1.1 handlers, and the bytes read so far go to them. A
 /// refused upgrade is answered like any REST error: the error's status and a JSON body.
 final class FirstRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
