@@ -10,14 +10,12 @@ import Synchronization
 public enum LiveEvent: Sendable, Hashable {
     /// A new message, exactly once per (room, seq) and in seq order, whatever reconnects and gaps happened.
     case message(Message)
-    case messageDeleted(Message)
     /// `hello`: connected to `node` as connection `conn`.
     case connected(conn: String, node: String)
-    case replayDone(room: String, truncated: Bool)
     /// The socket closed, with the server's close code if it sent one.
     case disconnected(code: UInt16?)
-    /// Any other server frame, raw.
-    case frame(type: String, json: String)
+    /// Any other server event, as the server sent it.
+    case event(Event)
 }
 
 /// Parley's realtime protocol over WebSocket, for the CLI, the benchmark and the tests.
@@ -26,9 +24,9 @@ public enum LiveEvent: Sendable, Hashable {
 /// with `since` set to the last seq it holds, and fills any gap in a room's seqs over REST. So its `events` carry
 /// every message of its rooms once and in order.
 public final class LiveClient: Sendable {
-    private struct State {
+    struct State {
         var lastSeq: [String: Int64] = [:]
-        var waiting: [String: AsyncThrowingStream<Data, any Error>.Continuation] = [:]
+        var waiting: [String: AsyncThrowingStream<Reply, any Error>.Continuation] = [:]
         var outbound: WebSocketOutboundWriter?
         var nextId = 0
         var connects = 0
@@ -39,8 +37,8 @@ public final class LiveClient: Sendable {
     /// WebSocket URLs, `ws://host:port/ws`; reconnects go round them.
     public let urls: [String]
     public let events: AsyncStream<LiveEvent>
-    private let emit: AsyncStream<LiveEvent>.Continuation
-    private let state = Mutex(State())
+    let emit: AsyncStream<LiveEvent>.Continuation
+    let state = Mutex(State())
     private let logger: Logger
 
     public init(rest: ParleyClient, urls: [String], logger: Logger = Logger(label: "parley.live")) {
@@ -69,6 +67,8 @@ public final class LiveClient: Sendable {
             }
             emit.finish()
         } onCancel: {
+            // A cancellation handler cannot await the close handshake: this task writes the close frame and ends,
+            // and `run` ends with the socket.
             Task { await self.stop() }
         }
     }
@@ -88,7 +88,7 @@ public final class LiveClient: Sendable {
             if state.lastSeq[room] == nil { state.lastSeq[room] = since }
             return state.outbound != nil
         }
-        if connected { _ = try await request(["type": "subscribe", "rooms": [["room": room, "since": since]]]) }
+        if connected { _ = try await request(.subscribe([.init(room: room, since: since)])) }
     }
 
     /// The last seq delivered for a room.
@@ -101,50 +101,36 @@ public final class LiveClient: Sendable {
         let deadline = ContinuousClock.now + timeout
         while true {
             do {
-                let reply = try await request(["type": "send", "room": room, "clientId": clientId.uuidString.lowercased(), "text": text])
-                struct Reply: Decodable { let message: Message }
-                return try JSONDecoder().decode(Reply.self, from: reply).message
+                let reply = try await request(.send(room: room, clientId: clientId.uuidString.lowercased(), text: text))
+                guard let message = reply.message else { throw ParleyError(.internal, "the server's reply to send has no message") }
+                return message
             } catch let error as ParleyError where error.code == .internal && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
     }
 
-    // MARK: Meetings
-
-    private struct MeetingReply: Decodable { let meeting: Meeting }
-
-    /// Starts a meeting in a room over the socket, or returns the room's open one.
-    public func startMeeting(room: String) async throws -> Meeting {
-        try JSONDecoder().decode(MeetingReply.self, from: try await request(["type": "meeting.start", "room": room])).meeting
-    }
-
-    /// Joins with this connection and returns the meeting with its attendees, this connection among them.
-    @discardableResult
-    public func joinMeeting(_ meeting: String, media: MediaState = MediaState()) async throws -> Meeting {
-        let frame: [String: Any] = ["type": "meeting.join", "meeting": meeting, "audio": media.audio, "video": media.video, "screen": media.screen]
-        return try JSONDecoder().decode(MeetingReply.self, from: try await request(frame)).meeting
-    }
-
-    public func leaveMeeting(_ meeting: String) async throws {
-        _ = try await request(["type": "meeting.leave", "meeting": meeting])
-    }
-
-    public func setMedia(_ meeting: String, _ media: MediaState) async throws {
-        _ = try await request(["type": "media", "meeting": meeting, "audio": media.audio, "video": media.video, "screen": media.screen])
-    }
-
-    /// Relays a signal to another attendee's connection; throws `peer_gone` when its node is gone. A target that is
-    /// not in the meeting is answered by its node with an `error` frame (`peer_gone`, with `peer` and `meeting`).
-    public func signal(_ meeting: String, to conn: String, kind: SignalKind, payload: JSONValue) async throws {
-        let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(payload), options: [.fragmentsAllowed])
-        _ = try await request(["type": "signal", "meeting": meeting, "to": conn, "kind": kind.rawValue, "payload": json])
-    }
-
     /// Sends a frame with an id and waits for its reply. An error reply throws it as a `ParleyError`.
-    public func request(_ frame: [String: Any]) async throws -> Data {
+    @discardableResult
+    public func request(_ body: ClientFrame.Body) async throws -> Reply {
+        try await request { id in try JSONEncoder().encode(ClientFrame(id: id, body)) }
+    }
+
+    /// Sends a JSON object as a frame with an id, and waits for its reply: for tests of frames no client builds.
+    @discardableResult
+    public func request(json object: [String: JSONValue]) async throws -> Reply {
+        try await request { id in try JSONEncoder().encode(JSONValue.object(object.merging(["id": .string(id)]) { $1 })) }
+    }
+
+    /// Sends a raw text frame, for tests of malformed input.
+    public func sendRaw(_ text: String) async throws {
+        guard let outbound = state.withLock({ $0.outbound }) else { throw ParleyError(.internal, "not connected") }
+        try await outbound.write(.text(text))
+    }
+
+    private func request(_ encode: (String) throws -> Data) async throws -> Reply {
         // The waiter is in place before the frame leaves, so that no reply can arrive unexpected.
-        let (reply, waiter) = AsyncThrowingStream.makeStream(of: Data.self)
+        let (reply, waiter) = AsyncThrowingStream.makeStream(of: Reply.self)
         let (id, outbound) = state.withLock { state -> (String, WebSocketOutboundWriter?) in
             state.nextId += 1
             state.waiting["c\(state.nextId)"] = waiter
@@ -154,21 +140,13 @@ public final class LiveClient: Sendable {
             resume(id, .failure(ParleyError(.internal, "not connected")))
             throw ParleyError(.internal, "not connected")
         }
-        var frame = frame
-        frame["id"] = id
         do {
-            try await outbound.write(.text(String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self)))
+            try await outbound.write(.text(String(decoding: try encode(id), as: UTF8.self)))
         } catch {
             resume(id, .failure(ParleyError(.internal, "the connection closed")))
         }
         for try await data in reply { return data }
         throw ParleyError(.internal, "the connection closed")
-    }
-
-    /// Sends a raw text frame, for tests of malformed input.
-    public func sendRaw(_ text: String) async throws {
-        guard let outbound = state.withLock({ $0.outbound }) else { throw ParleyError(.internal, "not connected") }
-        try await outbound.write(.text(text))
     }
 
     private func connectOnce(url: String) async -> UInt16? {
@@ -197,41 +175,29 @@ public final class LiveClient: Sendable {
     private func resubscribe(_ outbound: WebSocketOutboundWriter) async throws {
         let rooms = state.withLock { state in
             state.connects += 1
-            return state.lastSeq.map { ["room": $0.key, "since": $0.value] as [String: Any] }
+            return state.lastSeq.map { ClientFrame.RoomCursor(room: $0.key, since: $0.value) }
         }
         guard !rooms.isEmpty else { return }
-        let frame = try JSONSerialization.data(withJSONObject: ["type": "subscribe", "rooms": rooms])
+        let frame = try JSONEncoder().encode(ClientFrame(.subscribe(rooms)))
         try await outbound.write(.text(String(decoding: frame, as: UTF8.self)))
     }
 
     private func receive(_ data: Data) async {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
-        if let id = object["re"] as? String {
-            if object["ok"] as? Bool == true {
-                resume(id, .success(data))
-            } else {
-                let error = object["error"] as? [String: Any]
-                resume(
-                    id,
-                    .failure(ParleyError(ParleyError.Code(rawValue: error?["code"] as? String ?? "internal"), error?["message"] as? String ?? "")))
-            }
+        guard let frame = try? JSONDecoder().decode(ServerFrame.self, from: data) else {
+            logger.debug("dropped a frame it cannot read", metadata: ["frame": "\(String(decoding: data.prefix(200), as: UTF8.self))"])
             return
         }
-        let type = object["type"] as? String ?? ""
-        switch type {
-        case "message.created":
-            guard let message = try? JSONDecoder().decode(Message.self, from: data) else { return }
+        switch frame {
+        case .reply(let reply):
+            resume(reply.re, .success(reply))
+        case .event(.error(let failure)) where failure.re != nil:
+            resume(failure.re!, .failure(failure.error))
+        case .event(.messageCreated(let message)):
             await deliver(message)
-        case "message.deleted":
-            if let message = try? JSONDecoder().decode(Message.self, from: data) { emit.yield(.messageDeleted(message)) }
-        case "hello":
-            emit.yield(.connected(conn: object["conn"] as? String ?? "", node: object["node"] as? String ?? ""))
-        case "replay.done":
-            let room = object["room"] as? String ?? ""
-            let truncated = object["truncated"] as? Bool ?? false
-            emit.yield(.replayDone(room: room, truncated: truncated))
-        default:
-            emit.yield(.frame(type: type, json: String(decoding: data, as: UTF8.self)))
+        case .event(.hello(let hello)):
+            emit.yield(.connected(conn: hello.conn, node: hello.node))
+        case .event(let event):
+            emit.yield(.event(event))
         }
     }
 
@@ -265,11 +231,11 @@ public final class LiveClient: Sendable {
         if fresh { emit.yield(.message(message)) }
     }
 
-    private func resume(_ id: String, _ result: Result<Data, any Error>) {
+    private func resume(_ id: String, _ result: Result<Reply, any Error>) {
         guard let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
         switch result {
-        case .success(let data):
-            waiter.yield(data)
+        case .success(let reply):
+            waiter.yield(reply)
             waiter.finish()
         case .failure(let error):
             waiter.finish(throwing: error)

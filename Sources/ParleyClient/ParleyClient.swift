@@ -19,14 +19,6 @@ public final class ParleyClient: Sendable {
     private let http: HTTPClient
     private let session = Mutex<Session?>(nil)
 
-    /// What sign-up, sign-in and refresh answer.
-    public struct Session: Codable, Sendable, Hashable {
-        public var user: User
-        public var accessToken: String
-        public var refreshToken: String
-        public var expiresIn: Int64
-    }
-
     public init(baseURL: String, http: HTTPClient = .shared) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http

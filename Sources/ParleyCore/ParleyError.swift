@@ -2,7 +2,7 @@
 ///
 /// Every boundary speaks it: REST answers `{"error": {"code", "message"}}` with the status that fits the code,
 /// and the WebSocket gateway sends it in an `error` frame or a reply.
-public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ParleyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable error code, documented in `docs/protocol.md`.
     public struct Code: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
         public var rawValue: String

@@ -144,14 +144,14 @@ final class Presence: Service {
                     continue
                 }
                 let changes = users.flatMap { user in
-                    rooms[user, default: []].map { Frames.PresenceChanged(room: $0, user: user, online: last[user]!) }
+                    rooms[user, default: []].map { (room: $0, event: Event.presence(room: $0, user: user, online: last[user]!)) }
                 }
                 await withTaskGroup(of: Void.self) { group in
                     for (index, change) in changes.enumerated() {
                         if index >= Self.concurrency { await group.next() }
                         group.addTask {
                             do {
-                                try await self.bus.publish(try Frames.encode(change), to: Channel.room(change.room))
+                                try await self.bus.publish(try Frames.encode(change.event), to: Channel.room(change.room))
                             } catch {
                                 self.warn("presence announcement failed", error)
                             }

@@ -39,7 +39,7 @@ struct RoomEvents: Sendable {
         do {
             try await bus.publish(try Frames.encode(event), to: channel)
         } catch {
-            logger.warning("could not announce a room change", metadata: ["event": "\(event.type)", "error": "\(error)"])
+            logger.warning("could not announce a room change", metadata: ["event": "\(event.kind.rawValue)", "error": "\(error)"])
         }
     }
 }

@@ -3,13 +3,19 @@ import Synchronization
 
 extension SQLStore {
     /// A published row is deleted later, with others: by the next batch of sends, in the transaction it commits
-    /// anyway, or by a statement of its own `PublishedRows.delay` after it when no send comes first. Until then
+    /// anyway, or by a statement of its own `PublishedRows.delay` after it when no send comes first (the store's
+    /// `run` deletes them). Until then
     /// the row stays, as it would after a failed delete. The relay leaves rows younger than its grace (seconds)
     /// alone; the rows a node leaves behind when it stops or dies it publishes again, duplicates that clients
     /// drop by (room, seq).
     public func markPublished(outbox id: Int64) {
         guard published.add(id) else { return }
-        Task {
+        publishedRowsWait.yield()
+    }
+
+    /// Deletes published rows `PublishedRows.delay` after they wait, until the task is cancelled.
+    func deletePublishedRows() async {
+        for await _ in publishedRowsWaiting {
             try? await Task.sleep(for: PublishedRows.delay)
             await deletePublished()
         }

@@ -12,6 +12,8 @@ public final class SQLStore: Store {
     let sends = Batcher<SendRequest, Sent>(concurrency: 2, maxSize: 256)
     /// Published outbox rows, deleted together, mostly by the next batch of sends (see `markPublished`).
     let published = PublishedRows()
+    /// Told when published rows start to wait for their deletion, which `run` carries out.
+    let (publishedRowsWaiting, publishedRowsWait) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     /// Concurrent membership checks (frames and replays are authorized by them), read together: a reconnect storm
     /// asks thousands at once.
     let roleReads = Batcher<Membership, Role?>(concurrency: 2, maxSize: 256)
@@ -51,8 +53,14 @@ public final class SQLStore: Store {
 
     public var dialect: SQLDialect { database.dialect }
 
+    /// Runs the database, and the deletion of published outbox rows beside it, until the node shuts down.
     public func run() async throws {
-        try await database.run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.database.run() }
+            group.addTask { await self.deletePublishedRows() }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
     }
 
     public func migrate() async throws -> [String] {

@@ -75,7 +75,7 @@ final class ChaosClient: Sendable {
                     state.conn = conn
                     state.node = node
                     state.replaying = Set(rooms)
-                case .replayDone(let room, _):
+                case .event(.replayDone(let room, _)):
                     state.replaying.remove(room)
                     if state.replaying.isEmpty, let lost = state.lost {
                         state.recoveries.append(Recovery(node: lost.node, lostAt: lost.at, caughtUpAt: .now))

@@ -67,7 +67,8 @@ struct CharacterRulesTests {
         ] {
             #expect(refused { try ClientFrame(json: try JSONReader.parse(frame)) }, "\(frame)")
         }
-        #expect(try ClientFrame(json: try JSONReader.parse(#"{"type":"send","text":"a\nb"}"#)).text == "a\nb")
+        let send = try ClientFrame(json: try JSONReader.parse(#"{"type":"send","room":"r","clientId":"c","text":"a\nb"}"#))
+        #expect(send.body == .send(room: "r", clientId: "c", text: "a\nb"))
         // The refusal names the frame it answers.
         #expect(throws: ClientFrame.Refused.self) { try ClientFrame(json: try JSONReader.parse(#"{"type":"send","id":"7","room":"r\u0001"}"#)) }
         do {
@@ -75,7 +76,12 @@ struct CharacterRulesTests {
         } catch let refused as ClientFrame.Refused {
             #expect(refused.id == "7" && refused.error.message.hasPrefix("room"))
         }
-        let signal = try ClientFrame(json: try JSONReader.parse(#"{"type":"signal","payload":{"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}"#))
-        #expect(signal.payload?["sdp"].string?.hasSuffix("\r\n") == true)
+        let signal = try ClientFrame(
+            json: try JSONReader.parse(#"{"type":"signal","meeting":"m","to":"c","kind":"offer","payload":{"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}"#))
+        guard case .signal(_, _, _, let payload) = signal.body else {
+            Issue.record("not a signal: \(signal)")
+            return
+        }
+        #expect(payload?["sdp"].string?.hasSuffix("\r\n") == true)
     }
 }

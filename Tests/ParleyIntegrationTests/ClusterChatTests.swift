@@ -67,16 +67,16 @@ struct ClusterChatTests {
             let eve = LiveClient(rest: eveRest, urls: [cluster.ws("ws-1")])
             try await withLive([eve]) {
                 _ = try await eve.connected()
-                for frame: [String: Any] in [
-                    ["type": "subscribe", "rooms": [["room": pair.room, "since": 0]]],
-                    ["type": "send", "room": pair.room, "clientId": UUID().uuidString, "text": "let me in"],
-                    ["type": "typing", "room": pair.room],
-                    ["type": "read", "room": pair.room, "seq": 1],
-                    ["type": "subscribe", "rooms": [["room": "r_doesnotexist", "since": 0]]],
+                for frame: ClientFrame.Body in [
+                    .subscribe([.init(room: pair.room, since: 0)]),
+                    .send(room: pair.room, clientId: UUID().uuidString, text: "let me in"),
+                    .typing(room: pair.room),
+                    .read(room: pair.room, seq: 1),
+                    .subscribe([.init(room: "r_doesnotexist", since: 0)]),
                 ] {
                     await #expect(throws: ParleyError(.notFound, "room not found")) { try await eve.request(frame) }
                 }
-                await #expect(throws: ParleyError.self) { try await eve.request(["type": "dance"]) }
+                await #expect(throws: ParleyError(.badRequest, "unknown frame type 'dance'")) { try await eve.request(json: ["type": .string("dance")]) }
             }
             let history = try await pair.alice.rest.messages(room: pair.room)
             #expect(history.isEmpty)

@@ -150,9 +150,7 @@ extension LiveClient {
     /// Waits for a `presence` frame about `user`.
     func waitForPresence(of user: String, online: Bool, within seconds: Double = 20) async throws {
         _ = try await next(within: seconds) { event -> Bool? in
-            guard case .frame("presence", let json) = event, json.contains("\"\(user)\""),
-                json.contains("\"online\":\(online)")
-            else { return nil }
+            guard case .event(.presence(_, user, online)) = event else { return nil }
             return true
         }
     }

@@ -45,7 +45,7 @@ struct EmbeddedNodeTests {
     }
 
     /// Registers two users, makes them contacts, and has them exchange a message each.
-    static func chat(at baseURL: String) async throws -> (room: String, bob: ParleyClient.Session) {
+    static func chat(at baseURL: String) async throws -> (room: String, bob: Session) {
         let suffix = String(UUID().uuidString.prefix(8)).lowercased()
         let alice = ParleyClient(baseURL: baseURL)
         let bob = ParleyClient(baseURL: baseURL)

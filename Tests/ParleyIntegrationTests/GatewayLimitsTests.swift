@@ -291,7 +291,7 @@ struct GatewayLimitsTests {
                 _ = try await live.connected()
                 try await live.follow(room, since: 0)
                 let replayed = try await live.next(within: 30) { event -> Bool? in
-                    if case .replayDone(let replayRoom, let truncated) = event, replayRoom == room { return truncated }
+                    if case .event(.replayDone(let replayRoom, let truncated)) = event, replayRoom == room { return truncated }
                     return nil
                 }
                 // More than a replay holds: the newest arrive, and the client pages the rest over REST.

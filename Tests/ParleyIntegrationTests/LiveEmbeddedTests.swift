@@ -154,18 +154,18 @@ struct LiveEmbeddedTests {
                 try await pair.bob.waitForPresence(of: alice.id, online: true)
                 try await aliceLive.follow(pair.room)
 
-                _ = try await aliceLive.request(["type": "typing", "room": pair.room])
+                _ = try await aliceLive.request(.typing(room: pair.room))
                 _ = try await pair.bob.next { event -> Bool? in
-                    if case .frame("typing", let json) = event, json.contains(alice.id) { return true }
+                    if case .event(.typing(pair.room, alice.id)) = event { return true }
                     return nil
                 }
                 let sent = try await aliceLive.send(room: pair.room, text: "regret")
                 _ = try await pair.bob.nextMessages(1)
-                _ = try await pair.bob.request(["type": "read", "room": pair.room, "seq": sent.seq])
+                _ = try await pair.bob.request(.read(room: pair.room, seq: sent.seq))
                 #expect(try await pair.bob.rest.rooms().first { $0.id == pair.room }?.unread == 0)
                 _ = try await pair.alice.rest.deleteMessage(room: pair.room, seq: sent.seq)
                 let deleted = try await pair.bob.next { event -> Message? in
-                    if case .messageDeleted(let message) = event { return message }
+                    if case .event(.messageDeleted(let message)) = event { return message }
                     return nil
                 }
                 #expect(deleted.seq == sent.seq && deleted.text == nil)
@@ -173,20 +173,20 @@ struct LiveEmbeddedTests {
             try await pair.bob.waitForPresence(of: alice.id, online: false)
 
             let group = try await pair.alice.rest.createGroup(name: "Plans", members: [bob.id]).room.id
-            let added = try await pair.bob.next { event -> String? in
-                if case .frame("room.added", let json) = event, json.contains(group) { return json }
+            let added = try await pair.bob.next { event -> RoomSummary? in
+                if case .event(.roomAdded(let room)) = event, room.id == group { return room }
                 return nil
             }
-            #expect(added.contains("Plans"))
+            #expect(added.name == "Plans")
             try await pair.bob.follow(group)
             _ = try await pair.alice.rest.addMember(room: group, user: carol.id)
             _ = try await pair.bob.next { event -> Bool? in
-                if case .frame("member.added", let json) = event, json.contains(carol.id) { return true }
+                if case .event(.memberAdded(group, let member)) = event, member.user.id == carol.id { return true }
                 return nil
             }
             try await pair.alice.rest.removeMember(room: group, user: bob.id)
             _ = try await pair.bob.next { event -> Bool? in
-                if case .frame("room.removed", let json) = event, json.contains(group) { return true }
+                if case .event(.roomRemoved(group)) = event { return true }
                 return nil
             }
             // Gone from the room, Bob hears no more of it.

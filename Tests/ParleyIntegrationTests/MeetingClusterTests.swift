@@ -36,8 +36,8 @@ extension LiveClient {
         _ type: String, within seconds: Double = 20, where match: @escaping @Sendable (JSONValue) -> Bool = { _ in true }
     ) async throws -> JSONValue {
         try await next(within: seconds) { event -> JSONValue? in
-            guard case .frame(type, let json) = event, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)),
-                match(value)
+            guard case .event(let event) = event, event.kind.rawValue == type,
+                let value = try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(event)), match(value)
             else { return nil }
             return value
         }

@@ -264,7 +264,7 @@ struct ConnectionTests {
                 id: "n.4", userId: "u_1", tokenExpiry: .distantFuture, store: store, sink: stalledSink, channel: socket, maxQueuedBytes: 20)
             // The writer is stuck in its first write before the queue fills, so that none of the rest is taken. (An
             // event, as a frame would skip the idle writer.)
-            let event = ByteBuffer(string: #"{"type":"f0"}"#)
+            let event = ByteBuffer(string: #"{"type":"hello"}"#)
             stalled.enqueue(.event(try #require(EventHeader.decode(event)), event))
             try await waitUntil { stalledSink.gate.waiting == 1 }
             // Ten bytes each: the third is past the budget.

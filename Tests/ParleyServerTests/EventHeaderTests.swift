@@ -8,11 +8,11 @@ struct EventHeaderTests {
     @Test("the routing fields are read from every shape of event; a room or meeting given as an object is read as such")
     func shapes() throws {
         let message = try #require(Self.header(#"{"type":"message.created","room":"r_1","seq":7,"sender":"u_1","text":"hi"}"#))
-        #expect(message.type == "message.created" && message.room == "r_1" && message.seq == 7)
+        #expect(message.kind == .messageCreated && message.room == "r_1" && message.seq == 7)
         #expect(message.user == nil && message.to == nil && message.from == nil && message.meeting == nil)
 
         let added = try #require(Self.header(#"{"type":"room.added","room":{"id":"r_2","name":"Team"}}"#))
-        #expect(added.type == "room.added" && added.room == nil)
+        #expect(added.kind == .roomAdded && added.room == nil)
 
         let ringing = try #require(Self.header(#"{"type":"meeting.ringing","meeting":{"id":"m_1","room":"r_1"}}"#))
         #expect(ringing.meeting == "m_1" && ringing.room == nil)
@@ -29,6 +29,7 @@ struct EventHeaderTests {
     func invalid() {
         #expect(Self.header(#"{"room":"r_1"}"#) == nil)
         #expect(Self.header("not json") == nil)
+        #expect(Self.header(#"{"type":"no.such.event","room":"r_1"}"#) == nil)
     }
 
     private static func header(_ json: String) -> EventHeader? {

@@ -13,7 +13,7 @@ struct FramesTests {
     @Test("the plain reply reads back as the same object Foundation's encoder writes")
     func plainReply() throws {
         let ours = try JSONSerialization.jsonObject(with: Data(buffer: Frames.ok(re: Self.id))) as? NSDictionary
-        let foundations = try JSONSerialization.jsonObject(with: Data(buffer: try Frames.encode(Frames.Ok(re: Self.id)))) as? NSDictionary
+        let foundations = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(Reply(re: Self.id))) as? NSDictionary
         #expect(ours != nil && ours == foundations)
     }
 
@@ -26,7 +26,7 @@ struct FramesTests {
             let ok: Bool
             let message: Message
         }
-        let ack = try JSONDecoder().decode(Ack.self, from: Data(buffer: Frames.ack(re: Self.id, message)))
+        let ack = try JSONDecoder().decode(Ack.self, from: Data(buffer: Frames.reply(Reply(re: Self.id, message: message))))
         #expect(ack.re == Self.id && ack.ok && ack.message == message)
     }
 
@@ -34,9 +34,9 @@ struct FramesTests {
     func signal() throws {
         let payload = try JSONReader.parse(#"{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n","n":[1,2.5,null,true,{"/":"é🎉"}]}"#)
         for payload in [payload, nil] {
-            let signal = MeetingFrames.Signal(meeting: "m/1", from: "ws-1~a.1", fromUser: Self.id, to: "ws-2~b.2", kind: .offer, payload: payload)
-            let ours = try JSONSerialization.jsonObject(with: Data(buffer: signal.json)) as? NSDictionary
-            let foundations = try JSONSerialization.jsonObject(with: Data(buffer: try Frames.encode(signal))) as? NSDictionary
+            let signal = RelayedSignal(meeting: "m/1", from: "ws-1~a.1", fromUser: Self.id, to: "ws-2~b.2", kind: .offer, payload: payload)
+            let ours = try JSONSerialization.jsonObject(with: Data(buffer: Frames.signal(signal))) as? NSDictionary
+            let foundations = try JSONSerialization.jsonObject(with: Data(buffer: try Frames.encode(.signal(signal)))) as? NSDictionary
             #expect(ours != nil && ours == foundations)
             #expect((ours?["payload"] != nil) == (payload != nil))
         }

@@ -35,11 +35,8 @@ struct OpsTests {
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
             let bus = try makeBus(configuration, logger: .init(label: "test"))
-            return try await buildRouter(
-                configuration, store: store, bus: bus, tokens: await Tokens(secret: TestApp.secret),
-                sessions: Sessions(store: store, bus: bus, tokenLifetime: .seconds(900), logger: .init(label: "test")),
-                meetings: Meetings(configuration, store: store, bus: bus, logger: .init(label: "test")),
-                registry: .init(), logger: .init(label: "test"))
+            let parts = NodeParts(configuration, store: store, bus: bus, tokens: await Tokens(secret: TestApp.secret), logger: .init(label: "test"))
+            return try await buildRouter(parts, registry: .init())
         }
         let served = Set(
             router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path.description.replacing(/:(\w+)/) { "{\($0.1)}" })" }

@@ -143,7 +143,7 @@ struct SessionTests {
             try await store.insertRefreshToken(RefreshToken(hash: "t2", userId: alice.id, familyId: "f2", expiresAt: expiry))
             let other = Tokens.Access(userId: alice.id, session: "f2", expiresAt: .distantFuture)
             try await sessions.require(other)
-            sessions.receive(try Frames.encode(Frames.SessionsRevoked(sessions: ["f2"])))
+            sessions.receive(try Frames.encode(.sessionsRevoked(["f2"])))
             await #expect(throws: ParleyError.self) { try await sessions.require(other) }
         }
     }

@@ -21,7 +21,7 @@ struct SocketHandlerTests {
             let name =
                 switch input {
                 case .opened: "opened"
-                case .frame(let frame): "frame:\(frame.type)"
+                case .frame(let frame): "frame:\(frame.kind.rawValue)"
                 case .malformed: "malformed"
                 case .invalid: "invalid"
                 case .binary: "binary"
@@ -72,7 +72,7 @@ struct SocketHandlerTests {
     )
     func closeHandshake() async throws {
         try await withSocket { channel, _, received in
-            for text in [#"{"type":"f1"}"#, #"{"type":"f2"}"#, "f3"] {
+            for text in [#"{"type":"ping","id":"1"}"#, #"{"type":"typing","room":"r"}"#, "f3"] {
                 try await channel.writeInbound(clientFrame(.text, ByteBuffer(string: text)))
             }
             try await channel.writeInbound(clientFrame(.binary, ByteBuffer(string: "b")))
@@ -83,7 +83,7 @@ struct SocketHandlerTests {
             #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 4000)
             try await waitUntil { !channel.isActive }
             try await waitUntil { received.all.last == "closed" }
-            #expect(received.all == ["opened", "frame:f1", "frame:f2", "malformed", "binary", "closed"])
+            #expect(received.all == ["opened", "frame:ping", "frame:typing", "malformed", "binary", "closed"])
         }
         // A code that no close frame may carry fails the connection.
         for invalid in [UInt16(999), 1006, 1015, 2999, 5000] {
@@ -203,12 +203,12 @@ struct SocketHandlerTests {
         let inbox = Inbox(
             run: { ran.add($0) },
             runAtOnce: { input, done in
-                guard case .frame(let frame) = input, frame.type == "signal" else { return false }
+                guard case .frame(let frame) = input, frame.kind == .signal else { return false }
                 atOnce.add(input)
                 pending.withLock { $0.append(done) }
                 return true
             }, resumeReading: {})
-        let signal = Inbound(text: ByteBuffer(string: #"{"type":"signal"}"#))
+        let signal = Inbound(text: ByteBuffer(string: #"{"type":"signal","meeting":"m","to":"c","kind":"bye"}"#))
         inbox.push(signal)
         inbox.push(.binary)
         inbox.push(signal)

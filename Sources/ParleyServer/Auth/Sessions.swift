@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOFoundationCompat
 import ParleyBus
 import ParleyCore
 import ParleyStore
@@ -63,7 +64,7 @@ final class Sessions: Sendable {
         guard !sessions.isEmpty else { return }
         forget(sessions)
         do {
-            try await bus.publish(try Frames.encode(Frames.SessionsRevoked(sessions: sessions)), to: Channel.sessions)
+            try await bus.publish(try Frames.encode(.sessionsRevoked(sessions)), to: Channel.sessions)
         } catch {
             logger.warning("could not announce revoked sessions; other nodes learn of them from the store", metadata: ["error": "\(error)"])
         }
@@ -71,8 +72,8 @@ final class Sessions: Sendable {
 
     /// Takes a revocation from the bus.
     func receive(_ payload: ByteBuffer) {
-        guard let event = try? payload.withUnsafeReadableBytes({ try JSONReader.parse($0) }) else { return }
-        forget(event["sessions"].array?.compactMap(\.string) ?? [])
+        guard case .sessionsRevoked(let sessions)? = try? JSONDecoder().decode(Event.self, from: payload) else { return }
+        forget(sessions)
     }
 
     private func forget(_ sessions: [String]) {

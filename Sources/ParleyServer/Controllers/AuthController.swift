@@ -46,16 +46,6 @@ struct AuthController {
         let everywhere: Bool?
     }
 
-    /// What every successful sign-in answers.
-    struct Session: Codable, Sendable {
-        let user: User
-        let accessToken: String
-        /// Nil when it went in the cookie.
-        let refreshToken: String?
-        /// Seconds until `accessToken` expires.
-        let expiresIn: Int64
-    }
-
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("register", use: register)
         group.post("login", use: login)
@@ -131,7 +121,7 @@ struct AuthController {
     /// the user's, `everywhere`).
     private func end(_ ended: [String], of userId: String, everywhere: Bool) async {
         await sessions.announceRevoked(ended)
-        let closed = Frames.SessionClosed(session: everywhere ? nil : ended.first)
+        let closed = Event.sessionClosed(session: everywhere ? nil : ended.first)
         _ = try? await bus.publish(try Frames.encode(closed), to: Channel.user(userId))
     }
 

@@ -59,7 +59,7 @@ struct MessageController {
         let room = try context.parameters.require("room")
         let user = try context.caller()
         try await store.markRead(room: room, user: user, seq: body.seq)
-        _ = try? await bus.publish(try Frames.encode(Frames.Read(room: room, user: user, seq: body.seq)), to: Channel.room(room))
+        _ = try? await bus.publish(try Frames.encode(.read(room: room, user: user, seq: body.seq)), to: Channel.room(room))
         return Response(status: .noContent)
     }
 }

@@ -84,7 +84,7 @@ final class Gateway: Sendable {
     /// publishes, and costs no task hop this way. What the client sends next waits until `done`, after the
     /// publish's reply, so that replies keep their order. Returns false, having done nothing, for anything else.
     private func runAtOnce(_ input: Inbound, _ connection: Connection, done: @escaping @Sendable () -> Void) -> Bool {
-        guard case .frame(let frame) = input, frame.type == "signal" else { return false }
+        guard case .frame(let frame) = input, case .signal = frame.body else { return false }
         relay(signal: frame, connection) { [self] result in
             answer(frame, with: result, connection)
             done()
@@ -95,7 +95,10 @@ final class Gateway: Sendable {
     /// Relays a signal frame; `then` gets the outcome, on the bus's thread or at once.
     private func relay(signal frame: ClientFrame, _ connection: Connection, then: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         do {
-            try meetings.signal(frame, from: connection.id, user: connection.userId, attends: { hub.attends(connection.id, meeting: $0) }, then: then)
+            guard case .signal(let meeting, let to, let kind, let payload) = frame.body else { preconditionFailure("relay takes signals") }
+            try meetings.signal(
+                meeting, to: to, kind: kind, payload: payload, from: connection.id, user: connection.userId,
+                attends: { hub.attends(connection.id, meeting: $0) }, then: then)
         } catch {
             then(.failure(error))
         }
@@ -114,7 +117,7 @@ final class Gateway: Sendable {
     /// Queues the error frame of a frame that failed: what a `ParleyError` says, or `internal`, logged.
     private func fail(_ frame: ClientFrame, _ error: any Error, _ connection: Connection) {
         guard let error = error as? ParleyError else {
-            logger.error("frame failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
+            logger.error("frame failed", metadata: ["type": "\(frame.kind.rawValue)", "error": "\(error)"])
             return connection.fail(re: frame.id, ParleyError(.internal, "something went wrong on the server"))
         }
         connection.fail(re: frame.id, error)
@@ -153,16 +156,11 @@ final class Gateway: Sendable {
     /// Registers a new socket on the hub and queues its `hello`, and what is still ringing for its user.
     private func greet(_ connection: Connection) async throws {
         if try await hub.register(connection) { presence.update(user: connection.userId, online: true) }
-        connection.enqueue(
-            .frame(
-                try Frames.encode(
-                    Frames.Hello(
-                        conn: connection.id, user: connection.userId, node: hub.name,
-                        heartbeatMs: Int(Self.heartbeat.nanoseconds / 1_000_000)))))
+        let hello = Hello(conn: connection.id, user: connection.userId, node: hub.name, heartbeatMs: Int(Self.heartbeat.nanoseconds / 1_000_000))
+        connection.enqueue(.frame(try Frames.encode(.hello(hello))))
         // A callee who was away hears of the calls that are still ringing or going on.
         for meeting in (try? await store.openMeetings(of: connection.userId)) ?? [] {
-            connection.enqueue(
-                .frame(try Frames.encode(MeetingFrames.StateChanged(meeting, reason: nil, type: MeetingFrames.type(of: meeting.state)))))
+            connection.enqueue(.frame(try Frames.encode(.meeting(meeting))))
         }
     }
 
@@ -170,9 +168,8 @@ final class Gateway: Sendable {
     private func handle(_ frame: ClientFrame, _ connection: Connection) async throws {
         // Built by the frames that reply with it: a send replies with its acknowledgement, a signal through `answer`.
         var reply: ByteBuffer? { frame.id.map(Frames.ok(re:)) }
-        switch frame.type {
-        case "subscribe":
-            let named = try frame.require(frame.rooms, "rooms")
+        switch frame.body {
+        case .subscribe(let named):
             guard named.count <= 1000 else { throw ParleyError.invalid("rooms", "may name at most 1000 rooms") }
             let cursors = Self.merged(named)
             for cursor in cursors {
@@ -185,32 +182,28 @@ final class Gateway: Sendable {
                     .subscribe(room: cursor.room, since: max(cursor.since ?? 0, 0), reply: index == cursors.count - 1 ? reply : nil))
             }
             if cursors.isEmpty, let reply { connection.enqueue(.frame(reply)) }
-        case "unsubscribe":
-            for cursor in try frame.require(frame.rooms, "rooms") {
-                await hub.leave(connection, room: cursor.room)
-                connection.enqueue(.unsubscribe(room: cursor.room))
+        case .unsubscribe(let rooms):
+            for room in rooms {
+                await hub.leave(connection, room: room)
+                connection.enqueue(.unsubscribe(room: room))
             }
             if let reply { connection.enqueue(.frame(reply)) }
-        case "send":
+        case .send(let room, let clientId, let text):
             let sent = try await store.send(
-                room: try frame.require(frame.room, "room"), sender: connection.userId,
-                clientId: try Validate.clientId(try frame.require(frame.clientId, "clientId")),
-                text: try Validate.text(try frame.require(frame.text, "text")))
+                room: room, sender: connection.userId, clientId: try Validate.clientId(clientId), text: try Validate.text(text))
             // The reply is the acknowledgement, and the row is committed by now.
-            if let id = frame.id { connection.enqueue(.frame(Frames.ack(re: id, sent.message))) }
+            if let id = frame.id { connection.enqueue(.frame(Frames.reply(Reply(re: id, message: sent.message)))) }
             events.publish(sent.outbox)
-        case "typing":
-            let room = try frame.require(frame.room, "room")
+        case .typing(let room):
             try await requireMember(connection.userId, room)
-            try await bus.publish(try Frames.encode(Frames.Typing(room: room, user: connection.userId)), to: Channel.room(room))
+            try await bus.publish(try Frames.encode(.typing(room: room, user: connection.userId)), to: Channel.room(room))
             if let reply { connection.enqueue(.frame(reply)) }
-        case "read":
-            let (room, seq) = (try frame.require(frame.room, "room"), try frame.require(frame.seq, "seq"))
+        case .read(let room, let seq):
             try await store.markRead(room: room, user: connection.userId, seq: seq)
             if let reply { connection.enqueue(.frame(reply)) }
-            try await bus.publish(try Frames.encode(Frames.Read(room: room, user: connection.userId, seq: seq)), to: Channel.room(room))
-        case "auth":
-            let access = try await tokens.verify(try frame.require(frame.token, "token"))
+            try await bus.publish(try Frames.encode(.read(room: room, user: connection.userId, seq: seq)), to: Channel.room(room))
+        case .auth(let token):
+            let access = try await tokens.verify(token)
             // A socket lives in one session: signing out of it closes the socket, whatever token renewed it.
             guard access.userId == connection.userId, access.session == connection.session else {
                 throw ParleyError(.unauthorized, "the token is another session's")
@@ -218,52 +211,49 @@ final class Gateway: Sendable {
             try await sessions.require(access)
             connection.tokenExpiry.withLock { $0 = access.expiresAt }
             if let reply { connection.enqueue(.frame(reply)) }
-        case "ping":
+        case .ping:
             if let reply { connection.enqueue(.frame(reply)) }
-        case "meeting.start", "meeting.accept", "meeting.decline", "meeting.end", "meeting.join", "meeting.leave", "media":
-            try await handleMeeting(frame, connection)
-        case "signal":
+        case .signal:
             // Behind other frames of the socket's; one that finds none waiting runs at once (`runAtOnce`).
             let result = await withCheckedContinuation { continuation in relay(signal: frame, connection) { continuation.resume(returning: $0) } }
             answer(frame, with: result, connection)
-        default:
-            throw ParleyError(.badRequest, "unknown frame type '\(frame.type)'")
+        case .meetingStart, .meetingAccept, .meetingDecline, .meetingEnd, .meetingJoin, .meetingLeave, .media:
+            let reply = try await handleMeeting(frame.body, connection)
+            if let id = frame.id { connection.enqueue(.frame(Frames.reply(Reply(re: id, meeting: reply.meeting, attendee: reply.attendee)))) }
         }
     }
 
-    /// Meeting frames: membership of the meeting's room is checked by the store, attendance for `media`.
-    private func handleMeeting(_ frame: ClientFrame, _ connection: Connection) async throws {
-        var ok = Frames.Ok(re: frame.id ?? "")
-        switch frame.type {
-        case "meeting.start":
-            ok.meeting = try await meetings.start(room: try frame.require(frame.room, "room"), host: connection.userId).meeting
-        case "meeting.accept":
-            ok.meeting = try await meetings.accept(try frame.require(frame.meeting, "meeting"), user: connection.userId)
-        case "meeting.decline":
-            ok.meeting = try await meetings.decline(try frame.require(frame.meeting, "meeting"), user: connection.userId)
-        case "meeting.end":
-            ok.meeting = try await meetings.end(try frame.require(frame.meeting, "meeting"), actor: connection.userId)
-        case "meeting.join":
-            let id = try frame.require(frame.meeting, "meeting")
+    /// Meeting frames: membership of the meeting's room is checked by the store, attendance for `media`. Returns
+    /// what the reply carries.
+    private func handleMeeting(_ body: ClientFrame.Body, _ connection: Connection) async throws -> (meeting: Meeting?, attendee: Attendee?) {
+        switch body {
+        case .meetingStart(let room):
+            return (try await meetings.start(room: room, host: connection.userId).meeting, nil)
+        case .meetingAccept(let id):
+            return (try await meetings.accept(id, user: connection.userId), nil)
+        case .meetingDecline(let id):
+            return (try await meetings.decline(id, user: connection.userId), nil)
+        case .meetingEnd(let id):
+            return (try await meetings.end(id, actor: connection.userId), nil)
+        case .meetingJoin(let id, let media):
             let room = try await store.meeting(id, viewer: connection.userId).room
             // In the meeting's audience before the join commits, so that no attendee event falls in between.
             try await hub.attend(connection, meeting: id, room: room)
             do {
-                let media = MediaState(audio: frame.audio ?? true, video: frame.video ?? true, screen: frame.screen ?? false)
-                ok.meeting = try await meetings.join(id, conn: connection.id, user: connection.userId, media: media)
+                return (try await meetings.join(id, conn: connection.id, user: connection.userId, media: media.applied(to: MediaState())), nil)
             } catch {
                 await hub.unattend(connection, meeting: id)
                 throw error
             }
-        case "meeting.leave":
-            let id = try frame.require(frame.meeting, "meeting")
+        case .meetingLeave(let id):
             await hub.unattend(connection, meeting: id)
             await meetings.leave(id, conn: connection.id)
+            return (nil, nil)
+        case .media(let id, let change):
+            return (nil, try await meetings.media(id, conn: connection.id, change: change))
         default:
-            ok.attendee = try await meetings.media(
-                try frame.require(frame.meeting, "meeting"), conn: connection.id, audio: frame.audio, video: frame.video, screen: frame.screen)
+            preconditionFailure("handleMeeting takes meeting frames")
         }
-        if frame.id != nil { connection.enqueue(.frame(try Frames.encode(ok))) }
     }
 
     /// A subscribe's rooms, each once, from the lowest `since` it was named with: a room named twice is replayed once.

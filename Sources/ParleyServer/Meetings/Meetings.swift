@@ -45,7 +45,7 @@ struct Meetings: Sendable {
         if change.stateChanged {
             await announce(change)
         } else if change.meeting.state == .ringing {
-            await publish(MeetingFrames.StateChanged(change.meeting, reason: .declined, type: "meeting.ended"), to: Channel.user(user))
+            await publish(.meetingEnded(change.meeting, reason: .declined), to: Channel.user(user))
         }
         return change.meeting
     }
@@ -60,8 +60,8 @@ struct Meetings: Sendable {
         let attendee = Attendee(conn: conn, user: user, media: media, joinedAt: .now)
         let change = try await store.joinMeeting(meeting, attendee: attendee, capacity: capacity)
         if let joined = change.meeting.attendees.first(where: { $0.conn == conn }) {
-            let joinedFrame = MeetingFrames.AttendeeChanged(.joined, room: change.meeting.room, meeting: meeting, attendee: joined)
-            await publish(joinedFrame, to: Channel.room(change.meeting.room))
+            let change = AttendeeChange(room: change.meeting.room, meeting: meeting, attendee: joined)
+            await publish(.attendeeJoined(change), to: Channel.room(change.room))
         }
         await announce(change)
         return change.meeting
@@ -84,12 +84,11 @@ struct Meetings: Sendable {
         }
     }
 
-    func media(_ meeting: String, conn: String, audio: Bool?, video: Bool?, screen: Bool?) async throws -> Attendee {
+    func media(_ meeting: String, conn: String, change: ClientFrame.MediaChange) async throws -> Attendee {
         guard let current = try await store.attendee(meeting, conn: conn) else { throw ParleyError.notFound("meeting attendance") }
-        let media = MediaState(audio: audio ?? current.media.audio, video: video ?? current.media.video, screen: screen ?? current.media.screen)
-        let attendee = try await store.updateMedia(meeting, conn: conn, media: media)
+        let attendee = try await store.updateMedia(meeting, conn: conn, media: change.applied(to: current.media))
         let room = try await store.meeting(meeting, viewer: attendee.user).room
-        await publish(MeetingFrames.AttendeeChanged(.media, room: room, meeting: meeting, attendee: attendee), to: Channel.room(room))
+        await publish(.attendeeMedia(AttendeeChange(room: room, meeting: meeting, attendee: attendee)), to: Channel.room(room))
         return attendee
     }
 
@@ -99,18 +98,15 @@ struct Meetings: Sendable {
     /// error frame; when the target's node is gone, the sender learns at once. Throws what is wrong with the
     /// signal; `then` gets the publish's outcome, on the bus's thread.
     func signal(
-        _ frame: ClientFrame, from conn: String, user: String, attends: (String) -> Bool,
-        then: @escaping @Sendable (Result<Void, any Error>) -> Void
+        _ meeting: String, to target: String, kind: SignalKind, payload: JSONValue?, from conn: String, user: String,
+        attends: (String) -> Bool, then: @escaping @Sendable (Result<Void, any Error>) -> Void
     ) throws {
-        let meeting = try frame.require(frame.meeting, "meeting")
-        let target = try frame.require(frame.to, "to")
-        let kind = try frame.require(frame.kind, "kind")
-        try kind.validate(frame.payload)
+        try kind.validate(payload)
         guard attends(meeting) else {
             throw ParleyError.forbidden("only attendees of the meeting signal in it; join it first")
         }
-        let relayed = MeetingFrames.Signal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: frame.payload)
-        bus.publish(relayed.json, to: Channel.node(Attendee.node(of: target))) { receivers in
+        let relayed = RelayedSignal(meeting: meeting, from: conn, fromUser: user, to: target, kind: kind, payload: payload)
+        bus.publish(Frames.signal(relayed), to: Channel.node(Attendee.node(of: target))) { receivers in
             then(
                 receivers.flatMap { count in
                     count > 0 ? .success(()) : .failure(ParleyError(.peerGone, "connection \(target) is gone: its node stopped"))
@@ -122,19 +118,17 @@ struct Meetings: Sendable {
     func announce(_ change: MeetingChange) async {
         let meeting = change.meeting
         for attendee in change.left {
-            let leftFrame = MeetingFrames.AttendeeChanged(.left, room: meeting.room, meeting: meeting.id, attendee: attendee)
-            await publish(leftFrame, to: Channel.room(meeting.room))
+            await publish(.attendeeLeft(AttendeeChange(room: meeting.room, meeting: meeting.id, attendee: attendee)), to: Channel.room(meeting.room))
         }
         guard change.stateChanged else { return }
-        let frame = MeetingFrames.StateChanged(meeting, reason: meeting.endReason, type: MeetingFrames.type(of: meeting.state))
         for member in change.members {
-            await publish(frame, to: Channel.user(member))
+            await publish(.meeting(meeting), to: Channel.user(member))
         }
     }
 
-    private func publish(_ frame: some Encodable & Sendable, to channel: String) async {
+    private func publish(_ event: Event, to channel: String) async {
         do {
-            try await bus.publish(try Frames.encode(frame), to: channel)
+            try await bus.publish(try Frames.encode(event), to: channel)
         } catch {
             logger.warning("could not announce a meeting change", metadata: ["channel": "\(channel)", "error": "\(error)"])
         }

@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import ParleyBus
+import ParleyStore
+
+/// Postgres when `DATABASE_URL` is set, else SQLite in a file.
+func makeStore(_ configuration: Configuration, logger: Logger) async throws -> SQLStore {
+    if let url = configuration.databaseURL {
+        return try SQLStore.postgres(
+            url: url, warmConnections: configuration.databaseWarmConnections, applicationName: "parley \(configuration.nodeId)",
+            logger: logger)
+    }
+    return try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
+}
+
+/// Redis when `REDIS_URL` is set, else the in-process bus.
+func makeBus(_ configuration: Configuration, logger: Logger) throws -> any Bus {
+    guard let url = configuration.redisURL else { return LocalBus() }
+    return try RedisBus(url: url, logger: logger)
+}
+
+/// The configured secret; in embedded mode, one generated on first start and kept beside the SQLite file.
+func jwtSecret(_ configuration: Configuration) throws -> String {
+    if let secret = configuration.jwtSecret {
+        // HS256 wants a key at least as long as its hash.
+        guard secret.utf8.count >= 32 else { throw ConfigurationError("PARLEY_JWT_SECRET must be at least 32 bytes long") }
+        return secret
+    }
+    guard configuration.databaseURL == nil else {
+        throw ConfigurationError("PARLEY_JWT_SECRET is required when DATABASE_URL is set: every node must sign with the same key")
+    }
+    let path = configuration.sqlitePath + ".jwt-secret"
+    if let secret = try? String(contentsOfFile: path, encoding: .utf8), !secret.isEmpty {
+        return secret.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    let secret = Tokens.newRefreshSecret()
+    guard FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw ConfigurationError("cannot write the signing key to \(path); set PARLEY_JWT_SECRET or PARLEY_SQLITE_PATH")
+    }
+    return secret
+}
