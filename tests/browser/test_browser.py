@@ -108,8 +108,11 @@ def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
     # Bob's room list gets the new room live, with Alice's message in it.
     open_room(bob, "Alice")
     wait(bob, lambda: "Hello Bob, this is Alice." in texts(bob))
+    # An incoming message adds a node of its own, and the messages drawn before it keep theirs.
+    alice.execute_script("document.querySelector('#messages li.message').drawnBefore = true")
     send(bob, "Hi Alice! Bob here.")
     wait(alice, lambda: "Hi Alice! Bob here." in texts(alice), message="Alice did not get Bob's reply live")
+    assert alice.execute_script("return document.querySelector('#messages li.message').drawnBefore") is True
     send(alice, "Shall we call?")
     wait(bob, lambda: texts(bob)[-1:] == ["Shall we call?"])
     assert texts(alice) == texts(bob) == ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?"]
