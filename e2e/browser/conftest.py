@@ -40,8 +40,9 @@ class Cluster:
         assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def url(self, node):
-        return f"http://127.0.0.1:{self.port}/?node={node}"
+    def url(self, node, test=True):
+        """The web client, asking for WS node `node`; `test=1` gives the page its read-only window.parley."""
+        return f"http://127.0.0.1:{self.port}/?node={node}" + ("&test=1" if test else "")
 
 
 @pytest.fixture(scope="session")

@@ -50,8 +50,13 @@ def click(browser, find, message=""):
 
 
 def texts(browser):
-    # Read in one script: the list redraws on every event, so elements found one call earlier may be gone.
+    # Read in one script: a pending message's node goes when it is stored, so elements found one call earlier may be gone.
     return browser.execute_script("return [...document.querySelectorAll('#messages li.message .text')].map((e) => e.innerText)")
+
+
+def console_errors(browser, since=0):
+    """The console's errors from its entry `since` on: a resource that failed to load (the favicon too) is one."""
+    return [e["message"] for e in console(browser)[since:] if e["level"] == "SEVERE"]
 
 
 def sign_up(browser, url, username, name):
@@ -85,6 +90,14 @@ def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
     sign_up(bob, cluster.url("ws-2"), story["bob"], "Bob")
     assert alice.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-1"
     assert bob.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-2"
+    # Loading the page and signing up logs no error, and the favicon is there.
+    for browser in browsers:
+        assert console_errors(browser) == []
+    favicon = alice.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        fetch("/favicon.ico").then((r) => done([r.status, r.headers.get("content-type")]), (e) => done([0, e.message]));"""
+    )
+    assert favicon[0] == 200 and favicon[1].startswith("image/"), favicon
 
     alice.find_element(By.ID, "search").send_keys(story["bob"])
     click(alice, lambda: next(iter(alice.find_elements(By.CSS_SELECTOR, f"[data-add='{story['bob']}']")), None))
@@ -95,8 +108,11 @@ def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
     # Bob's room list gets the new room live, with Alice's message in it.
     open_room(bob, "Alice")
     wait(bob, lambda: "Hello Bob, this is Alice." in texts(bob))
+    # An incoming message adds a node of its own, and the messages drawn before it keep theirs.
+    alice.execute_script("document.querySelector('#messages li.message').drawnBefore = true")
     send(bob, "Hi Alice! Bob here.")
     wait(alice, lambda: "Hi Alice! Bob here." in texts(alice), message="Alice did not get Bob's reply live")
+    assert alice.execute_script("return document.querySelector('#messages li.message').drawnBefore") is True
     send(alice, "Shall we call?")
     wait(bob, lambda: texts(bob)[-1:] == ["Shall we call?"])
     assert texts(alice) == texts(bob) == ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?"]
@@ -107,11 +123,10 @@ def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
 
 FRAMES_DECODED = """
 const done = arguments[arguments.length - 1];
-const call = window.parley.state.call;
-if (!call) return done(-1);
-Promise.all([...call.peers.values()].map((peer) => peer.pc.getStats())).then((reports) => {
+if (!window.parley.call) return done(-1);
+window.parley.callStats().then((stats) => {
   let frames = 0;
-  for (const report of reports) report.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0; });
+  for (const s of stats) if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0;
   done(frames);
 });
 """
@@ -140,7 +155,7 @@ def test_alice_calls_bob_they_see_each_other_and_bob_sees_alice_mute(cluster, br
     # Alice turns her camera off: her camera stops, and Bob sees her video muted.
     alice.find_element(By.ID, "toggle-cam").click()
     wait(alice, lambda: alice.find_element(By.ID, "toggle-cam").text == "Camera off")
-    assert alice.execute_script("return window.parley.state.call.tracks.video") is None
+    assert alice.execute_script("return window.parley.call.tracks.video") is None
     wait(bob, lambda: bob.find_element(By.CSS_SELECTOR, "#grid .tile:not(.local)").get_attribute("data-video") == "false")
     assert "camera off" in bob.find_element(By.CSS_SELECTOR, "#grid .tile:not(.local) figcaption").text
     bob.save_screenshot(os.path.join(SCREENSHOTS, "call-muted.png"))
@@ -179,13 +194,13 @@ def test_a_call_survives_the_death_of_its_node(cluster, browsers):
     click(bob, lambda: bob.find_element(By.ID, "accept-call"), message="Bob's browser did not ring")
     for browser in (alice, bob):
         wait(browser, lambda: remote_video_width(browser) > 0, timeout=30, message="no remote video")
-    old = bob.execute_script("return window.parley.live.conn")
+    old = bob.execute_script("return window.parley.conn")
 
     # Both pages are on ws-2 now (Alice moved there when ws-1 died). Each reconnects to ws-1 and joins the meeting
     # again with its new connection; the old connections go when the dead node's attendees are reaped.
     cluster.run("kill", "ws-2")
     wait(bob, lambda: bob.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-1", timeout=30)
-    new = bob.execute_script("return window.parley.live.conn")
+    new = bob.execute_script("return window.parley.conn")
     assert new != old
     wait(alice, lambda: alice.find_elements(By.CSS_SELECTOR, f"#grid .tile[data-conn='{new}']"), timeout=30, message="Bob did not rejoin")
     wait(alice, lambda: not alice.find_elements(By.CSS_SELECTOR, f"#grid .tile[data-conn='{old}']"), timeout=30, message="the old connection stayed")
@@ -233,7 +248,7 @@ def test_the_session_is_an_httponly_cookie_and_nothing_breaks_the_csp(cluster, b
 
     # No token in web storage, and the refresh cookie is out of the page's reach: HttpOnly (and scoped to /api/auth).
     for browser in browsers:
-        token = browser.execute_script("return window.parley.api.token")
+        token = browser.execute_script("return window.parley.token")
         assert token
         storage = browser.execute_script(STORAGE)
         assert token not in storage and "accessToken" not in storage and "refreshToken" not in storage, storage
@@ -243,29 +258,36 @@ def test_the_session_is_an_httponly_cookie_and_nothing_breaks_the_csp(cluster, b
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api/auth"
     assert cookie["value"] not in alice.execute_script(STORAGE)
 
-    # A refresh rotates the cookie; a rejected access token is refreshed through it and the request goes again.
-    before = alice.execute_script("return window.parley.api.token")
-    alice.execute_async_script("const done = arguments[arguments.length - 1]; window.parley.api.refresh().then(() => done(), done);")
-    assert alice.execute_script("return window.parley.api.token") != before
+    # The page's window onto the client is read-only.
+    assert alice.execute_script("'use strict'; try { window.parley.token = 'x'; return 'written'; } catch (e) { return e.name; }") == "TypeError"
+    assert alice.execute_script("'use strict'; try { window.parley = {}; return 'written'; } catch (e) { return e.name; }") == "TypeError"
+
+    # A rejected access token is refreshed through the cookie, which rotates, and the request goes again: Alice's
+    # search, sent with a token the server refuses (401), finds Bob all the same.
+    before = alice.execute_script("return window.parley.token")
+    errors = len(console(alice))
+    alice.execute_script("window.parley.spoilAccessToken()")
+    alice.find_element(By.ID, "search").send_keys(story["bob"])
+    wait(alice, lambda: "contact" in alice.find_element(By.ID, "search-results").text, message="the search failed after a 401")
+    assert any(" 401 " in error for error in console_errors(alice, errors)), console_errors(alice, errors)
+    assert alice.execute_script("return window.parley.token") not in (before, "not-a-token")
     [rotated] = refresh_cookies(alice)
     assert rotated["value"] != cookie["value"]
-    rooms = alice.execute_async_script(
-        """const done = arguments[arguments.length - 1];
-        window.parley.api.session.accessToken = "not-a-token";
-        window.parley.api.request("GET", "/api/rooms").then((rooms) => done(rooms.length), (error) => done(error.message));"""
-    )
-    assert rooms == 1
 
-    # A reload keeps Alice signed in, through the cookie alone, and she chats on.
+    # A reload keeps Alice signed in, through the cookie alone (which rotates again), with no error, and she chats on.
+    errors = len(console(alice))
     alice.refresh()
     wait(alice, lambda: alice.find_element(By.ID, "app").is_displayed(), message="the reload signed Alice out")
     wait(alice, lambda: alice.find_element(By.TAG_NAME, "body").get_attribute("data-node"), message="no hello after the reload")
+    assert console_errors(alice, errors) == []
+    [reloaded] = refresh_cookies(alice)
+    assert reloaded["value"] != rotated["value"]
     assert alice.find_element(By.ID, "me").text == "Alice"
     open_room(alice, "Bob")
     wait(alice, lambda: "Back again." in texts(alice))
     send(alice, "Reloaded, still here.")
     wait(bob, lambda: texts(bob)[-1:] == ["Reloaded, still here."], message="Bob did not get Alice's message after her reload")
-    assert alice.execute_script("return window.parley.api.token") not in alice.execute_script(STORAGE)
+    assert alice.execute_script("return window.parley.token") not in alice.execute_script(STORAGE)
     assert csp_violations(alice) == []
 
     # Signing out clears the cookie; a reload then shows the sign-in form.
@@ -275,6 +297,10 @@ def test_the_session_is_an_httponly_cookie_and_nothing_breaks_the_csp(cluster, b
     alice.refresh()
     wait(alice, lambda: alice.find_element(By.ID, "auth").is_displayed(), message="no sign-in form after a reload")
     assert not alice.find_element(By.ID, "app").is_displayed()
-    assert alice.execute_script("return window.parley.api.session") is None
+    assert alice.execute_script("return window.parley.session") is None
+    # Without test=1 in its address, the page has no window.parley.
+    alice.get(cluster.url("ws-1", test=False))
+    wait(alice, lambda: alice.find_element(By.ID, "auth").is_displayed())
+    assert alice.execute_script("return typeof window.parley") == "undefined"
     for browser in browsers:
         assert csp_violations(browser) == []

@@ -229,7 +229,8 @@ export class Call extends EventTarget {
 
   // MARK: Meeting events
 
-  attendeeJoined(attendee) {
+  /** An attendee who joined, or whose media changed. */
+  putAttendee(attendee) {
     this.attendees.set(attendee.conn, attendee);
     this.emit("changed");
   }
@@ -237,11 +238,6 @@ export class Call extends EventTarget {
   attendeeLeft(attendee) {
     this.attendees.delete(attendee.conn);
     this.drop(attendee.conn);
-    this.emit("changed");
-  }
-
-  attendeeMedia(attendee) {
-    this.attendees.set(attendee.conn, attendee);
     this.emit("changed");
   }
 

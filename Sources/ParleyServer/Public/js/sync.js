@@ -1,0 +1,118 @@
+// What the client asks of the server, with its answers put into the store: rooms, contacts, presence, history and
+// members over REST; sends, deletions and read marks over the socket when it is up, over REST when it is not.
+
+import { uuid } from "./api.js";
+
+const pageSize = 50;
+
+export class Sync {
+  constructor({ api, live, store }) {
+    this.api = api;
+    this.live = live;
+    this.store = store;
+    this.loadingOlder = new Map();
+  }
+
+  /** After signing in: the user, their rooms and contacts, then the socket. */
+  async start() {
+    this.store.setMe(this.api.user);
+    await Promise.all([this.loadRooms(), this.loadContacts()]);
+    this.live.start();
+  }
+
+  async loadRooms() {
+    for (const room of await this.api.request("GET", "/api/rooms")) this.addRoom(room);
+  }
+
+  /** A room of this user's, whose messages the socket then delivers. */
+  addRoom(room) {
+    this.store.putRoom(room);
+    this.live.follow(room.id, room.lastSeq);
+  }
+
+  async loadContacts() {
+    this.store.setContacts(await this.api.request("GET", "/api/contacts"));
+  }
+
+  async refreshPresence() {
+    this.store.setPresence(await this.api.request("GET", "/api/presence"));
+  }
+
+  /** Makes a room the open one, with its latest page of history, its members and a read mark. */
+  async open(id) {
+    if (!this.store.room(id)) return;
+    this.store.select(id);
+    if (!this.store.loaded(id)) {
+      this.store.openHistory(id);
+      await this.loadOlder(id);
+    }
+    await this.loadMembers(id);
+    this.markRead(id);
+  }
+
+  /** Loads the page of history before the oldest message held; calls while one loads share it. */
+  loadOlder(room) {
+    if (this.store.exhausted(room)) return Promise.resolve();
+    if (!this.loadingOlder.has(room)) {
+      const loading = this.fetchOlder(room).finally(() => this.loadingOlder.delete(room));
+      this.loadingOlder.set(room, loading);
+    }
+    return this.loadingOlder.get(room);
+  }
+
+  async fetchOlder(room) {
+    const oldest = this.store.oldestSeq(room);
+    const query = Number.isFinite(oldest) ? `before=${oldest}&limit=${pageSize}` : `limit=${pageSize}`;
+    const page = await this.api.request("GET", `/api/rooms/${room}/messages?${query}`);
+    this.store.addMessages(room, page, { exhausted: page.length < pageSize || page[0]?.seq === 1 });
+  }
+
+  async loadMembers(room) {
+    const detail = await this.api.request("GET", `/api/rooms/${room}`);
+    this.store.setMembers(room, detail.members);
+    return detail;
+  }
+
+  /** Tells the server this user has read the room up to its newest message held. */
+  markRead(room) {
+    const seq = this.store.newestSeq(room);
+    if (!this.store.room(room) || seq === 0) return;
+    this.store.updateRoom(room, { unread: 0 });
+    if (this.live.online) this.live.notify({ type: "read", room, seq });
+    else this.api.request("POST", `/api/rooms/${room}/read`, { seq }).catch(() => {});
+  }
+
+  /** Sends a new message; it shows as pending until the server has stored it. */
+  compose(room, text) {
+    const clientId = uuid();
+    this.store.putPending(clientId, { room, text, state: "sending", error: null });
+    return this.send(clientId);
+  }
+
+  /** Sends (or resends, with the same clientId, so that the server stores it once) a pending message. */
+  async send(clientId) {
+    const pending = this.store.pendingMessage(clientId);
+    if (!pending) return;
+    this.store.putPending(clientId, { state: "sending" });
+    try {
+      const message = this.live.online
+        ? (await this.live.request({ type: "send", room: pending.room, clientId, text: pending.text })).message
+        : await this.api.request("POST", `/api/rooms/${pending.room}/messages`, { clientId, text: pending.text });
+      this.store.removePending(clientId);
+      this.store.addMessages(message.room, [message]);
+    } catch (error) {
+      // Unless it arrived meanwhile, over the socket.
+      if (this.store.pendingMessage(clientId)) this.store.putPending(clientId, { state: "failed", error: error.message });
+    }
+  }
+
+  /** Sends again every pending message that failed (after the socket comes back). */
+  resendFailed() {
+    for (const [clientId, pending] of this.store.pending()) if (pending.state === "failed") this.send(clientId);
+  }
+
+  async deleteMessage(room, seq) {
+    const deleted = await this.api.request("DELETE", `/api/rooms/${room}/messages/${seq}`);
+    this.store.addMessages(deleted.room, [deleted]);
+  }
+}

@@ -1,0 +1,105 @@
+// The room list, newest activity first, and the open room's header. Each room is one list item, keyed by the room's
+// id: a change to a room redraws that item and moves it to its place, and leaves the others be.
+
+import { $, h } from "../dom.js";
+import { act } from "./feedback.js";
+
+const activity = (room) => room.lastMessage?.sentAt ?? room.createdAt;
+
+export function mountRooms({ store, sync }) {
+  const list = $("#rooms");
+  const items = new Map();
+  // The room whose name the header shows; it stays there after "back" (on phones the header is then hidden).
+  let headed = null;
+
+  function roomButton(room) {
+    const online = room.peer ? store.online(room.peer.id) === true : null;
+    const last = room.lastMessage;
+    const preview = last ? (last.text ?? "message deleted") : "No messages yet";
+    const label = `${room.name}${online === null ? "" : online ? ", online" : ", offline"}${room.unread ? `, ${room.unread} unread` : ""}${room.meeting ? ", call in progress" : ""}`;
+    return h(
+      "button",
+      { class: `room${room.id === store.current ? " current" : ""}`, dataset: { room: room.id }, "aria-label": label },
+      online === null ? h("span", { class: "dot group", "aria-hidden": "true" }) : h("span", { class: `dot${online ? " online" : ""}`, "aria-hidden": "true" }),
+      h("span", { class: "name" }, room.name),
+      room.meeting ? h("span", { class: "badge-meeting", title: "Call in progress" }, "● call") : null,
+      room.unread ? h("span", { class: "unread" }, String(room.unread)) : null,
+      h("span", { class: "last" }, last && room.kind === "group" ? `${store.nameOf(last.sender)}: ${preview}` : preview),
+    );
+  }
+
+  /** Redraws one room's item and moves it before the first room with older activity (the list is in that order). */
+  function draw(id) {
+    const room = store.room(id);
+    if (!room) return;
+    let item = items.get(id);
+    if (!item) items.set(id, (item = h("li", { dataset: { room: id } })));
+    item.replaceChildren(roomButton(room));
+    item.remove();
+    const key = activity(room);
+    let [low, high] = [0, list.children.length];
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (activity(store.room(list.children[middle].dataset.room)).localeCompare(key) < 0) high = middle;
+      else low = middle + 1;
+    }
+    list.insertBefore(item, list.children[low] ?? null);
+  }
+
+  function drawHeader() {
+    const room = store.room(store.current);
+    if (!room) return;
+    $("#room-title").textContent = room.name;
+    $("#composer").hidden = false;
+    $("#call-button").hidden = false;
+    $("#members").hidden = room.kind !== "group";
+    $("#room-status").textContent = room.peer
+      ? store.online(room.peer.id)
+        ? "online"
+        : "offline"
+      : `${store.members(room.id)?.length ?? ""} members`;
+  }
+
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest("button.room");
+    if (button) act(() => sync.open(button.dataset.room))();
+  });
+
+  $("#back").addEventListener("click", () => store.select(null));
+
+  store.on("room", ({ id }) => {
+    draw(id);
+    if (id === store.current) drawHeader();
+  });
+
+  store.on("room.removed", ({ id }) => {
+    items.get(id)?.remove();
+    items.delete(id);
+    if (headed !== id) return;
+    headed = null;
+    $("#room-title").textContent = "Pick a room";
+    $("#composer").hidden = $("#call-button").hidden = $("#members").hidden = true;
+  });
+
+  store.on("current", ({ id, previous }) => {
+    document.body.classList.toggle("in-room", id !== null);
+    for (const changed of [previous, id]) if (changed !== null) draw(changed);
+    if (id === null) return;
+    headed = id;
+    drawHeader();
+  });
+
+  store.on("presence", ({ users }) => {
+    const changed = new Set(users);
+    for (const room of store.rooms) if (room.peer && changed.has(room.peer.id)) draw(room.id);
+    drawHeader();
+  });
+
+  // Names learnt late (a group's members) show in the previews of group rooms.
+  store.on("users", ({ ids }) => {
+    const changed = new Set(ids);
+    for (const room of store.rooms) if (room.kind === "group" && changed.has(room.lastMessage?.sender)) draw(room.id);
+  });
+
+  store.on("members", ({ room }) => room === store.current && drawHeader());
+}
