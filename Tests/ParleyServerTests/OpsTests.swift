@@ -24,30 +24,6 @@ struct OpsTests {
         }
     }
 
-    @Test("the OpenAPI document names exactly the routes the router serves")
-    func openAPIMatchesRoutes() async throws {
-        var configuration = testConfiguration()
-        configuration.migrate = false
-        defer { removeSQLite(at: configuration.sqlitePath) }
-        let store = try await makeStore(configuration, logger: .init(label: "test"))
-        let router = try await withThrowingTaskGroup(of: Void.self) { group in
-            // The store runs so that it closes its connection when the test is done with it.
-            group.addTask { try await store.run() }
-            defer { group.cancelAll() }
-            let bus = try makeBus(configuration, logger: .init(label: "test"))
-            let parts = NodeParts(configuration, store: store, bus: bus, tokens: await Tokens(secret: TestApp.secret), logger: .init(label: "test"))
-            return try await buildRouter(parts, registry: .init())
-        }
-        let served = Set(
-            router.routes.map { "\($0.method.rawValue.lowercased()) \($0.path.description.replacing(/:(\w+)/) { "{\($0.1)}" })" }
-        )
-        let document = try JSONSerialization.jsonObject(with: try OpenAPIDocument.bytes()) as? [String: Any]
-        let paths = try #require(document?["paths"] as? [String: [String: Any]])
-        let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0) \(path)" } })
-        #expect(served == documented)
-        #expect(served.count > 20)
-    }
-
     @Test("a ws-role node serves no REST")
     func roles() async throws {
         var configuration = testConfiguration()
