@@ -31,6 +31,7 @@ extension LiveClient {
                 }
                 throw NodeError(description: "events ended")
             }
+            // The bound of the wait on the events, not a wait itself.
             group.addTask {
                 try await Task.sleep(for: .seconds(seconds))
                 throw NodeError(description: "no matching event within \(seconds) s")
@@ -105,7 +106,8 @@ struct LiveEmbeddedTests {
                     _ = try await socket.connected()
                     try await socket.follow(pair.room)
                 }
-                // Whatever large fan-out the sockets' start made is flushed and a window behind.
+                // Whatever large fan-out the sockets' start made is flushed and a window behind, so that the first of
+                // the five below is flushed at once. The window is time, and is waited out.
                 try await Task.sleep(for: .seconds(1.5))
                 let texts = (1...5).map { "held \($0)" }
                 let (acked, arrivals) = try await withThrowingTaskGroup(of: [(String, ContinuousClock.Instant)].self) { group in
