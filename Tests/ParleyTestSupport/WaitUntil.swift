@@ -16,8 +16,8 @@ public func waitUntil(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws {
-    let held = try await holds(within: timeout, condition)
-    try #require(held, "timed out after \(timeout) waiting until \(what())", sourceLocation: sourceLocation)
+    let conditionHeldInTime = try await holds(within: timeout, condition)
+    try #require(conditionHeldInTime, "timed out after \(timeout) waiting until \(what())", sourceLocation: sourceLocation)
 }
 
 /// Whether `condition` holds within `timeout`, checked at once and then every 10 ms: the one place where the tests
