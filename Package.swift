@@ -176,7 +176,14 @@ let package = Package(
         // For the tests: parley nodes and a redis-server of their own as child processes, and bus deliveries read in
         // bounded steps.
         .target(
-            name: "ParleyTestSupport", dependencies: ["ParleyBus"], path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
+            name: "ParleyTestSupport",
+            dependencies: [
+                "ParleyBus",
+                "ParleyStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/ParleyTestSupport", swiftSettings: testSettings),
         .testTarget(
             name: "ParleyCoreTests",
             dependencies: ["ParleyCore"],

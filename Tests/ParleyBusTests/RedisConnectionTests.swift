@@ -5,7 +5,7 @@ import Testing
 
 @testable import ParleyBus
 
-@Suite("A Redis connection's writes", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")))
+@Suite("A Redis connection's writes", .enabled(if: TestServers.redisServer.enabled, "needs redis-server: run scripts/test"))
 struct RedisConnectionTests {
     @Test("commands written on the connection's event loop in one turn share one flush, and each gets its own reply")
     func sharedFlush() async throws {

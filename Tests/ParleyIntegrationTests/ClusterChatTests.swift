@@ -4,7 +4,9 @@ import ParleyCore
 import ParleyTestSupport
 import Testing
 
-@Suite("Chat across nodes, on Postgres and Redis", .enabled(if: TestCluster.available), .serialized)
+@Suite(
+    "Chat across nodes, on Postgres and Redis",
+    .enabled(if: TestCluster.enabled, "needs PARLEY_TEST_DATABASE_URL and redis-server: run scripts/test"), .serialized)
 struct ClusterChatTests {
     @Test("users on two WS nodes chat both ways, and a REST send on the API node reaches both")
     func chatAcrossNodes() async throws {

@@ -8,7 +8,9 @@ import ParleyTestSupport
 import Synchronization
 import Testing
 
-@Suite("Nothing lost across node deaths and Redis restarts", .enabled(if: TestCluster.available), .serialized)
+@Suite(
+    "Nothing lost across node deaths and Redis restarts",
+    .enabled(if: TestCluster.enabled, "needs PARLEY_TEST_DATABASE_URL and redis-server: run scripts/test"), .serialized)
 struct ClusterResilienceTests {
     @Test("a message committed but never published (the publisher died in between) is delivered by the outbox relay")
     func outboxRelay() async throws {
@@ -83,12 +85,15 @@ struct ClusterResilienceTests {
                 try await pair.alice.follow(pair.room)
                 try await pair.bob.follow(pair.room)
                 let node = try #require(cluster.nodes["ws-1"])
-                // Bob keeps sending while Alice's node drains and stops.
+                // Bob keeps sending while Alice's node drains and stops: paced, so that the sends span the drain.
+                let sent = Counter()
                 async let sends: [Int64] = (1...40).asyncMap { n in
                     try await Task.sleep(for: .milliseconds(25))
-                    return try await pair.bob.send(room: pair.room, text: "m\(n)").seq
+                    let seq = try await pair.bob.send(room: pair.room, text: "m\(n)").seq
+                    sent.add()
+                    return seq
                 }
-                try await Task.sleep(for: .milliseconds(300))
+                try await waitUntil("Bob's first sends are acknowledged") { sent.count >= 10 }
                 let stoppedAt = ContinuousClock.now
                 async let exit = node.terminate()
                 // One pass over Alice's events sees the close, the reconnect and every message.
@@ -119,6 +124,7 @@ struct ClusterResilienceTests {
                     if n == 20 { await cluster.redis.kill() }
                     if n == 35 { try await cluster.redis.start() }
                     acknowledged.append(try await pair.alice.send(room: pair.room, text: "m\(n)").seq)
+                    // Paced, so that the restart falls in the middle of a stream of sends.
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 #expect(acknowledged == Array(1...60))
@@ -132,14 +138,9 @@ struct ClusterResilienceTests {
                     group.addTask { try await bus.run() }
                     defer { group.cancelAll() }
                     let users = [pair.alice.rest.currentSession!.user.id, pair.bob.rest.currentSession!.user.id]
-                    let deadline = ContinuousClock.now + .seconds(15)
-                    var online = false
-                    while !online, ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(200))
-                        online = true
-                        for user in users where (try? await bus.isOnline(user: user)) != true { online = false }
+                    try await waitUntil("the nodes record Alice and Bob online again after the Redis restart", within: .seconds(15)) {
+                        (try? await bus.online(users)) == Set(users)
                     }
-                    #expect(online, "presence was not recorded again after the Redis restart")
                 }
             }
         }
@@ -163,6 +164,13 @@ extension ClosedRange<Int> {
         for element in self { results.append(try await transform(element)) }
         return results
     }
+}
+
+/// A count that tasks add to while the test reads it.
+final class Counter: Sendable {
+    private let value = Atomic(0)
+    func add() { value.add(1, ordering: .relaxed) }
+    var count: Int { value.load(ordering: .relaxed) }
 }
 
 /// What a client's events showed, recorded in one pass: the close codes, the nodes it reconnected to, and the seqs.

@@ -6,8 +6,6 @@ import Testing
 
 @Suite("A parley node, run as a process")
 struct EmbeddedNodeTests {
-    static let postgresURL = ProcessInfo.processInfo.environment["PARLEY_TEST_DATABASE_URL"]
-
     @Test("`parley` with no environment serves the REST flow on SQLite, stops on SIGTERM, and keeps its data")
     func embedded() async throws {
         try await withScratchDirectory("parley-node") { directory in
@@ -28,10 +26,12 @@ struct EmbeddedNodeTests {
         }
     }
 
-    @Test("a node with DATABASE_URL migrates Postgres and serves the same flow", .enabled(if: postgresURL != nil))
+    @Test(
+        "a node with DATABASE_URL migrates Postgres and serves the same flow",
+        .enabled(if: TestServers.postgres.enabled, "needs PARLEY_TEST_DATABASE_URL: run scripts/test"))
     func postgres() async throws {
         try await withScratchDirectory("parley-node") { directory in
-            var environment = ["DATABASE_URL": try #require(Self.postgresURL), "PARLEY_JWT_SECRET": String(repeating: "k", count: 32)]
+            var environment = ["DATABASE_URL": try TestServers.postgres.require(), "PARLEY_JWT_SECRET": String(repeating: "k", count: 32)]
 
             let refused = try NodeProcess(environment: environment.filter { $0.key != "PARLEY_JWT_SECRET" }, directory: directory)
             #expect(try await refused.exitStatus() != 0)

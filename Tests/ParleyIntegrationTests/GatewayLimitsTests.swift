@@ -60,10 +60,12 @@ func rawExchange(port: Int, _ parts: [ByteBuffer], until isComplete: @escaping @
         }
     return try await channel.executeThenClose { inbound, outbound in
         for (index, part) in parts.enumerated() {
+            // The pacing is the point: each part reaches the node on its own.
             if index > 0 { try await Task.sleep(for: .milliseconds(20)) }
             try await outbound.write(part)
         }
         return try await withThrowingTaskGroup(of: String.self) { group in
+            // The bound of the wait on the response, not a wait itself.
             group.addTask {
                 try await Task.sleep(for: .seconds(5))
                 throw ParleyError(.internal, "no complete response in 5 s")
@@ -209,6 +211,7 @@ struct GatewayLimitsTests {
 
             let renewed = try await connectRaw(url, token: try await short()) { inbound, outbound in
                 try await outbound.write(.text(#"{"type":"auth","id":"a","token":"\#(session.accessToken)"}"#))
+                // The short token's two seconds are waited out: the socket must outlive them on the renewal.
                 try await Task.sleep(for: .seconds(3))
                 try await outbound.write(.text(#"{"type":"ping","id":"p"}"#))
                 for try await message in inbound.messages(maxSize: 1 << 20) {

@@ -31,6 +31,7 @@ extension LiveClient {
                 }
                 throw NodeError(description: "events ended")
             }
+            // The bound of the wait on the events, not a wait itself.
             group.addTask {
                 try await Task.sleep(for: .seconds(seconds))
                 throw NodeError(description: "no matching event within \(seconds) s")
@@ -100,33 +101,41 @@ struct LiveEmbeddedTests {
             let pair = try await LivePair.make(api: node.baseURL, ws: [node.webSocketURL])
             // 70 sockets of Bob's, on the node's one event loop: a large fan-out.
             let sockets = (0..<70).map { _ in LiveClient(rest: pair.bob.rest, urls: [node.webSocketURL]) }
-            try await withLive(sockets + [pair.alice]) {
-                for socket in sockets + [pair.alice] {
-                    _ = try await socket.connected()
-                    try await socket.follow(pair.room)
-                }
-                // Whatever large fan-out the sockets' start made is flushed and a window behind.
-                try await Task.sleep(for: .seconds(1.5))
-                let texts = (1...5).map { "held \($0)" }
-                let (acked, arrivals) = try await withThrowingTaskGroup(of: [(String, ContinuousClock.Instant)].self) { group in
+            // Bob and Alice come online, and are announced, before Bob's 70 sockets follow the room: so no large
+            // fan-out comes before the five below, and the first of them is flushed at once.
+            try await withLive([pair.bob]) {
+                _ = try await pair.bob.connected()
+                try await pair.bob.follow(pair.room)
+                try await withLive([pair.alice] + sockets) {
+                    _ = try await pair.alice.connected()
+                    try await pair.alice.follow(pair.room)
+                    // Announcements go out in the order they came: once Alice's reaches Bob, his own is out too.
+                    try await pair.bob.waitForPresence(of: try #require(pair.alice.rest.currentSession?.user.id), online: true)
                     for socket in sockets {
-                        group.addTask {
-                            var arrivals: [(String, ContinuousClock.Instant)] = []
-                            for _ in texts { arrivals += try await socket.nextMessages(1).map { ($0.text ?? "", .now) } }
-                            return arrivals
-                        }
+                        _ = try await socket.connected()
+                        try await socket.follow(pair.room)
                     }
-                    for text in texts { _ = try await pair.alice.send(room: pair.room, text: text) }
-                    let acked = ContinuousClock.now
-                    return (acked, try await group.reduce(into: []) { $0.append($1) })
-                }
-                #expect(arrivals.count == sockets.count)
-                for socket in arrivals {
-                    #expect(socket.map(\.0) == texts)
-                    // The first event is flushed at once; the rest wait for the window after it, and the acks of
-                    // all five do not.
-                    #expect(socket[1].1 - socket[0].1 > .milliseconds(500))
-                    #expect(acked < socket[1].1)
+                    let texts = (1...5).map { "held \($0)" }
+                    let (acked, arrivals) = try await withThrowingTaskGroup(of: [(String, ContinuousClock.Instant)].self) { group in
+                        for socket in sockets {
+                            group.addTask {
+                                var arrivals: [(String, ContinuousClock.Instant)] = []
+                                for _ in texts { arrivals += try await socket.nextMessages(1).map { ($0.text ?? "", .now) } }
+                                return arrivals
+                            }
+                        }
+                        for text in texts { _ = try await pair.alice.send(room: pair.room, text: text) }
+                        let acked = ContinuousClock.now
+                        return (acked, try await group.reduce(into: []) { $0.append($1) })
+                    }
+                    #expect(arrivals.count == sockets.count)
+                    for socket in arrivals {
+                        #expect(socket.map(\.0) == texts)
+                        // The first event is flushed at once; the rest wait for the window after it, and the acks of
+                        // all five do not.
+                        #expect(socket[1].1 - socket[0].1 > .milliseconds(500))
+                        #expect(acked < socket[1].1)
+                    }
                 }
             }
         }

@@ -8,8 +8,8 @@ import Testing
 /// redis-server of its own, and parley nodes as child processes, each with a role.
 final class TestCluster: @unchecked Sendable {
     // @unchecked: `nodes` changes only through `start`, `kill` and `restart`, which a test calls in sequence.
-    static let postgresURL = ProcessInfo.processInfo.environment["PARLEY_TEST_DATABASE_URL"]
-    static var available: Bool { postgresURL != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") }
+    /// Whether the cluster tests run: they need the test Postgres and redis-server (see `TestServers`).
+    static var enabled: Bool { TestServers.postgres.enabled && TestServers.redisServer.enabled }
 
     let redis: RedisServer
     let databaseURL: String
@@ -28,7 +28,7 @@ final class TestCluster: @unchecked Sendable {
 
     /// A migrated database, Redis, and nodes `api-1…` and `ws-1…`.
     static func start(api: Int = 1, ws: Int = 2, settings: [String: String] = [:]) async throws -> TestCluster {
-        let base = try #require(postgresURL)
+        let base = try TestServers.postgres.require()
         let name = "c_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let admin = try PostgresDriver(url: base, maximumConnections: 1, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
@@ -35,27 +34,6 @@ final class RecordingSink: FrameSink {
     var closed: UInt16? { log.withLock { $0.closed } }
 }
 
-/// Polls `condition` every 10 ms for up to 5 s, and fails the test if it is still false.
-func waitUntil(_ condition: () -> Bool) async throws {
-    for _ in 0..<500 where !condition() {
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    try #require(condition())
-}
-
-/// Runs `body` with a fresh, migrated SQLite store, running for as long as `body` does.
-func withSQLiteStore(_ body: (SQLStore) async throws -> Void) async throws {
-    let path = scratchSQLitePath("store")
-    defer { removeSQLite(at: path) }
-    let store = try await SQLStore.sqlite(path: path, logger: Logger(label: "test"))
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await store.run() }
-        defer { group.cancelAll() }
-        _ = try await store.migrate()
-        try await body(store)
-    }
-}
-
 @Suite("A connection's writer")
 struct ConnectionTests {
     /// Runs `body` with a connection writing to `sink`, on a fresh SQLite store.
@@ -75,11 +53,11 @@ struct ConnectionTests {
         try await withConnection(sink: sink) { connection, _ in
             // The first frame starts the writer, which is held in its write while the rest queue up.
             connection.enqueue(.frame(ByteBuffer(string: "f1")))
-            try await waitUntil { sink.gate.waiting == 1 }
+            try await waitUntil("the writer is held in its first write") { sink.gate.waiting == 1 }
             for n in 2...100 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             connection.enqueue(.close(code: 1000, reason: "done"))
             sink.gate.open()
-            try await waitUntil { sink.closed != nil }
+            try await waitUntil("the socket is closed") { sink.closed != nil }
             #expect(sink.batches == [["f1"], (2...100).map { "f\($0)" }])
             #expect(sink.closed == 1000)
         }
@@ -101,7 +79,7 @@ struct ConnectionTests {
             let duplicate = try Frames.encode(Event.messageCreated(sent[4]))
             connection.enqueue(.event(EventHeader.decode(duplicate)!, duplicate))
             connection.enqueue(.close(code: 1000, reason: "done"))
-            try await waitUntil { sink.closed != nil }
+            try await waitUntil("the socket is closed") { sink.closed != nil }
             let frames = try #require(sink.batches.first)
             #expect(sink.batches.count == 1)
             #expect(frames.count == 5)  // seq 3, 4, 5, replay.done, reply: the duplicate of 5 dropped
@@ -121,7 +99,7 @@ struct ConnectionTests {
                 let sink = RecordingSink()
                 let connection = Connection(id: "n.5", userId: alice.id, tokenExpiry: .distantFuture, store: store, sink: sink)
                 connection.enqueue(.subscribe(room: room, since: since, reply: ByteBuffer(string: "reply")))
-                try await waitUntil { sink.batches.joined().last == "reply" }
+                try await waitUntil("the subscribe's reply is written") { sink.batches.joined().last == "reply" }
                 let frames = Array(sink.batches.joined())
                 let seqs = frames.compactMap { try? JSONReader.parse($0)["seq"].integer }
                 #expect(seqs == Array(first...520), "since \(since)")
@@ -142,7 +120,7 @@ struct ConnectionTests {
             let sink = RecordingSink()
             let connection = Connection(id: "n.3", userId: alice.id, tokenExpiry: .distantFuture, store: store, sink: sink, channel: socket)
             connection.enqueue(.subscribe(room: room, since: 0, reply: ByteBuffer(string: "reply")))
-            try await waitUntil { connection.isIdle }
+            try await waitUntil("the writer is idle after the subscribe") { connection.isIdle }
             #expect(sink.batches.joined().last == "reply")
 
             func event(_ n: Int) async throws -> (EventHeader, ByteBuffer) {
@@ -167,13 +145,13 @@ struct ConnectionTests {
             _ = try await event(2)
             let third = try await event(3)
             #expect(try await !deliver(third))
-            try await waitUntil { sink.batches.count == 2 }
+            try await waitUntil("the gap is written") { sink.batches.count == 2 }
             let filled = sink.batches[1]
             #expect(filled.count == 2 && filled[0].contains(#""seq":2"#) && filled[1].contains(#""seq":3"#))
             #expect(try await socket.readOutbound(as: WebSocketFrame.self) == nil)
 
             connection.enqueue(.close(code: 1000, reason: "done"))
-            try await waitUntil { sink.closed != nil }
+            try await waitUntil("the socket is closed") { sink.closed != nil }
             #expect(sink.closed == 1000)
         }
     }
@@ -225,14 +203,14 @@ struct ConnectionTests {
                 connection.enqueue(.frame(ByteBuffer(string: "r2")))
             }
             await socket.testingEventLoop.run()
-            try await waitUntil { sink.batches == [["r2"]] }
+            try await waitUntil("r2 is written by the writer") { sink.batches == [["r2"]] }
             #expect(try await socket.readOutbound(as: WebSocketFrame.self).map { String(buffer: $0.unmaskedData) } == "r1")
             #expect(try await socket.readOutbound(as: WebSocketFrame.self) == nil)
-            try await waitUntil { connection.isIdle }
+            try await waitUntil("the writer is idle again") { connection.isIdle }
             // From another thread, with the writer idle again: straight onto the socket.
             connection.enqueue(.frame(ByteBuffer(string: "r3")))
             await socket.testingEventLoop.run()
-            try await waitUntil { connection.isIdle }
+            try await waitUntil("the writer is idle after r3") { connection.isIdle }
             #expect(try await socket.readOutbound(as: WebSocketFrame.self).map { String(buffer: $0.unmaskedData) } == "r3")
             #expect(sink.batches == [["r2"]])
         }
@@ -246,7 +224,7 @@ struct ConnectionTests {
             // The writer is held in its first write while the queue fills past its bound.
             for n in 1...20 { connection.enqueue(.frame(ByteBuffer(string: "f\(n)"))) }
             sink.gate.open()
-            try await waitUntil { sink.closed != nil }
+            try await waitUntil("the socket is closed") { sink.closed != nil }
             #expect(sink.closed == CloseCode.slowConsumer)
             #expect(sink.batches.joined().count < 20)
         }
@@ -266,7 +244,7 @@ struct ConnectionTests {
             // event, as a frame would skip the idle writer.)
             let event = ByteBuffer(string: #"{"type":"hello"}"#)
             stalled.enqueue(.event(try #require(EventHeader.decode(event)), event))
-            try await waitUntil { stalledSink.gate.waiting == 1 }
+            try await waitUntil("the writer is stuck in its first write") { stalledSink.gate.waiting == 1 }
             // Ten bytes each: the third is past the budget.
             for n in 1...3 { stalled.enqueue(.frame(ByteBuffer(string: "frame \(n) of"))) }
             await socket.testingEventLoop.advanceTime(by: Connection.overflowGrace - .seconds(1))

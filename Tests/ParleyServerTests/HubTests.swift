@@ -10,98 +10,6 @@ import Testing
 
 @testable import ParleyServer
 
-/// A local bus whose subscriptions hold each SUBSCRIBE and UNSUBSCRIBE at a gate until the test opens it: a Redis
-/// that is slow to answer, as it is in a reconnect storm. The real bus is exercised by the cluster tests.
-final class GatedBus: Bus {
-    private let local = LocalBus()
-    let subscribes: Gate
-    let unsubscribes: Gate
-    let publishes: Gate
-
-    init(subscribes: Gate = Gate(), unsubscribes: Gate = Gate(open: true), publishes: Gate = Gate(open: true)) {
-        self.subscribes = subscribes
-        self.unsubscribes = unsubscribes
-        self.publishes = publishes
-    }
-
-    func run() async throws { try await local.run() }
-    func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
-        await publishes.pass()
-        return try await local.publish(payload, to: channel)
-    }
-    func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
-        Task {
-            do { then(.success(try await publish(payload, to: channel))) } catch { then(.failure(error)) }
-        }
-    }
-    func withSubscription<R: Sendable>(
-        receive: (@Sendable (BusDelivery) -> Void)?, _ body: (any BusSubscription) async throws -> R
-    ) async throws -> R {
-        try await local.withSubscription(receive: receive) { try await body(Gated(bus: self, inner: $0)) }
-    }
-    func heartbeat(node: String, ttl: Duration) async throws -> Bool { try await local.heartbeat(node: node, ttl: ttl) }
-    func recordOnline(users: [String], node: String) async throws -> [String] { try await local.recordOnline(users: users, node: node) }
-    func recordOffline(users: [String], node: String) async throws -> [String] { try await local.recordOffline(users: users, node: node) }
-    func online(_ users: [String]) async throws -> Set<String> { try await local.online(users) }
-    func isAlive(node: String) async throws -> Bool { try await local.isAlive(node: node) }
-    func deadNodes() async throws -> [String] { try await local.deadNodes() }
-    func claimDeadNode(_ node: String) async throws -> [String]? { try await local.claimDeadNode(node) }
-    func count(_ keys: [String], window: Duration) async throws -> [(count: Int, remaining: Duration)] {
-        try await local.count(keys, window: window)
-    }
-    func lock(_ locks: [(key: String, for: Duration)]) async throws { try await local.lock(locks) }
-    func locked(_ keys: [String]) async throws -> [Duration?] { try await local.locked(keys) }
-    func acquire(_ key: String, for duration: Duration) async throws -> Bool { try await local.acquire(key, for: duration) }
-    func reset(_ keys: [String]) async throws { try await local.reset(keys) }
-
-    private struct Gated: BusSubscription {
-        let bus: GatedBus
-        let inner: any BusSubscription
-        var deliveries: AsyncStream<BusDelivery> { inner.deliveries }
-
-        func subscribe(_ channels: [String]) async throws {
-            await bus.subscribes.pass()
-            try await inner.subscribe(channels)
-        }
-
-        func unsubscribe(_ channels: [String]) async throws {
-            await bus.unsubscribes.pass()
-            try await inner.unsubscribe(channels)
-        }
-    }
-}
-
-/// Holds whoever passes until it is opened.
-final class Gate: Sendable {
-    private let state: Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>
-
-    init(open: Bool = false) {
-        state = Mutex((open, []))
-    }
-
-    func open() {
-        let waiting = state.withLock { state in
-            state.open = true
-            defer { state.waiting = [] }
-            return state.waiting
-        }
-        waiting.forEach { $0.resume() }
-    }
-
-    /// How many wait at the gate.
-    var waiting: Int { state.withLock { $0.waiting.count } }
-
-    func pass() async {
-        await withCheckedContinuation { continuation in
-            let open = state.withLock { state in
-                if !state.open { state.waiting.append(continuation) }
-                return state.open
-            }
-            if open { continuation.resume() }
-        }
-    }
-}
-
 @Suite("The hub")
 struct HubTests {
     @Test("a second socket joining a room waits, as the first does, until the node receives the room's channel")
@@ -115,13 +23,15 @@ struct HubTests {
                     try await hub.join(socket, room: "r_1")
                     joined.add(socket.id)
                 }
-                // The first join is on its way before the second starts.
-                try await Task.sleep(for: .milliseconds(100))
+                // The first join's subscribe waits at the bus, beside the hub's own, before the second join starts.
+                if n == 1 { try await waitUntil("the first join's subscribe reaches the bus") { bus.subscribes.waiting == 2 } }
             }
+            // What is tested is that the second join does not return: nothing shows that it waits, so it gets a
+            // moment in which to return wrongly.
+            try await Task.sleep(for: .milliseconds(100))
             #expect(joined.count == 0, "a join returned before the room's channel was subscribed")
             bus.subscribes.open()
-            for _ in 0..<500 where joined.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(joined.count == 2)
+            try await waitUntil("both joins return") { joined.count == 2 }
         }
     }
 
@@ -133,16 +43,17 @@ struct HubTests {
             try await hub.join(first, room: "r_1")
             // The leave's unsubscribe is on its way when the second socket joins.
             group.addTask { await hub.leave(first, room: "r_1") }
-            try await Task.sleep(for: .milliseconds(100))
+            try await waitUntil("the leave's unsubscribe reaches the bus") { bus.unsubscribes.waiting == 1 }
             let joined = Joined()
             group.addTask {
                 try await hub.join(second, room: "r_1")
                 joined.add(second.id)
             }
+            // The join queues its subscribe behind the unsubscribe without a sign the test could wait for (it reaches
+            // the bus only after it): a moment for it to do so before the unsubscribe goes through.
             try await Task.sleep(for: .milliseconds(100))
             bus.unsubscribes.open()
-            for _ in 0..<500 where joined.count < 1 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(joined.count == 1)
+            try await waitUntil("the join returns") { joined.count == 1 }
             #expect(try await bus.publish(ByteBuffer(string: "{}"), to: Channel.room("r_1")) == 1, "the node lost the room's channel")
         }
     }

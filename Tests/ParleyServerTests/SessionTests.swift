@@ -4,6 +4,7 @@ import HummingbirdTesting
 import ParleyBus
 import ParleyCore
 import ParleyStore
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyServer
@@ -98,6 +99,7 @@ struct SessionTests {
             // An unknown account is answered as a wrong password, and counts the same.
             let (unknown, unknownBody) = try await client.call(.post, "/api/auth/login", json: ["username": "nobody", "password": "password123"])
             #expect(unknown == .unauthorized && unknownBody?["error"]["code"].string == "unauthorized")
+            // The backoff is time: it is waited out, as the client told to retry after a second would.
             try await Task.sleep(for: .seconds(1.2))
             #expect(try await login(client).status == .ok)
             // The success forgot the failures: one more wrong password does not lock.
@@ -132,6 +134,7 @@ struct SessionTests {
             let sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(900), liveFor: .milliseconds(500), logger: .init(label: "test"))
             let access = Tokens.Access(userId: alice.id, session: "f1", expiresAt: .distantFuture)
             try await sessions.require(access)
+            // A live answer ages in time: its 500 ms are waited out, here and below.
             try await Task.sleep(for: .milliseconds(600))
             try await sessions.require(access)
             _ = try await store.revokeRefreshToken(hash: "t1", now: .now)
@@ -158,7 +161,8 @@ struct PasswordGateTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             // One runs and holds its place; one waits behind it.
             for _ in 0..<2 { group.addTask { try await gate.run { await release.pass() } } }
-            try await waitUntil { release.waiting == 1 }
+            try await waitUntil("one runs and holds its place") { release.waiting == 1 }
+            // The second takes its place in the queue without a sign the test could wait for: a moment for it to.
             try await Task.sleep(for: .milliseconds(100))
             await #expect(throws: ParleyError(.unavailable, "the server is busy checking passwords: try again", retryAfter: 1)) {
                 try await gate.run {}

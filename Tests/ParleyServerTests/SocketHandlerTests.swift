@@ -5,6 +5,7 @@ import NIOEmbedded
 import NIOWebSocket
 import ParleyCore
 import ParleyStore
+import ParleyTestSupport
 import Synchronization
 import Testing
 
@@ -54,7 +55,7 @@ struct SocketHandlerTests {
     @Test("pings every period; a client that answers stays, one silent for a whole period after a ping is closed")
     func heartbeat() async throws {
         try await withSocket { channel, _, received in
-            try await waitUntil { received.all == ["opened"] }
+            try await waitUntil("the handler reports the socket opened") { received.all == ["opened"] }
             await channel.testingEventLoop.advanceTime(by: .seconds(30))
             #expect(try await channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
             try await channel.writeInbound(clientFrame(.pong))
@@ -63,7 +64,7 @@ struct SocketHandlerTests {
             #expect(channel.isActive)
             await channel.testingEventLoop.advanceTime(by: .seconds(30))
             #expect(!channel.isActive)
-            try await waitUntil { received.all == ["opened", "closed"] }
+            try await waitUntil("the handler reports the socket closed") { received.all == ["opened", "closed"] }
         }
     }
 
@@ -81,8 +82,8 @@ struct SocketHandlerTests {
             try await channel.writeInbound(clientFrame(.connectionClose, code))
             let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
             #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 4000)
-            try await waitUntil { !channel.isActive }
-            try await waitUntil { received.all.last == "closed" }
+            try await waitUntil("the socket is closed") { !channel.isActive }
+            try await waitUntil("the handler reports the socket closed") { received.all.last == "closed" }
             #expect(received.all == ["opened", "frame:ping", "frame:typing", "malformed", "binary", "closed"])
         }
         // A code that no close frame may carry fails the connection.
@@ -110,7 +111,7 @@ struct SocketHandlerTests {
                 try await channel.writeInbound(frame)
                 let reply = try #require(try await channel.readOutbound(as: WebSocketFrame.self))
                 #expect(reply.opcode == .connectionClose && reply.data.getInteger(at: reply.data.readerIndex, as: UInt16.self) == 1002)
-                try await waitUntil { !channel.isActive }
+                try await waitUntil("the socket is closed") { !channel.isActive }
                 #expect(!received.all.contains { $0.hasPrefix("frame:") })
             }
         }
@@ -157,7 +158,9 @@ struct SocketHandlerTests {
         }
         try await withSocket(tokenExpiry: Date(timeIntervalSinceNow: 1)) { channel, connection, _ in
             connection.tokenExpiry.withLock { $0 = Date(timeIntervalSinceNow: 3600) }
-            // The timer set for the first expiry finds the renewed token and sets itself for the next ping.
+            // The timer set for the first expiry finds the renewed token and sets itself for the next ping. The
+            // handler reads the token's expiry off the wall clock, which the testing loop does not move: the first
+            // token's second is waited out for real, so that a handler that missed the renewal would close now.
             try await Task.sleep(for: .seconds(1))
             await channel.testingEventLoop.advanceTime(by: .seconds(2))
             #expect(try await channel.readOutbound(as: WebSocketFrame.self) == nil)
@@ -166,13 +169,14 @@ struct SocketHandlerTests {
         }
     }
 
-    /// The next frame written on the channel, waiting up to 5 s for the writer's task.
-    func nextOutbound(_ channel: NIOAsyncTestingChannel) async throws -> WebSocketFrame {
-        for _ in 0..<500 {
-            if let frame = try await channel.readOutbound(as: WebSocketFrame.self) { return frame }
-            try await Task.sleep(for: .milliseconds(10))
+    /// The next frame written on the channel, waiting for the writer's task.
+    func nextOutbound(_ channel: NIOAsyncTestingChannel, sourceLocation: SourceLocation = #_sourceLocation) async throws -> WebSocketFrame {
+        var frame: WebSocketFrame?
+        try await waitUntil("a frame is written", sourceLocation: sourceLocation) {
+            frame = try await channel.readOutbound(as: WebSocketFrame.self)
+            return frame != nil
         }
-        throw ParleyError(.internal, "no frame written in 5 s")
+        return frame!
     }
 
     @Test("while the inbox holds its read-ahead the socket reads no more, and reads again once the inbox is taken")
@@ -182,14 +186,14 @@ struct SocketHandlerTests {
         let inbox = Inbox(run: { _ in await gate.pass() }, runAtOnce: { _, _ in false }, resumeReading: { resumed.add(.opened) })
         // The first input holds the task at the gate; the rest wait in the queue.
         inbox.push(.opened)
-        try await waitUntil { gate.waiting == 1 }
+        try await waitUntil("the first input holds the task at the gate") { gate.waiting == 1 }
         for _ in 1..<Inbox.readAhead { inbox.push(.binary) }
         #expect(!inbox.holdsReads())
         inbox.push(.malformed)
         #expect(inbox.holdsReads())
         #expect(resumed.all.isEmpty)
         gate.open()
-        try await waitUntil { resumed.all.count == 1 }
+        try await waitUntil("the inbox resumes reading") { resumed.all.count == 1 }
         #expect(!inbox.holdsReads())
     }
 
@@ -213,18 +217,19 @@ struct SocketHandlerTests {
         inbox.push(.binary)
         inbox.push(signal)
         inbox.push(.malformed)
-        // The first signal is not done: nothing after it has run.
+        // The first signal is not done: nothing after it has run. What is tested is that nothing does, so the inbox
+        // gets a moment in which to run the rest wrongly.
         try await Task.sleep(for: .milliseconds(100))
         #expect(atOnce.all == ["frame:signal"] && ran.all.isEmpty)
         pending.withLock { $0.removeFirst() }()
         // The signal that waited behind others runs in the queue, in its place.
-        try await waitUntil { ran.all == ["binary", "frame:signal", "malformed"] }
+        try await waitUntil("the waiting inputs run, in order") { ran.all == ["binary", "frame:signal", "malformed"] }
         #expect(atOnce.all == ["frame:signal"])
         // With nothing waiting, the next runs at once again; one that is not run at once goes to `run`.
         inbox.push(.opened)
-        try await waitUntil { ran.all.count == 4 }
+        try await waitUntil("the next input runs") { ran.all.count == 4 }
         inbox.push(signal)
-        try await waitUntil { atOnce.all.count == 2 }
+        try await waitUntil("the next signal runs at once") { atOnce.all.count == 2 }
         #expect(ran.all == ["binary", "frame:signal", "malformed", "opened"])
     }
 }

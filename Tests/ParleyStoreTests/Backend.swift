@@ -6,16 +6,12 @@ import Testing
 
 @testable import ParleyStore
 
-/// The two stores the conformance suite runs against. Postgres comes from `PARLEY_TEST_DATABASE_URL`, which
-/// `scripts/test` sets after starting a throwaway server; each test gets a schema of its own.
+/// The two stores the conformance suite runs against. Postgres is `PARLEY_TEST_DATABASE_URL`, which `scripts/test`
+/// sets after starting a throwaway server (without it the Postgres cases are skipped and say so); each test gets a
+/// schema of its own.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
     case postgres
-
-    static let postgresURL = ProcessInfo.processInfo.environment["PARLEY_TEST_DATABASE_URL"]
-
-    /// SQLite always; Postgres whenever a test server is given, and `scripts/test` always gives one.
-    static var available: [Backend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
 
     var testDescription: String { rawValue }
 
@@ -36,7 +32,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .postgres:
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let store = try SQLStore.postgres(
-                url: try #require(Self.postgresURL), maximumConnections: connections, searchPath: schema, logger: logger)
+                url: try TestServers.postgres.require(), maximumConnections: connections, searchPath: schema, logger: logger)
             return try await Self.running(store) { store in
                 try await store.database.withExecutor { try await $0.execute("CREATE SCHEMA \(schema)") }
                 _ = try await store.migrate()

@@ -11,7 +11,8 @@ struct BatcherTests {
         let sizes = Mutex<[Int]>([])
         let run: Batcher<Int, Int>.Run = { requests in
             sizes.withLock { $0.append(requests.count) }
-            // Long enough for every other call to arrive while the first batch runs.
+            // Long enough for every other call to arrive while the first batch runs. The batcher shows no sign of the
+            // calls that wait in it, and a count taken before each call could be read before its call is in.
             try? await Task.sleep(for: .milliseconds(200))
             return requests.map { $0.isMultiple(of: 7) ? .failure(Odd()) : .success($0 * 2) }
         }

@@ -27,7 +27,7 @@ struct MeetingStoreTests {
         Attendee(conn: conn, user: user.id, media: MediaState(), joinedAt: .now)
     }
 
-    @Test("dialling twice, or both sides at once, ends up in one meeting, which the room list shows", arguments: Backend.available)
+    @Test("dialling twice, or both sides at once, ends up in one meeting, which the room list shows", arguments: Backend.allCases)
     func oneMeetingPerRoom(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -52,7 +52,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("anyone but the host joining answers; the last attendee leaving ends it, and a room can ring again", arguments: Backend.available)
+    @Test("anyone but the host joining answers; the last attendee leaving ends it, and a room can ring again", arguments: Backend.allCases)
     func joinAndLeave(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -82,7 +82,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("a full meeting refuses the next attendee; the caller hanging up before an answer cancels", arguments: Backend.available)
+    @Test("a full meeting refuses the next attendee; the caller hanging up before an answer cancels", arguments: Backend.allCases)
     func capacityAndCancel(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -100,7 +100,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("a decline ends a direct ring; a group rings until every callee declined", arguments: Backend.available)
+    @Test("a decline ends a direct ring; a group rings until every callee declined", arguments: Backend.allCases)
     func declines(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -120,7 +120,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("many sockets greeted, authorized and signalling at once are read together, and each gets its own answer", arguments: Backend.available)
+    @Test("many sockets greeted, authorized and signalling at once are read together, and each gets its own answer", arguments: Backend.allCases)
     func batchedReads(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -171,7 +171,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("accepting makes a ring active; only the host or a group admin ends it", arguments: Backend.available)
+    @Test("accepting makes a ring active; only the host or a group admin ends it", arguments: Backend.allCases)
     func acceptAndEnd(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)
@@ -187,7 +187,7 @@ struct MeetingStoreTests {
         }
     }
 
-    @Test("rings past their time become missed; a dead node's attendees leave and empty meetings end", arguments: Backend.available)
+    @Test("rings past their time become missed; a dead node's attendees leave and empty meetings end", arguments: Backend.allCases)
     func sweeps(backend: Backend) async throws {
         try await backend.withStore { store in
             let people = try await People.make(store)

@@ -1,12 +1,13 @@
 import Foundation
 import ParleyCore
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyStore
 
 @Suite("Messages, on every store")
 struct MessageStoreTests {
-    @Test("50 concurrent sends to one room get seq 1…50, each exactly once", arguments: Backend.available)
+    @Test("50 concurrent sends to one room get seq 1…50, each exactly once", arguments: Backend.allCases)
     func concurrentSendsHaveNoGaps(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -29,7 +30,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("a retried clientId returns the original message, not a copy", arguments: Backend.available)
+    @Test("a retried clientId returns the original message, not a copy", arguments: Backend.allCases)
     func retryIsIdempotent(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -53,7 +54,7 @@ struct MessageStoreTests {
     /// `parley_send_one` against 0004's `parley_send_batch`): the same outcome either way.
     @Test(
         "a batch of sends to several rooms, with retries and a non-member in it, gives each what it would get alone",
-        arguments: Backend.available, [false, true])
+        arguments: Backend.allCases, [false, true])
     func batchedSends(backend: Backend, alone: Bool) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -109,7 +110,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("pages run by seq, ascending, before and after", arguments: Backend.available)
+    @Test("pages run by seq, ascending, before and after", arguments: Backend.allCases)
     func paging(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -128,7 +129,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("pages of several rooms read in one batch each get their own messages", arguments: Backend.available)
+    @Test("pages of several rooms read in one batch each get their own messages", arguments: Backend.allCases)
     func batchedPages(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -168,7 +169,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("a deleted message keeps its seq and loses its text; only its sender or an admin deletes it", arguments: Backend.available)
+    @Test("a deleted message keeps its seq and loses its text; only its sender or an admin deletes it", arguments: Backend.allCases)
     func deleting(backend: Backend) async throws {
         try await backend.withStore { store in
             let owner = try await store.makeUser("Olive")
@@ -193,7 +194,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("unread counts others' messages after the read mark, which only moves forward", arguments: Backend.available)
+    @Test("unread counts others' messages after the read mark, which only moves forward", arguments: Backend.allCases)
     func unreadAndRead(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -216,7 +217,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("every send writes an outbox row in its transaction; the relay publishes and clears what is old enough", arguments: Backend.available)
+    @Test("every send writes an outbox row in its transaction; the relay publishes and clears what is old enough", arguments: Backend.allCases)
     func outbox(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -247,7 +248,7 @@ struct MessageStoreTests {
         }
     }
 
-    @Test("a published row is deleted by the next batch of sends, or by itself a moment later when none comes", arguments: Backend.available)
+    @Test("a published row is deleted by the next batch of sends, or by itself a moment later when none comes", arguments: Backend.allCases)
     func publishedRows(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -266,16 +267,11 @@ struct MessageStoreTests {
 
             // No send comes: it goes by itself.
             store.markPublished(outbox: second.id)
-            var left = try await rows()
-            for _ in 0..<100 where !left.isEmpty {
-                try await Task.sleep(for: .milliseconds(20))
-                left = try await rows()
-            }
-            #expect(left.isEmpty)
+            try await waitUntil("the published row is deleted", within: .seconds(2)) { try await rows().isEmpty }
         }
     }
 
-    @Test("a non-member can neither read, send, delete nor mark read", arguments: Backend.available)
+    @Test("a non-member can neither read, send, delete nor mark read", arguments: Backend.allCases)
     func nonMembers(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")

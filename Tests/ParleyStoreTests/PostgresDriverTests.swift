@@ -1,29 +1,29 @@
 import Foundation
 import ParleyCore
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyStore
 
 /// What the Postgres driver does for speed, seen from Postgres itself: the pool's warm connections in
 /// `pg_stat_activity`, and the sends' prepared statements in `pg_prepared_statements`.
-@Suite(.enabled(if: Backend.postgresURL != nil))
+@Suite("The Postgres driver", .enabled(if: TestServers.postgres.enabled, "needs PARLEY_TEST_DATABASE_URL: run scripts/test"))
 struct PostgresDriverTests {
     @Test("a pool opens its warm connections at start, and no more than its queries need", arguments: [0, 3])
     func warmConnections(warm: Int) async throws {
         let name = "parley-test-\(UUID().uuidString.prefix(8))"
         let store = try SQLStore.postgres(
-            url: try #require(Backend.postgresURL), warmConnections: warm, applicationName: name, logger: Backend.logger)
+            url: try TestServers.postgres.require(), warmConnections: warm, applicationName: name, logger: Backend.logger)
         try await Backend.running(store) { store in
             // The query takes a connection of its own name, so at least one is open however many are warm.
             let expected = Int64(max(warm, 1))
             var open: Int64 = 0
-            for _ in 0..<100 {
+            try await waitUntil("the pool opens \(expected) connections") {
                 open = try await store.database.withExecutor { sql in
                     try await sql.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?", [.text(name)])
                         .first?.int(0) ?? 0
                 }
-                if open >= expected { break }
-                try await Task.sleep(for: .milliseconds(100))
+                return open >= expected
             }
             #expect(open == expected)
         }

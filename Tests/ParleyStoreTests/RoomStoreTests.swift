@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Users, contacts, rooms and members, on every store")
 struct RoomStoreTests {
-    @Test("usernames are unique and search finds names and usernames", arguments: Backend.available)
+    @Test("usernames are unique and search finds names and usernames", arguments: Backend.allCases)
     func users(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -25,7 +25,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("the rooms of several users are read at once", arguments: Backend.available)
+    @Test("the rooms of several users are read at once", arguments: Backend.allCases)
     func roomIdsOfUsers(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -39,7 +39,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("adding a contact is idempotent from either side and shares one direct room", arguments: Backend.available)
+    @Test("adding a contact is idempotent from either side and shares one direct room", arguments: Backend.allCases)
     func contacts(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -60,7 +60,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("both sides adding each other at once meet in the same direct room", arguments: Backend.available)
+    @Test("both sides adding each other at once meet in the same direct room", arguments: Backend.allCases)
     func simultaneousContacts(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -73,7 +73,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("roles: admins add members, only the owner adds admins and changes roles", arguments: Backend.available)
+    @Test("roles: admins add members, only the owner adds admins and changes roles", arguments: Backend.allCases)
     func roles(backend: Backend) async throws {
         try await backend.withStore { store in
             let owner = try await store.makeUser("Olive")
@@ -109,7 +109,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("an owner who leaves hands ownership on; the last member to leave deletes the group", arguments: Backend.available)
+    @Test("an owner who leaves hands ownership on; the last member to leave deletes the group", arguments: Backend.allCases)
     func leaving(backend: Backend) async throws {
         try await backend.withStore { store in
             let owner = try await store.makeUser("Olive")
@@ -129,7 +129,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("a rotated refresh token cannot be used twice, and reusing it revokes the whole family", arguments: Backend.available)
+    @Test("a rotated refresh token cannot be used twice, and reusing it revokes the whole family", arguments: Backend.allCases)
     func refreshRotation(backend: Backend) async throws {
         try await backend.withStore { store in
             let alice = try await store.makeUser("Alice")
@@ -164,7 +164,7 @@ struct RoomStoreTests {
         }
     }
 
-    @Test("migrating again applies nothing", arguments: Backend.available)
+    @Test("migrating again applies nothing", arguments: Backend.allCases)
     func migrationsRunOnce(backend: Backend) async throws {
         try await backend.withStore { store in
             #expect(try await store.migrate().isEmpty)

@@ -15,6 +15,7 @@ public final class Deliveries: @unchecked Sendable {
     public func next(within seconds: Int = 15) async -> BusDelivery? {
         await withTaskGroup(of: BusDelivery?.self) { group in
             group.addTask { await self.iterator.next() }
+            // The bound of the wait on the stream, not a wait itself.
             group.addTask {
                 try? await Task.sleep(for: .seconds(seconds))
                 return nil

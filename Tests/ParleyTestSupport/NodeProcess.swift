@@ -9,16 +9,10 @@ public final class NodeProcess: @unchecked Sendable {
     public let log: URL
     public private(set) var port = 0
 
-    /// The built `parley`: `PARLEY_BIN` (set by scripts/test), else beside the test bundle.
-    public static var binary: URL {
-        if let path = ProcessInfo.processInfo.environment["PARLEY_BIN"] { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("parley")
-    }
-
     public init(environment: [String: String], directory: URL, arguments: [String] = []) throws {
         log = directory.appendingPathComponent("node-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.executableURL = Self.binary
+        process.executableURL = TestServers.parleyBinary
         process.arguments = arguments
         process.currentDirectoryURL = directory
         // Only what the test gives, so that nothing from the developer's shell changes the node.
@@ -31,17 +25,13 @@ public final class NodeProcess: @unchecked Sendable {
 
     /// Waits until the node logs that it listens, and returns its base URL.
     public func listening(within seconds: Double = 60) async throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let match = text.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/), let port = Int(match.1) {
-                self.port = port
-                return "http://127.0.0.1:\(port)"
-            }
-            guard process.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(50))
+        // Until it says where it listens, or has stopped without saying so.
+        _ = await holds(within: .seconds(seconds)) {
+            if let match = output.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/), let port = Int(match.1) { self.port = port }
+            return port != 0 || !process.isRunning
         }
-        throw NodeError(description: "the node did not start:\n\(output)")
+        guard port != 0 else { throw NodeError(description: "the node did not start:\n\(output)") }
+        return baseURL
     }
 
     /// Where the node serves REST and the web client, once it listens.
@@ -93,17 +83,12 @@ public final class NodeProcess: @unchecked Sendable {
 }
 
 extension Process {
-    /// Waits until the process has exited, or `seconds` have passed, and says whether it exited. It polls instead of
+    /// Waits until the process has exited, or `seconds` have passed, and says whether it exited. It checks instead of
     /// calling `waitUntilExit()`, which spins a run loop that, off the main thread, may never hear of the exit: that
     /// parks one of the cooperative pool's threads for good, and on 2 cores two of them hang every test.
     @discardableResult
     public func exited(within seconds: Double = 30) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while isRunning {
-            guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return true
+        await holds(within: .seconds(seconds)) { !isRunning }
     }
 }
 

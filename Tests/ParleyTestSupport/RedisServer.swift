@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A redis-server of the test's own, on a free port, that the test can stop and start again.
 public final class RedisServer: @unchecked Sendable {
@@ -15,18 +16,17 @@ public final class RedisServer: @unchecked Sendable {
 
     public var url: String { "redis://127.0.0.1:\(port)" }
 
-    public func start() async throws {
+    /// Starts the server and returns once it answers. Needs redis-server (`TestServers.redisServer`).
+    public func start(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.executableURL = URL(fileURLWithPath: try TestServers.redisServer.require(sourceLocation: sourceLocation))
         process.arguments = ["--bind", "127.0.0.1", "--port", "\(port)", "--save", "", "--appendonly", "no", "--dir", directory.path]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        for _ in 0..<100 {
-            if (try? await RedisPing.ping(port: port)) == true { return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("redis-server answers on port \(port)", sourceLocation: sourceLocation) {
+            (try? await RedisPing.ping(port: port)) == true
         }
-        throw NodeError(description: "redis-server did not start on \(port)")
     }
 
     public func kill() async {
@@ -60,7 +60,9 @@ public final class RedisServer: @unchecked Sendable {
 public enum RedisPing {
     public static func ping(port: Int) async throws -> Bool {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        // redis-cli comes with redis-server.
+        process.executableURL = URL(fileURLWithPath: try TestServers.redisServer.require()).deletingLastPathComponent()
+            .appendingPathComponent("redis-cli")
         process.arguments = ["-p", "\(port)", "ping"]
         let pipe = Pipe()
         process.standardOutput = pipe
