@@ -173,8 +173,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // For the tests: parley nodes and a redis-server of their own as child processes, and bus deliveries read in
-        // bounded steps.
+        // For the tests: parley nodes and a redis-server of their own as child processes, the test servers read from the
+        // environment in one place, waits on conditions (`waitUntil`), and bus and store doubles.
         .target(
             name: "ParleyTestSupport",
             dependencies: [

@@ -3,7 +3,7 @@ Redis-adapter design), one instance per process; run two on one Redis for a cros
 
     python socketio_peer.py --port 9001 --redis redis://127.0.0.1:6379
 
-The events mirror what `parley bench` asks of Parley, so that the same load shape drives both:
+The events mirror what `parley-bench` asks of Parley, so that the same load shape drives both:
 - `join` ROOM: the socket enters the room (Parley: subscribe); acknowledged.
 - `send` {room, text}: `message` with the text to everyone in the room, on every instance, through Redis
   (Parley: send to a room); acknowledged.

@@ -97,8 +97,11 @@ struct NodeParts: Sendable {
 }
 
 /// The REST routes a node's role serves, behind the error, metrics and authentication middleware.
-func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drain: NodeDrain = NodeDrain()) async throws -> Router<AppRequestContext> {
-    let (configuration, store, bus, tokens, sessions, logger) = (parts.configuration, parts.store, parts.bus, parts.tokens, parts.sessions, parts.logger)
+func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drain: NodeDrain = NodeDrain()) async throws -> Router<AppRequestContext>
+{
+    let (configuration, store, bus, tokens, sessions, logger) = (
+        parts.configuration, parts.store, parts.bus, parts.tokens, parts.sessions, parts.logger
+    )
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: SecurityHeaders())
     router.add(middleware: ErrorMiddleware())

@@ -3,7 +3,7 @@ import NIOCore
 import ParleyCore
 import ParleyStore
 
-/// Everything a node is told at start-up. Built from the environment (the variables of DESIGN.md, under the same
+/// Everything a node is told at start-up. Built from the environment (the variables of the README, under the same
 /// names), then adjusted by the flags of `parley serve`.
 public struct Configuration: Sendable {
     /// Which part of the topology a node plays.

@@ -142,7 +142,7 @@ struct BusConformanceTests {
             let prefix = "parley:user:\(UUID().uuidString):"
             try await publishWhenReady(bus, "warm-up", to: prefix + "none")
             try await bus.withSubscription { subscription in
-                // A confirmation that came before its caller waited for it was once lost, and the caller hung.
+                // A confirmation may come before its caller waits for it: it must be kept for the caller, or the caller hangs.
                 let subscribed = try await withThrowingTaskGroup(of: Int.self) { group in
                     for n in 0..<2000 {
                         group.addTask {

@@ -77,7 +77,8 @@ struct CharacterRulesTests {
             #expect(refused.id == "7" && refused.error.message.hasPrefix("room"))
         }
         let signal = try ClientFrame(
-            json: try JSONReader.parse(#"{"type":"signal","meeting":"m","to":"c","kind":"offer","payload":{"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}"#))
+            json: try JSONReader.parse(
+                #"{"type":"signal","meeting":"m","to":"c","kind":"offer","payload":{"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}}"#))
         guard case .signal(_, _, _, let payload) = signal.body else {
             Issue.record("not a signal: \(signal)")
             return

@@ -78,7 +78,9 @@ struct ClusterChatTests {
                 ] {
                     await #expect(throws: ParleyError(.notFound, "room not found")) { try await eve.request(frame) }
                 }
-                await #expect(throws: ParleyError(.badRequest, "unknown frame type 'dance'")) { try await eve.request(json: ["type": .string("dance")]) }
+                await #expect(throws: ParleyError(.badRequest, "unknown frame type 'dance'")) {
+                    try await eve.request(json: ["type": .string("dance")])
+                }
             }
             let history = try await pair.alice.rest.messages(room: pair.room)
             #expect(history.isEmpty)

@@ -39,7 +39,7 @@ struct ClusterSecurityTests {
         }
     }
 
-    @Test("a logout on one API node ends the session's access tokens on the other at once, and only that session's")
+    @Test("a logout on one API node ends the signed-out session's access tokens on the other at once, and no other's")
     func logoutAcrossNodes() async throws {
         try await TestCluster.with(api: 2, ws: 0) { cluster in
             let first = ParleyClient(baseURL: cluster.http("api-1"))

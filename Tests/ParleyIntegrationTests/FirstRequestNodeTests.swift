@@ -5,6 +5,7 @@ import ParleyClient
 import ParleyCore
 import ParleyTestSupport
 import Testing
+
 @testable import ParleyServer
 
 @Suite("A connection's first request, on a real node")

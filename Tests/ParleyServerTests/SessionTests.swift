@@ -19,7 +19,7 @@ struct SessionTests {
         return try await client.call(.post, "/api/auth/login", json: body)
     }
 
-    @Test("logout ends that session's access tokens at once and no other's; everywhere ends them all")
+    @Test("logout ends the signed-out session's access tokens at once and no other's; everywhere ends them all")
     func logoutRevokes() async throws {
         try await TestApp.run { client in
             let first = try await client.signUp("alice")

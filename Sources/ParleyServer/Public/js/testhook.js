@@ -1,4 +1,4 @@
-// A read-only window onto the client for the end-to-end tests (tests/browser) and for debugging in the console:
+// A read-only window onto the client for the end-to-end tests (e2e/browser) and for debugging in the console:
 // `window.parley` exists only when the page's address carries `test=1` (http://host/?test=1), and otherwise not at
 // all. It hands out getters and frozen snapshots, never the store, the Api or the socket themselves, so a test reads
 // what the client holds without being able to change it; its one exception, spoilAccessToken, says what it forces

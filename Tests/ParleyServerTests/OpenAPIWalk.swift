@@ -1,0 +1,244 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ParleyClient
+import ParleyCore
+import ParleyTestSupport
+import Testing
+
+@testable import ParleyServer
+
+/// Calls through the contract, as one user or another, each expecting a status.
+struct OpenAPIWalk {
+    let contract: OpenAPIContract
+    let client: any TestClientProtocol
+
+    @discardableResult
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, _ account: Account? = nil, json: (any Encodable)? = nil, headers: HTTPFields = [:],
+        expect status: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> (status: HTTPResponse.Status, body: JSONValue) {
+        var headers = headers
+        if let account { headers[.authorization] = "Bearer \(account.accessToken)" }
+        let answer = try await contract.call(client, method, uri, headers: headers, json: json, sourceLocation: sourceLocation)
+        #expect(answer.status == status, "\(method) \(uri): \(answer.body)", sourceLocation: sourceLocation)
+        return (answer.status, answer.body)
+    }
+
+    func signUp(_ username: String) async throws -> Account {
+        let (_, session) = try await call(
+            .post, "/api/auth/register", json: ["username": username, "password": "password123", "name": username.capitalized], expect: .created)
+        return Account(
+            user: User(id: session["user"]["id"].string ?? "", username: username, name: session["user"]["name"].string ?? ""),
+            accessToken: session["accessToken"].string ?? "", refreshToken: session["refreshToken"].string ?? "")
+    }
+
+    /// Makes two users contacts and returns their direct room.
+    func contact(_ a: Account, _ b: Account) async throws -> String {
+        try #require(try await call(.post, "/api/contacts", a, json: ["username": b.user.username], expect: .created).body["room"].string)
+    }
+
+    /// The routes that load balancers and operators use.
+    func probes() async throws {
+        let (_, health) = try await call(.get, "/healthz", expect: .ok)
+        #expect(health["status"].string == "ok")
+        try await call(.get, "/readyz", expect: .ok)
+        try await call(.get, "/metrics", expect: .ok)
+        let (_, document) = try await call(.get, "/api/openapi.json", expect: .ok)
+        #expect(document == contract.document)
+    }
+
+    /// Sign-up, sign-in, refresh and sign-out, with the token in the JSON and in the cookie.
+    func auth() async throws {
+        let erin = try await signUp("erin")
+        try await call(
+            .post, "/api/auth/register", json: ["username": "ERIN", "password": "password123", "name": "Another"], expect: .conflict)
+        let (_, session) = try await call(.post, "/api/auth/login", json: ["username": "Erin", "password": "password123"], expect: .ok)
+        #expect(session["user"]["id"].string == erin.user.id && session["expiresIn"].integer ?? 0 > 0)
+        try await call(.post, "/api/auth/login", json: ["username": "erin", "password": "wrong-password"], expect: .unauthorized)
+        let (_, rotated) = try await call(.post, "/api/auth/refresh", json: ["refreshToken": erin.refreshToken], expect: .ok)
+        // The spent token again: a reuse, which ends the session.
+        try await call(.post, "/api/auth/refresh", json: ["refreshToken": erin.refreshToken], expect: .unauthorized)
+        try await call(.post, "/api/auth/logout", json: ["refreshToken": rotated["refreshToken"].string ?? ""], expect: .noContent)
+        let current = try #require(session["refreshToken"].string)
+        try await call(
+            .post, "/api/auth/logout", json: ["refreshToken": .string(current), "everywhere": .bool(true)] as [String: JSONValue], expect: .noContent)
+        try await call(
+            .get, "/api/me", Account(user: erin.user, accessToken: session["accessToken"].string ?? "", refreshToken: ""), expect: .unauthorized)
+
+        // The web client's way: the refresh token only ever in an HttpOnly cookie, sent back as a browser would.
+        let fay: [String: JSONValue] = ["username": .string("fay"), "password": .string("password123"), "cookie": .bool(true)]
+        let (_, cookied) = try await call(.post, "/api/auth/register", json: fay.merging(["name": .string("Fay")]) { $1 }, expect: .created)
+        #expect(cookied["refreshToken"] == .null)
+        let login = try await contract.call(client, .post, "/api/auth/login", json: fay)
+        #expect(login.status == .ok && login.body["refreshToken"] == .null)
+        let refreshed = try await contract.call(
+            client, .post, "/api/auth/refresh", headers: [.cookie: try Self.cookie(login.headers)], json: [:] as [String: String])
+        #expect(refreshed.status == .ok && refreshed.body["refreshToken"] == .null)
+        let signedOut = try await contract.call(
+            client, .post, "/api/auth/logout", headers: [.cookie: try Self.cookie(refreshed.headers)], json: [:] as [String: String])
+        #expect(signedOut.status == .noContent && signedOut.headers[.setCookie]?.contains("Max-Age=0") == true)
+
+        // Failed sign-ins past the free ones are locked out, with Retry-After.
+        _ = try await signUp("gus")
+        var statuses: [HTTPResponse.Status] = []
+        for _ in 0..<8 where statuses.last != .tooManyRequests {
+            statuses.append(
+                try await contract.call(client, .post, "/api/auth/login", json: ["username": "gus", "password": "not-his-password"]).status)
+        }
+        #expect(statuses.last == .tooManyRequests, "\(statuses)")
+    }
+
+    /// The `parley_refresh` cookie an answer sets, as a browser would send it back.
+    private static func cookie(_ headers: HTTPFields) throws -> String {
+        try #require(headers[.setCookie]?.split(separator: ";").first.map(String.init))
+    }
+
+    /// Users, contacts, rooms, members and messages.
+    func chat() async throws {
+        let alice = try await signUp("alice")
+        let bob = try await signUp("bob")
+        let carol = try await signUp("carol")
+        let (_, me) = try await call(.get, "/api/me", alice, expect: .ok)
+        #expect(me["id"].string == alice.user.id)
+        let (_, found) = try await call(.get, "/api/users?q=bo&limit=10", alice, expect: .ok)
+        #expect(found[0]["username"].string == "bob")
+
+        let direct = try await contact(alice, bob)
+        let (_, again) = try await call(.post, "/api/contacts", bob, json: ["username": "alice"], expect: .ok)
+        #expect(again["room"].string == direct)
+        try await call(.post, "/api/contacts", alice, json: ["username": "nobody"], expect: .notFound)
+        let (_, contacts) = try await call(.get, "/api/contacts", alice, expect: .ok)
+        #expect(contacts.array?.count == 1)
+        let (_, presence) = try await call(.get, "/api/presence", alice, expect: .ok)
+        #expect(presence[0]["user"].string == bob.user.id && presence[0]["online"].bool == false)
+
+        let (_, created) = try await call(.post, "/api/rooms", alice, json: Self.group("Team", [bob]), expect: .created)
+        let group = try #require(created["room"]["id"].string)
+        try await call(.get, "/api/rooms/\(group)", bob, expect: .ok)
+        try await call(.patch, "/api/rooms/\(group)", alice, json: ["name": "Crew"], expect: .ok)
+        try await call(.patch, "/api/rooms/\(direct)", alice, json: ["name": "Crew"], expect: .forbidden)
+        let (_, member) = try await call(
+            .post, "/api/rooms/\(group)/members", alice, json: ["userId": carol.user.id, "role": "admin"], expect: .created)
+        #expect(member["role"].string == "admin")
+        try await call(.post, "/api/rooms/\(group)/members", alice, json: ["userId": carol.user.id], expect: .conflict)
+        try await call(.patch, "/api/rooms/\(group)/members/\(carol.user.id)", alice, json: ["role": "member"], expect: .ok)
+        try await call(.patch, "/api/rooms/\(group)/members/\(carol.user.id)", bob, json: ["role": "admin"], expect: .forbidden)
+        try await call(.delete, "/api/rooms/\(group)/members/\(carol.user.id)", alice, expect: .noContent)
+
+        let clientId = UUID().uuidString
+        try await call(.post, "/api/rooms/\(direct)/messages", alice, json: ["clientId": clientId, "text": "hi bob"], expect: .created)
+        try await call(.post, "/api/rooms/\(direct)/messages", alice, json: ["clientId": clientId, "text": "hi bob"], expect: .ok)
+        try await call(.post, "/api/rooms/\(direct)/messages", bob, json: ["clientId": UUID().uuidString, "text": "hi"], expect: .created)
+        try await call(.delete, "/api/rooms/\(direct)/messages/1", bob, expect: .forbidden)
+        let (_, deleted) = try await call(.delete, "/api/rooms/\(direct)/messages/1", alice, expect: .ok)
+        #expect(deleted["text"] == .null && deleted["deletedAt"].string != nil)
+        try await call(.delete, "/api/rooms/\(direct)/messages/9", alice, expect: .notFound)
+        let (_, page) = try await call(.get, "/api/rooms/\(direct)/messages?after=0&limit=10", bob, expect: .ok)
+        #expect(page.array?.count == 2)
+        try await call(.get, "/api/rooms/\(direct)/messages?before=2", bob, expect: .ok)
+        try await call(.post, "/api/rooms/\(direct)/read", alice, json: ["seq": 2], expect: .noContent)
+        let (_, rooms) = try await call(.get, "/api/rooms", alice, expect: .ok)
+        #expect(rooms.array?.count == 2)
+
+        try await call(.delete, "/api/rooms/\(direct)", alice, expect: .forbidden)
+        try await call(.delete, "/api/rooms/\(group)", bob, expect: .forbidden)
+        try await call(.delete, "/api/rooms/\(group)", alice, expect: .noContent)
+        try await call(.get, "/api/rooms/\(group)", alice, expect: .notFound)
+    }
+
+    /// Meetings rung, answered, declined and ended, and the ICE servers.
+    func meetings() async throws {
+        let hana = try await signUp("hana")
+        let ivan = try await signUp("ivan")
+        let joe = try await signUp("joe")
+        let direct = try await contact(hana, ivan)
+        let (_, created) = try await call(.post, "/api/rooms", hana, json: Self.group("Call", [ivan, joe]), expect: .created)
+        let group = try #require(created["room"]["id"].string)
+
+        let (_, ringing) = try await call(.post, "/api/rooms/\(group)/meetings", hana, expect: .created)
+        let id = try #require(ringing["id"].string)
+        try await call(.post, "/api/rooms/\(group)/meetings", ivan, expect: .ok)
+        let (_, open) = try await call(.get, "/api/meetings", ivan, expect: .ok)
+        #expect(open[0]["id"].string == id)
+        let (_, rooms) = try await call(.get, "/api/rooms", ivan, expect: .ok)
+        #expect(rooms.array?.contains { $0["meeting"]["id"].string == id } == true)
+        try await call(.get, "/api/meetings/\(id)", joe, expect: .ok)
+        let (_, active) = try await call(.post, "/api/meetings/\(id)/accept", ivan, expect: .ok)
+        #expect(active["state"].string == "active")
+        try await attending(id, as: ivan) {
+            let (_, attended) = try await call(.get, "/api/meetings/\(id)", joe, expect: .ok)
+            #expect(attended["attendees"][0]["user"].string == ivan.user.id && attended["attendees"][0]["media"]["screen"].bool == true)
+            let (_, rooms) = try await call(.get, "/api/rooms", joe, expect: .ok)
+            #expect(rooms.array?.contains { $0["meeting"]["attendees"][0]["user"].string == ivan.user.id } == true)
+            try await call(.post, "/api/meetings/\(id)/end", joe, expect: .forbidden)
+            let (_, ended) = try await call(.post, "/api/meetings/\(id)/end", hana, expect: .ok)
+            #expect(ended["state"].string == "ended" && ended["attendees"].array?.isEmpty == true)
+        }
+        try await call(.post, "/api/meetings/\(id)/accept", ivan, expect: .gone)
+        try await call(.get, "/api/meetings/\(id)", hana, expect: .ok)
+
+        let (_, ring) = try await call(.post, "/api/rooms/\(direct)/meetings", hana, expect: .created)
+        let (_, declined) = try await call(.post, "/api/meetings/\(ring["id"].string ?? "")/decline", ivan, expect: .ok)
+        #expect(declined["state"].string == "declined")
+        try await call(.post, "/api/meetings/m_nothing/decline", ivan, expect: .notFound)
+
+        let (_, ice) = try await call(.get, "/api/turn", hana, expect: .ok)
+        #expect(ice["iceServers"].array?.count == 2)
+    }
+
+    /// Runs `body` while `account` attends the meeting from a WebSocket.
+    private func attending(_ meeting: String, as account: Account, _ body: () async throws -> Void) async throws {
+        let port = try #require(client.port)
+        let rest = ParleyClient(baseURL: "http://localhost:\(port)")
+        try await rest.login(username: account.user.username, password: "password123")
+        let live = LiveClient(rest: rest, urls: ["ws://localhost:\(port)/ws"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await live.run() }
+            defer { group.cancelAll() }
+            for await event in live.events {
+                if case .connected = event { break }
+            }
+            try await live.joinMeeting(meeting, media: MediaState(audio: true, video: false, screen: true))
+            try await body()
+        }
+    }
+
+    /// Every operation answers as documented when it refuses: without a token; with a body that is not JSON, is
+    /// malformed or is too large; with ids that name nothing, or hold a control character.
+    func refusals() async throws {
+        let kim = try await signUp("kim")
+        let auth: HTTPFields = [.authorization: "Bearer \(kim.accessToken)"]
+        for operation in contract.operations.sorted() {
+            let method = HTTPRequest.Method(operation.method.uppercased())!
+            let uri = operation.path.replacing(/\{(\w+)\}/) { $0.1 == "seq" ? "1" : "x_\($0.1)" }
+            if contract.isSecured(operation) {
+                let (status, _, _) = try await contract.call(client, method, uri, conforming: false)
+                #expect(status == .unauthorized, "\(operation) without a token")
+            }
+            if contract.object(operation)["requestBody"] != .null {
+                let refusals: [(String, HTTPFields, HTTPResponse.Status)] = [
+                    ("{}", [.contentType: "text/plain"], .unsupportedMediaType),
+                    ("{\"name\":", [:], .badRequest),
+                    ("{\"name\":\"" + String(repeating: "x", count: 70_000) + "\"}", [:], .contentTooLarge),
+                ]
+                for (body, headers, expected) in refusals {
+                    let (status, _, _) = try await contract.call(client, method, uri, headers: headers + auth, raw: body)
+                    #expect(status == expected, "\(operation) with \(body.prefix(12))...")
+                }
+            }
+            guard operation.path.contains("{") else { continue }
+            // A room or meeting the caller is not in answers as one that does not exist.
+            let body = contract.acceptedBody(operation)
+            let (missing, _, _) = try await contract.call(client, method, uri, headers: auth, json: body)
+            #expect(missing == .notFound, "\(operation) for ids that name nothing")
+            let control = operation.path.replacing(/\{(\w+)\}/) { _ in "x%01" }
+            let (refused, _, _) = try await contract.call(client, method, control, headers: auth, json: body, conforming: false)
+            #expect(refused == .badRequest, "\(operation) with a control character in the path")
+        }
+    }
+
+    static func group(_ name: String, _ members: [Account]) -> [String: JSONValue] {
+        ["name": .string(name), "members": .array(members.map { .string($0.user.id) })]
+    }
+}
