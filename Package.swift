@@ -5,6 +5,11 @@ let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
+// Parley's topology, as these targets build it: clients (a browser, `parley`, `parley-bench`) reach a load balancer
+// (HAProxy in scripts/cluster, Traefik in docker-compose.yml), which sends /api to API nodes and /ws to WS nodes. Both
+// are the one `parley` executable (`serve --role api|ws|all`, ParleyServer). Every node keeps durable state in the
+// store (ParleyStore: Postgres, or SQLite embedded) and shares live state over the bus (ParleyBus: Redis pub/sub, or
+// in-process embedded), across which WS nodes fan out events and relay WebRTC signals.
 let package = Package(
     name: "parley",
     platforms: [.macOS(.v15)],
@@ -34,7 +39,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
-        // Domain types, the wire protocol and errors. No I/O.
+        // Domain types, errors, and the wire protocol as types (frames, events, replies, bus channel names). No I/O.
         .target(name: "ParleyCore", swiftSettings: swiftSettings),
 
         // Durable state: the Store protocol over Postgres and SQLite. The schema is the top-level `migrations/` folder,
@@ -58,7 +63,8 @@ let package = Package(
         // Debian's hiredis (libhiredis-dev): the RESP reader and the command formatter of the Redis bus.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
 
-        // Live state between nodes: the Bus protocol, in-process and over Redis.
+        // Live state between nodes: the Bus protocol, in-process and over Redis (one subscription per node, pipelined
+        // publishes, presence heartbeats, counters).
         .target(
             name: "ParleyBus",
             dependencies: [
@@ -72,7 +78,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The node: REST controllers, middleware, background services, and the composition root.
+        // A node: the composition root (`buildApplication`), the REST API of API nodes (Controllers/), the WebSocket
+        // gateway of WS nodes (Gateway/: the hub on the bus, one Connection per socket), meetings and signaling,
+        // presence, the outbox relay, the drain, and the static web client (Public/).
         .target(
             name: "ParleyServer",
             dependencies: [
@@ -102,7 +110,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // A Swift client of Parley's REST API, used by the CLI, the benchmark and the tests.
+        // Swift clients of Parley: REST (ParleyClient) and the realtime protocol (LiveClient), for the benchmark, the
+        // chaos driver and the tests.
         .target(
             name: "ParleyClient",
             dependencies: [

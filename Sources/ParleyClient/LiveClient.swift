@@ -184,7 +184,12 @@ public final class LiveClient: Sendable {
 
     private func receive(_ data: Data) async {
         guard let frame = try? JSONDecoder().decode(ServerFrame.self, from: data) else {
+            // A frame of a newer server, or a broken one: a request it answers fails rather than wait for ever.
+            struct Answer: Decodable { let re: String? }
             logger.debug("dropped a frame it cannot read", metadata: ["frame": "\(String(decoding: data.prefix(200), as: UTF8.self))"])
+            if let re = (try? JSONDecoder().decode(Answer.self, from: data))?.re {
+                resume(re, .failure(ParleyError(.internal, "the server's reply could not be read")))
+            }
             return
         }
         switch frame {

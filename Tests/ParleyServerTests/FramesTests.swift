@@ -26,7 +26,7 @@ struct FramesTests {
             let ok: Bool
             let message: Message
         }
-        let ack = try JSONDecoder().decode(Ack.self, from: Data(buffer: Frames.reply(Reply(re: Self.id, message: message))))
+        let ack = try JSONDecoder().decode(Ack.self, from: Data(buffer: Frames.reply(re: Self.id, message: message)))
         #expect(ack.re == Self.id && ack.ok && ack.message == message)
     }
 

@@ -1,4 +1,4 @@
--- A batch of sends in one round trip: the same steps as the portable statements in SQLStore+Messages.swift, run
+-- A batch of sends in one round trip: the same steps as the portable statements in SQLStore+Send.swift, run
 -- inside the server, where each statement's plan is cached and none waits on the network. A call runs in its own
 -- transaction, so a batch costs one round trip and one commit.
 --

@@ -1,5 +1,5 @@
 -- parley_send_batch, set-based: the steps of 0003 for the whole batch at once, as the SQLite statements in
--- SQLStore+Messages.swift take them, instead of seven statements per request. The batch's JSON is parsed once per
+-- SQLStore+Send.swift take them, instead of seven statements per request. The batch's JSON is parsed once per
 -- statement and each table is read and written once, so a send's share of Postgres's work falls as its batch grows.
 -- The same rows and guarantees; one more argument, `published`: outbox rows whose events went out, deleted in the
 -- same transaction (see SQLStore.markPublished). 0003's function stays for the nodes of the version before, during a

@@ -56,12 +56,11 @@ public enum ServerFrame: Hashable, Sendable, Decodable {
 extension JSONText {
     /// A reply with no meeting and no attendee, as `Reply.encode(to:)` writes it: the frequent replies (sends,
     /// signals, pings) skip Foundation's encoder.
-    public mutating func reply(_ reply: Reply) {
-        precondition(reply.meeting == nil && reply.attendee == nil, "JSONText writes replies without a meeting or attendee")
+    public mutating func reply(re: String, message: Message?) {
         raw("{\"re\":")
-        string(reply.re)
+        string(re)
         raw(",\"ok\":true")
-        if let message = reply.message {
+        if let message {
             raw(",\"message\":")
             self.message(message)
         }

@@ -162,7 +162,7 @@ final class Connection: Sendable {
             guard header.session == nil || header.session == session else { return .drop }
             return direct ? nil : .signOut
         }
-        guard let room = header.room, header.kind.isRoomEvent else { return .deliver }
+        guard let room = header.room, header.kind?.isRoomEvent == true else { return .deliver }
         guard let cursor = cursors[room] else { return .drop }
         guard header.kind == .messageCreated, let seq = header.seq else {
             // Removed from the room: this is the last the connection hears of it.

@@ -10,19 +10,21 @@ enum Frames {
 
     /// A reply. The frequent ones, a send's acknowledgement and the plain `{"re": id, "ok": true}` of signals, pings
     /// and the like, are written by hand (`JSONText`): every send and every signal gets one.
-    static func reply(_ reply: Reply) -> ByteBuffer {
-        guard reply.meeting == nil, reply.attendee == nil else {
-            // Replies to meeting frames: rare, and a Meeting has no hand-written form.
-            return (try? ByteBuffer(bytes: JSONEncoder().encode(reply))) ?? ok(re: reply.re)
-        }
-        var json = JSONText(capacity: 32 + reply.re.utf8.count + (reply.message == nil ? 0 : 256))
-        json.reply(reply)
+    static func reply(re id: String, message: Message? = nil) -> ByteBuffer {
+        var json = JSONText(capacity: 32 + id.utf8.count + (message == nil ? 0 : 256))
+        json.reply(re: id, message: message)
         return ByteBuffer(bytes: json.bytes)
+    }
+
+    /// Any reply, such as a meeting frame's, which carries the meeting or the attendee.
+    static func reply(_ reply: Reply) throws -> ByteBuffer {
+        guard reply.meeting != nil || reply.attendee != nil else { return Self.reply(re: reply.re, message: reply.message) }
+        return ByteBuffer(bytes: try JSONEncoder().encode(reply))
     }
 
     /// `{"re": id, "ok": true}`.
     static func ok(re id: String) -> ByteBuffer {
-        reply(Reply(re: id))
+        reply(re: id)
     }
 
     /// A relayed signal, written by hand (`JSONText`): every signal is encoded here.

@@ -84,18 +84,20 @@ final class Gateway: Sendable {
     /// publishes, and costs no task hop this way. What the client sends next waits until `done`, after the
     /// publish's reply, so that replies keep their order. Returns false, having done nothing, for anything else.
     private func runAtOnce(_ input: Inbound, _ connection: Connection, done: @escaping @Sendable () -> Void) -> Bool {
-        guard case .frame(let frame) = input, case .signal = frame.body else { return false }
-        relay(signal: frame, connection) { [self] result in
+        guard case .frame(let frame) = input, case .signal(let meeting, let to, let kind, let payload) = frame.body else { return false }
+        relay(meeting, to: to, kind: kind, payload: payload, connection) { [self] result in
             answer(frame, with: result, connection)
             done()
         }
         return true
     }
 
-    /// Relays a signal frame; `then` gets the outcome, on the bus's thread or at once.
-    private func relay(signal frame: ClientFrame, _ connection: Connection, then: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    /// Relays a signal; `then` gets the outcome, on the bus's thread or at once.
+    private func relay(
+        _ meeting: String, to: String, kind: SignalKind, payload: JSONValue?, _ connection: Connection,
+        then: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
         do {
-            guard case .signal(let meeting, let to, let kind, let payload) = frame.body else { preconditionFailure("relay takes signals") }
             try meetings.signal(
                 meeting, to: to, kind: kind, payload: payload, from: connection.id, user: connection.userId,
                 attends: { hub.attends(connection.id, meeting: $0) }, then: then)
@@ -192,7 +194,7 @@ final class Gateway: Sendable {
             let sent = try await store.send(
                 room: room, sender: connection.userId, clientId: try Validate.clientId(clientId), text: try Validate.text(text))
             // The reply is the acknowledgement, and the row is committed by now.
-            if let id = frame.id { connection.enqueue(.frame(Frames.reply(Reply(re: id, message: sent.message)))) }
+            if let id = frame.id { connection.enqueue(.frame(Frames.reply(re: id, message: sent.message))) }
             events.publish(sent.outbox)
         case .typing(let room):
             try await requireMember(connection.userId, room)
@@ -213,46 +215,47 @@ final class Gateway: Sendable {
             if let reply { connection.enqueue(.frame(reply)) }
         case .ping:
             if let reply { connection.enqueue(.frame(reply)) }
-        case .signal:
+        case .signal(let meeting, let to, let kind, let payload):
             // Behind other frames of the socket's; one that finds none waiting runs at once (`runAtOnce`).
-            let result = await withCheckedContinuation { continuation in relay(signal: frame, connection) { continuation.resume(returning: $0) } }
-            answer(frame, with: result, connection)
-        case .meetingStart, .meetingAccept, .meetingDecline, .meetingEnd, .meetingJoin, .meetingLeave, .media:
-            let reply = try await handleMeeting(frame.body, connection)
-            if let id = frame.id { connection.enqueue(.frame(Frames.reply(Reply(re: id, meeting: reply.meeting, attendee: reply.attendee)))) }
-        }
-    }
-
-    /// Meeting frames: membership of the meeting's room is checked by the store, attendance for `media`. Returns
-    /// what the reply carries.
-    private func handleMeeting(_ body: ClientFrame.Body, _ connection: Connection) async throws -> (meeting: Meeting?, attendee: Attendee?) {
-        switch body {
-        case .meetingStart(let room):
-            return (try await meetings.start(room: room, host: connection.userId).meeting, nil)
-        case .meetingAccept(let id):
-            return (try await meetings.accept(id, user: connection.userId), nil)
-        case .meetingDecline(let id):
-            return (try await meetings.decline(id, user: connection.userId), nil)
-        case .meetingEnd(let id):
-            return (try await meetings.end(id, actor: connection.userId), nil)
-        case .meetingJoin(let id, let media):
-            let room = try await store.meeting(id, viewer: connection.userId).room
-            // In the meeting's audience before the join commits, so that no attendee event falls in between.
-            try await hub.attend(connection, meeting: id, room: room)
-            do {
-                return (try await meetings.join(id, conn: connection.id, user: connection.userId, media: media.applied(to: MediaState())), nil)
-            } catch {
-                await hub.unattend(connection, meeting: id)
-                throw error
+            let result = await withCheckedContinuation { continuation in
+                relay(meeting, to: to, kind: kind, payload: payload, connection) { continuation.resume(returning: $0) }
             }
+            answer(frame, with: result, connection)
+        // Meeting frames: membership of the meeting's room is checked by the store, attendance for `media`.
+        case .meetingStart(let room):
+            try replyWith(meeting: try await meetings.start(room: room, host: connection.userId).meeting)
+        case .meetingAccept(let id):
+            try replyWith(meeting: try await meetings.accept(id, user: connection.userId))
+        case .meetingDecline(let id):
+            try replyWith(meeting: try await meetings.decline(id, user: connection.userId))
+        case .meetingEnd(let id):
+            try replyWith(meeting: try await meetings.end(id, actor: connection.userId))
+        case .meetingJoin(let id, let media):
+            try replyWith(meeting: try await join(id, media: media.applied(to: MediaState()), connection))
         case .meetingLeave(let id):
             await hub.unattend(connection, meeting: id)
             await meetings.leave(id, conn: connection.id)
-            return (nil, nil)
+            if let reply { connection.enqueue(.frame(reply)) }
         case .media(let id, let change):
-            return (nil, try await meetings.media(id, conn: connection.id, change: change))
-        default:
-            preconditionFailure("handleMeeting takes meeting frames")
+            try replyWith(attendee: try await meetings.media(id, conn: connection.id, change: change))
+        }
+
+        func replyWith(meeting: Meeting? = nil, attendee: Attendee? = nil) throws {
+            guard let id = frame.id else { return }
+            connection.enqueue(.frame(try Frames.reply(Reply(re: id, meeting: meeting, attendee: attendee))))
+        }
+    }
+
+    /// Joins a meeting with a connection, which is in the meeting's audience before the join commits, so that no
+    /// attendee event falls in between.
+    private func join(_ id: String, media: MediaState, _ connection: Connection) async throws -> Meeting {
+        let room = try await store.meeting(id, viewer: connection.userId).room
+        try await hub.attend(connection, meeting: id, room: room)
+        do {
+            return try await meetings.join(id, conn: connection.id, user: connection.userId, media: media)
+        } catch {
+            await hub.unattend(connection, meeting: id)
+            throw error
         }
     }
 

@@ -62,8 +62,8 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    /// An upgrade on a connection that already served a request cannot happen any more (`FirstRequestHandler` reads
-    /// only the first). As hummingbird-websocket does, the client is sent to the same path on a new connection.
+    /// An upgrade is taken only as a connection's first request (`FirstRequestHandler` reads only the first); a
+    /// later one is refused. As hummingbird-websocket does, the client is sent to the same path on a new connection.
     private static func refusingLateUpgrades(_ responder: @escaping HTTPChannelHandler.Responder) -> HTTPChannelHandler.Responder {
         struct LateUpgrade: Error {}
         return { request, writer, channel in

@@ -30,7 +30,7 @@ extension Hub {
                 let ids: Set<String>
                 switch Channel.audience(of: message.channel) {
                 case .room(let room):
-                    ids = header.kind.isAttendeeEvent ? state.meetings[header.meeting ?? ""]?.connections ?? [] : state.rooms[room] ?? []
+                    ids = header.kind?.isAttendeeEvent == true ? state.meetings[header.meeting ?? ""]?.connections ?? [] : state.rooms[room] ?? []
                     // A member removed from the room attends none of its meetings from here on: their connections
                     // neither send nor receive the meetings' signals. (The store takes them out next.)
                     if header.kind == .memberRemoved, let user = header.user {

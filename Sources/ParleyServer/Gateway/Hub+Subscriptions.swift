@@ -51,10 +51,11 @@ extension Hub {
 
     /// The node's subscription, once the hub has it: a connection that comes as the node starts waits for it.
     func subscription() async throws -> any BusSubscription {
-        let id = state.withLock { state in
+        let (subscription, id) = state.withLock { state in
             state.waiters += 1
-            return state.waiters
+            return (state.subscription, state.waiters)
         }
+        if let subscription { return subscription }
         let waited = try await withDeadline(.seconds(5)) { [self] in
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in

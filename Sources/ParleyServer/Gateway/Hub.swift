@@ -82,12 +82,14 @@ final class Hub: Service {
 
     func run() async throws {
         defer {
-            let waiters = state.withLock { state in
+            // Nobody waits for a subscription, or for an operation on one, past the hub's end.
+            let (waiters, operations) = state.withLock { state in
                 state.stopped = true
                 defer { state.subscriptionWaiters = [:] }
-                return state.subscriptionWaiters.values
+                return (state.subscriptionWaiters.values, state.pending.values.map(\.task))
             }
             for waiter in waiters { waiter.resume(throwing: ParleyError(.unavailable, "the node is stopping")) }
+            for operation in operations { operation.cancel() }
         }
         try await bus.withSubscription(receive: { self.receive($0) }) { subscription in
             let waiters = state.withLock { state in

@@ -60,8 +60,8 @@ struct Meetings: Sendable {
         let attendee = Attendee(conn: conn, user: user, media: media, joinedAt: .now)
         let change = try await store.joinMeeting(meeting, attendee: attendee, capacity: capacity)
         if let joined = change.meeting.attendees.first(where: { $0.conn == conn }) {
-            let change = AttendeeChange(room: change.meeting.room, meeting: meeting, attendee: joined)
-            await publish(.attendeeJoined(change), to: Channel.room(change.room))
+            let room = change.meeting.room
+            await publish(.attendeeJoined(AttendeeChange(room: room, meeting: meeting, attendee: joined)), to: Channel.room(room))
         }
         await announce(change)
         return change.meeting

@@ -1,0 +1,96 @@
+import Foundation
+import ParleyCore
+import Testing
+
+/// The protocol's types against their wire form and against docs/protocol.md.
+@Suite("The wire protocol as types")
+struct ProtocolTests {
+    static let user = User(id: "u_1", username: "alice", name: "Alice")
+    static let message = Message(room: "r_1", seq: 42, clientId: "c_1", sender: "u_1", text: "hi", sentAt: Timestamp(milliseconds: 1_700_000_000_000))
+    static let attendee = Attendee(
+        conn: "ws-1~a.1", user: "u_1", media: MediaState(video: false), joinedAt: Timestamp(milliseconds: 1_700_000_000_500))
+    static let meeting = Meeting(
+        id: "m_1", room: "r_1", host: "u_1", state: .active, startedAt: Timestamp(milliseconds: 1_700_000_000_000),
+        ringsUntil: Timestamp(milliseconds: 1_700_000_045_000), attendees: [attendee])
+    static let room = RoomSummary(
+        id: "r_1", kind: .group, name: "Team", peer: nil, role: .owner, lastSeq: 42, lastMessage: message, unread: 0,
+        createdAt: Timestamp(milliseconds: 1_700_000_000_000))
+
+    /// One event of every kind.
+    static let events: [Event] = [
+        .hello(Hello(conn: "ws-1~a.1", user: "u_1", node: "ws-1", heartbeatMs: 30000)),
+        .messageCreated(message),
+        .messageDeleted(Message(room: "r_1", seq: 7, clientId: "c_2", sender: "u_1", text: nil, sentAt: message.sentAt, deletedAt: message.sentAt)),
+        .replayDone(room: "r_1", truncated: true),
+        .roomAdded(room), .roomRemoved(room: "r_1"),
+        .memberAdded(room: "r_1", member: Member(user: user, role: .admin, lastReadSeq: 3)), .memberRemoved(room: "r_1", user: "u_2"),
+        .presence(room: "r_1", user: "u_2", online: false), .typing(room: "r_1", user: "u_2"), .read(room: "r_1", user: "u_2", seq: 41),
+        .meetingRinging(meeting), .meetingActive(meeting), .meetingEnded(meeting, reason: .declined),
+        .attendeeJoined(AttendeeChange(room: "r_1", meeting: "m_1", attendee: attendee)),
+        .attendeeLeft(AttendeeChange(room: "r_1", meeting: "m_1", attendee: attendee)),
+        .attendeeMedia(AttendeeChange(room: "r_1", meeting: "m_1", attendee: attendee)),
+        .signal(
+            RelayedSignal(meeting: "m_1", from: "ws-1~a.1", fromUser: "u_1", to: "ws-2~b.2", kind: .offer, payload: .object(["sdp": .string("v=0")]))),
+        .error(ErrorFrame(re: "7", ParleyError(.notFound, "room not found"))),
+        .error(ErrorFrame(ParleyError(.peerGone, "gone"), to: "ws-1~a.1", peer: "ws-2~b.2", meeting: "m_1")),
+        .sessionClosed(session: "f_1"), .sessionClosed(session: nil), .sessionsRevoked(["f_1", "f_2"]),
+    ]
+
+    /// One frame of every kind.
+    static let frames: [ClientFrame.Body] = [
+        .subscribe([.init(room: "r_1", since: 41), .init(room: "r_2")]), .unsubscribe(["r_1"]),
+        .send(room: "r_1", clientId: "c_1", text: "hi"), .typing(room: "r_1"), .read(room: "r_1", seq: 42), .auth(token: "a.b.c"), .ping,
+        .meetingStart(room: "r_1"), .meetingAccept(meeting: "m_1"), .meetingDecline(meeting: "m_1"), .meetingEnd(meeting: "m_1"),
+        .meetingJoin(meeting: "m_1", media: .init(audio: true, video: false)), .meetingLeave(meeting: "m_1"),
+        .media(meeting: "m_1", .init(screen: true)),
+        .signal(meeting: "m_1", to: "ws-2~b.2", kind: .candidate, payload: .object(["candidate": .string("")])),
+    ]
+
+    @Test("every event kind reads back as it was written, fields flat beside its type")
+    func events() throws {
+        #expect(Set(Self.events.map(\.kind)) == Set(Event.Kind.allCases))
+        for event in Self.events {
+            let json = try JSONEncoder().encode(event)
+            #expect(try JSONDecoder().decode(Event.self, from: json) == event, "\(String(decoding: json, as: UTF8.self))")
+            let object = try JSONDecoder().decode(JSONValue.self, from: json)
+            #expect(object["type"].string == event.kind.rawValue)
+            #expect(try JSONDecoder().decode(ServerFrame.self, from: json) == .event(event))
+        }
+    }
+
+    @Test("a reply reads back as a reply, and a failed frame's error as an event that names it")
+    func replies() throws {
+        for reply in [
+            Reply(re: "1"), Reply(re: "2", message: Self.message), Reply(re: "3", meeting: Self.meeting), Reply(re: "4", attendee: Self.attendee),
+        ] {
+            #expect(try JSONDecoder().decode(ServerFrame.self, from: JSONEncoder().encode(reply)) == .reply(reply))
+            var json = JSONText()
+            json.reply(re: reply.re, message: reply.message)
+            if reply.meeting == nil, reply.attendee == nil {
+                #expect(try JSONDecoder().decode(ServerFrame.self, from: Data(json.bytes)) == .reply(reply))
+            }
+        }
+    }
+
+    @Test("every frame kind reads back from what a Swift client writes")
+    func frames() throws {
+        #expect(Set(Self.frames.map { ClientFrame($0).kind }) == Set(ClientFrame.Kind.allCases))
+        for body in Self.frames {
+            let json = try JSONEncoder().encode(ClientFrame(id: "9", body))
+            #expect(try json.withUnsafeBytes { try ClientFrame(json: $0) } == ClientFrame(id: "9", body), "\(String(decoding: json, as: UTF8.self))")
+        }
+    }
+
+    @Test("docs/protocol.md names every frame and every event a client sees")
+    func documented() throws {
+        let doc = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/protocol.md"), encoding: .utf8)
+        let nodeOnly: Set<Event.Kind> = [.sessionClosed, .sessionsRevoked]
+        for kind in Event.Kind.allCases where !nodeOnly.contains(kind) {
+            #expect(doc.contains("`\(kind.rawValue)"), "docs/protocol.md does not name the event \(kind.rawValue)")
+        }
+        for kind in ClientFrame.Kind.allCases {
+            #expect(doc.contains("`\(kind.rawValue)"), "docs/protocol.md does not name the frame \(kind.rawValue)")
+        }
+    }
+}
