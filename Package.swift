@@ -5,6 +5,19 @@ let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let testSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
+/// What the tests of a whole node need: the node, its clients, and HTTP and WebSocket clients of their own.
+let nodeTestDependencies: [Target.Dependency] = [
+    "ParleyServer",
+    "ParleyClient",
+    "ParleyTestSupport",
+    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    .product(name: "HummingbirdTesting", package: "hummingbird"),
+    .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOWebSocket", package: "swift-nio"),
+]
+
 // Parley's topology, as these targets build it: clients (a browser, `parley`, `parley-bench`) reach a load balancer
 // (HAProxy in scripts/cluster, Traefik in docker-compose.yml), which sends /api to API nodes and /ws to WS nodes. Both
 // are the one `parley` executable (`serve --role api|ws|all`, ParleyServer). Every node keeps durable state in the
@@ -216,18 +229,9 @@ let package = Package(
         // Fast: units, and whole nodes tested in process (router and live tests on SQLite and the in-process bus).
         .testTarget(
             name: "ParleyServerTests",
-            dependencies: [
-                "ParleyServer",
-                "ParleyClient",
-                "ParleyTestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            dependencies: nodeTestDependencies + [
                 .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: testSettings
         ),
@@ -235,18 +239,7 @@ let package = Package(
         // PARLEY_TEST_REDIS_URL; scripts/test sets both).
         .testTarget(
             name: "ParleyIntegrationTests",
-            dependencies: [
-                "ParleyServer",
-                "ParleyClient",
-                "ParleyTestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-            ],
+            dependencies: nodeTestDependencies + [.product(name: "Logging", package: "swift-log")],
             swiftSettings: testSettings
         ),
     ]
