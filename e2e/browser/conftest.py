@@ -4,15 +4,15 @@ which HAProxy honours while that node is up."""
 
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
+import sys
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from local_cluster import ROOT, Cluster  # noqa: E402
+
 SCREENSHOTS = os.path.join(ROOT, ".test", "screenshots")
 
 CHROMIUM_FLAGS = [
@@ -23,32 +23,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    def __init__(self):
-        self.folder = tempfile.mkdtemp(prefix="parley-browser-")
-        self.port = free_port()
-        self.environment = {**os.environ, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4"}
-
-    def run(self, *arguments):
-        result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)
-        assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    def url(self, node, test=True):
-        """The web client, asking for WS node `node`; `test=1` gives the page its read-only window.parley."""
-        return f"http://127.0.0.1:{self.port}/?node={node}" + ("&test=1" if test else "")
-
-
 @pytest.fixture(scope="session")
 def cluster(request):
     os.makedirs(SCREENSHOTS, exist_ok=True)
-    cluster = Cluster()
+    cluster = Cluster(prefix="parley-browser-")
     cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
     try:
         yield cluster

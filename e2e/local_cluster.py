@@ -1,0 +1,45 @@
+"""A Parley cluster on loopback for the end-to-end suites: `scripts/cluster` in a folder of its own (Postgres, Redis,
+nodes and HAProxy on free ports), driven through its commands."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self, prefix="parley-cluster-"):
+        self.folder = tempfile.mkdtemp(prefix=prefix)
+        self.port = free_port()
+        self.environment = {**os.environ, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4"}
+
+    def run(self, *arguments):
+        result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)
+        assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def status(self):
+        """{process: (port, pid, state)} from `scripts/cluster status`."""
+        rows = [line.split(None, 4) for line in self.run("status").splitlines()[1:]]
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def url(self, node, test=True):
+        """The web client, asking for WS node `node`; `test=1` gives the page its read-only window.parley."""
+        return f"http://127.0.0.1:{self.port}/?node={node}" + ("&test=1" if test else "")
