@@ -45,13 +45,13 @@ struct HubTests {
             group.addTask { await hub.leave(first, room: "r_1") }
             try await waitUntil("the leave's unsubscribe reaches the bus") { bus.unsubscribes.waiting == 1 }
             let joined = Joined()
+            let queued = hub.queuedOperations
             group.addTask {
                 try await hub.join(second, room: "r_1")
                 joined.add(second.id)
             }
-            // The join queues its subscribe behind the unsubscribe without a sign the test could wait for (it reaches
-            // the bus only after it): a moment for it to do so before the unsubscribe goes through.
-            try await Task.sleep(for: .milliseconds(100))
+            // The join's subscribe queues behind the unsubscribe, and reaches the bus only after it.
+            try await waitUntil("the join queues its subscribe") { hub.queuedOperations == queued + 1 }
             bus.unsubscribes.open()
             try await waitUntil("the join returns") { joined.count == 1 }
             #expect(try await bus.publish(ByteBuffer(string: "{}"), to: Channel.room("r_1")) == 1, "the node lost the room's channel")

@@ -162,8 +162,7 @@ struct PasswordGateTests {
             // One runs and holds its place; one waits behind it.
             for _ in 0..<2 { group.addTask { try await gate.run { await release.pass() } } }
             try await waitUntil("one runs and holds its place") { release.waiting == 1 }
-            // The second takes its place in the queue without a sign the test could wait for: a moment for it to.
-            try await Task.sleep(for: .milliseconds(100))
+            try await waitUntil("the second waits its turn") { gate.waiting == 1 }
             await #expect(throws: ParleyError(.unavailable, "the server is busy checking passwords: try again", retryAfter: 1)) {
                 try await gate.run {}
             }

@@ -41,6 +41,9 @@ struct PasswordHasher: Sendable {
             self.queue = queue
         }
 
+        /// How many wait their turn.
+        var waiting: Int { state.withLock { $0.waiting.count } }
+
         func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
             try await enter()
             defer { leave() }

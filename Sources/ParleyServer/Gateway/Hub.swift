@@ -114,6 +114,9 @@ final class Hub: Service {
 
     var connectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// How many subscribes and unsubscribes the hub has queued for the bus since it started.
+    var queuedOperations: Int { state.withLock { $0.operations } }
+
     /// The users with a connection on this node.
     var users: [String] { state.withLock { Array($0.users.keys) } }
 
