@@ -162,6 +162,7 @@ let package = Package(
             name: "parley",
             dependencies: [
                 "ParleyServer",
+                "ParleyClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -27,6 +27,11 @@ public final class ParleyClient: Sendable {
     /// The signed-in session, if any.
     public var currentSession: Session? { session.withLock { $0 } }
 
+    /// Signs in with a session kept from before, such as one a CLI stored on disk.
+    public func restore(_ session: Session) {
+        self.session.withLock { $0 = session }
+    }
+
     /// Uses another access token from now on, such as one renewed elsewhere.
     public func use(accessToken: String) {
         session.withLock { $0?.accessToken = accessToken }
@@ -51,9 +56,14 @@ public final class ParleyClient: Sendable {
         return try await signIn(try await request(.POST, "/api/auth/refresh", ["refreshToken": token]))
     }
 
-    public func logout() async throws {
+    /// Ends this session, or with `everywhere` every session of the user's, and closes their sockets.
+    public func logout(everywhere: Bool = false) async throws {
         guard let token = currentSession?.refreshToken else { return }
-        _ = try await request(.POST, "/api/auth/logout", ["refreshToken": token]) as Empty
+        struct Body: Encodable {
+            let refreshToken: String
+            let everywhere: Bool
+        }
+        _ = try await request(.POST, "/api/auth/logout", Body(refreshToken: token, everywhere: everywhere)) as Empty
         session.withLock { $0 = nil }
     }
 
@@ -112,6 +122,11 @@ public final class ParleyClient: Sendable {
     @discardableResult
     public func addMember(room: String, user: String, role: Role = .member) async throws -> Member {
         try await request(.POST, "/api/rooms/\(room)/members", ["userId": user, "role": role.rawValue])
+    }
+
+    @discardableResult
+    public func changeRole(room: String, user: String, role: Role) async throws -> RoomDetail {
+        try await request(.PATCH, "/api/rooms/\(room)/members/\(user)", ["role": role.rawValue])
     }
 
     /// Removes a member; removing yourself leaves the room.

@@ -8,13 +8,18 @@ import NIOPosix
 import ParleyServer
 import Prometheus
 
-/// The node and its operator commands: `serve` (the default) and `migrate`.
+/// The node and its operator commands, `serve` (the default) and `migrate`, and the client's commands.
 @main
 struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chat and peer-to-peer video meetings.",
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [
+            Serve.self, Migrate.self, Register.self, Login.self, Logout.self, Whoami.self, Users.self, Contacts.self, Rooms.self,
+            Group.self, Send.self, History.self, Tail.self,
+        ],
         defaultSubcommand: Serve.self)
+
+    static func main() async { await runAndExit() }
 }
 
 /// Settings shared by every command that touches the store; flags override the environment.

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import ParleyClient
+import ParleyCore
+
+/// What the client commands print: lines for people, or with `--json` one JSON object per line.
+struct Output {
+    let json: Bool
+
+    func line(_ text: String) {
+        print(text)
+        // Line by line even into a pipe, so that a reader of `tail --json` sees each message as it arrives.
+        fflush(nil)
+    }
+
+    /// One value: its JSON with `--json`, otherwise the words for people.
+    func emit<Value: Encodable>(_ value: Value, _ human: @autoclosure () -> String) {
+        line(json ? Self.encode(value) : human())
+    }
+
+    func message(_ message: Message, sender username: String?) {
+        let line = MessageLine(message, username: username)
+        emit(
+            line,
+            "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): \(message.text ?? "(deleted)")"
+        )
+    }
+
+    static func encode<Value: Encodable>(_ value: Value) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data("parley: \(text)\n".utf8))
+    }
+}
+
+/// A message as `--json` prints it: the stored message with its sender's username beside the sender's id.
+struct MessageLine: Encodable {
+    let room: String
+    let seq: Int64
+    let sender: String
+    let username: String?
+    let text: String?
+    let sentAt: Timestamp
+    let clientId: String
+    let deletedAt: Timestamp?
+
+    init(_ message: Message, username: String?) {
+        (room, seq, sender, self.username) = (message.room, message.seq, message.sender, username)
+        (text, sentAt, clientId, deletedAt) = (message.text, message.sentAt, message.clientId, message.deletedAt)
+    }
+}
+
+/// A failure of the client's own, printed as its message; `code` when it matches a server code.
+struct CLIError: Error, CustomStringConvertible {
+    var code: String?
+    var message: String
+
+    init(_ message: String, code: String? = nil) {
+        self.message = message
+        self.code = code
+    }
+
+    var description: String { code.map { "\($0): \(message)" } ?? message }
+
+    static func notLoggedIn(profile: String) -> CLIError {
+        CLIError("not logged in (profile \(profile)): run `parley login USERNAME` first", code: "unauthorized")
+    }
+
+    static let sessionExpired = CLIError("your session has expired: run `parley login USERNAME` again", code: "unauthorized")
+}
+
+extension Parley {
+    /// Runs the command, and turns a failure into its exit status: 1 with the server's code and message, or the
+    /// client's own; 2 for a usage error; what ArgumentParser says for help and the like.
+    static func runAndExit() async -> Never {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+            Foundation.exit(0)
+        } catch let error as ParleyClientError {
+            Output.error("\(error.code): \(error.message)")
+        } catch let error as ParleyError {
+            Output.error("\(error.code): \(error.message)")
+        } catch let error as CLIError {
+            Output.error(error.description)
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+        Foundation.exit(1)
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import ParleyClient
+import ParleyCore
+
+/// `parley tail ROOM...`: prints rooms' messages as they arrive, every one once and in order. It starts after the
+/// last seq a tail of this profile printed (or `--since`, or the room's newest), and LiveClient resumes from the last
+/// seq it holds after every reconnect, to whichever WS node takes it.
+struct Tail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Follow rooms: print their messages as they arrive.")
+
+    @OptionGroup var options: ClientOptions
+    @Argument(help: "Room ids, @usernames or group names.") var rooms: [String]
+    @Option(help: "Print messages after this seq first (0: the whole history); default: where the last tail stopped.")
+    var since: Int64?
+
+    func validate() throws {
+        if rooms.isEmpty { throw ValidationError("name at least one room to follow") }
+        if let since, since < 0 { throw ValidationError("--since must be 0 or more") }
+    }
+
+    func run() async throws {
+        let signedIn = try SignedIn(options)
+        let cursors = TailCursors(options.credentials)
+        var saved = cursors.load()
+        let live = LiveClient(rest: signedIn.client, urls: [Self.webSocketURL(signedIn.server)])
+        var names: [String: String] = [:]
+        for name in rooms {
+            let room = try await RoomName.resolve(name, signedIn)
+            let detail = try await signedIn.call { try await $0.room(room) }
+            for member in detail.members { names[member.user.id] = member.user.username }
+            try await live.follow(room, since: since ?? saved[room] ?? detail.room.lastSeq)
+        }
+        let output = options.output
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await live.run() }
+            group.addTask { try await Self.renew(signedIn, live) }
+            for await event in live.events {
+                switch event {
+                case .message(let message):
+                    output.message(message, sender: names[message.sender])
+                    saved[message.room] = message.seq
+                    cursors.save(saved)
+                case .connected(_, let node):
+                    Output.error("following \(rooms.joined(separator: ", ")) on node \(node)")
+                case .disconnected(let code) where code == 4001:
+                    await live.stop()
+                    throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized")
+                case .disconnected:
+                    Output.error("disconnected; reconnecting")
+                case .event:
+                    break
+                }
+            }
+            // The socket ended for good: a renewal failed and stopped it; its error is the one to tell.
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
+    /// Renews the access token before it expires, so that reconnects keep working, and hands it to the socket.
+    static func renew(_ signedIn: SignedIn, _ live: LiveClient) async throws {
+        do {
+            while true {
+                let wait = max(5, await signedIn.expiresAt.timeIntervalSinceNow - 60)
+                try await Task.sleep(for: .seconds(wait))
+                try await signedIn.refresh()
+                if let token = signedIn.client.currentSession?.accessToken { _ = try? await live.request(.auth(token: token)) }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            await live.stop()
+            throw error
+        }
+    }
+
+    static func webSocketURL(_ server: String) -> String {
+        let base = server.hasSuffix("/") ? String(server.dropLast()) : server
+        if base.hasPrefix("https://") { return "wss://" + base.dropFirst("https://".count) + "/ws" }
+        return "ws://" + base.dropFirst("http://".count) + "/ws"
+    }
+}
+
+/// The last seq `tail` printed per room, beside the profile's credentials, so that the next tail starts there.
+struct TailCursors {
+    let file: URL
+
+    init(_ store: CredentialStore) {
+        file = store.directory.appendingPathComponent("\(store.profile).tail.json")
+    }
+
+    func load() -> [String: Int64] {
+        guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
+        return (try? JSONDecoder().decode([String: Int64].self, from: data)) ?? [:]
+    }
+
+    func save(_ cursors: [String: Int64]) {
+        guard let data = try? JSONEncoder().encode(cursors) else { return }
+        try? data.write(to: file, options: .atomic)
+    }
+}

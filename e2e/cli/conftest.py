@@ -1,0 +1,125 @@
+"""The `parley` client commands against a Parley cluster: scripts/cluster up with one API node and two WS nodes
+behind HAProxy, on loopback, in a folder of its own. Each user is a profile in a config folder of its own
+(XDG_CONFIG_HOME), as two people on two machines would be. scripts/test provides PARLEY_BIN; without it the debug
+build is used."""
+
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BINARY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
+PASSWORD = "correct horse battery"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="parley-cli-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.environment = {
+            **os.environ, "PARLEY_BIN": BINARY, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4",
+            "PARLEY_REGISTER_LIMIT": "1000",
+        }
+
+    def run(self, *arguments):
+        result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)
+        assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+
+@pytest.fixture(scope="session")
+def cluster(request):
+    cluster = Cluster()
+    cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
+    try:
+        yield cluster
+    finally:
+        cluster.run("down")
+        if request.session.testsfailed == 0:
+            shutil.rmtree(cluster.folder, ignore_errors=True)
+
+
+class User:
+    """One person at a terminal: `parley` with a config folder of its own."""
+
+    def __init__(self, cluster, folder, username):
+        self.username = username
+        self.folder = folder
+        self.environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")},
+            "XDG_CONFIG_HOME": folder, "PARLEY_SERVER": cluster.url,
+        }
+
+    def run(self, *arguments, input=None, timeout=30):
+        return subprocess.run([BINARY, *arguments], env=self.environment, input=input, capture_output=True, text=True, timeout=timeout)
+
+    def ok(self, *arguments, input=None):
+        result = self.run(*arguments, input=input)
+        assert result.returncode == 0, f"parley {' '.join(arguments)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def start(self, *arguments):
+        return Follower(subprocess.Popen([BINARY, *arguments], env=self.environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+
+class Follower:
+    """A long-running `parley` (tail) whose stdout and stderr lines are read as they come."""
+
+    def __init__(self, process):
+        self.process = process
+        self.stdout = queue.Queue()
+        self.stderr = queue.Queue()
+        for stream, lines in ((process.stdout, self.stdout), (process.stderr, self.stderr)):
+            threading.Thread(target=lambda s=stream, q=lines: [q.put(line.rstrip("\n")) for line in s], daemon=True).start()
+
+    def line(self, lines, timeout=20):
+        return lines.get(timeout=timeout)
+
+    def stderr_until(self, predicate, timeout=20):
+        while True:
+            line = self.stderr.get(timeout=timeout)
+            if predicate(line):
+                return line
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def new_user(cluster, prefix):
+    username = f"{prefix}{uuid.uuid4().hex[:8]}"
+    user = User(cluster, tempfile.mkdtemp(prefix=f"parley-cli-{prefix}-"), username)
+    user.ok("register", username, "--name", prefix.title(), "--password-stdin", input=PASSWORD + "\n")
+    return user
+
+
+@pytest.fixture
+def alice(cluster):
+    return new_user(cluster, "alice")
+
+
+@pytest.fixture
+def bob(cluster):
+    return new_user(cluster, "bob")
+
+
+@pytest.fixture
+def pair(alice, bob):
+    """Alice and Bob, contacts, and the id of their direct room."""
+    import json
+    contact = json.loads(alice.ok("contacts", "add", bob.username, "--json"))
+    return alice, bob, contact["room"]
