@@ -157,7 +157,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The shipping executable: a node (`serve`) and `migrate`.
+        // The shipping executable: a node (`serve`), `migrate`, and the client commands (login, rooms, send, tail, ...).
         .executableTarget(
             name: "parley",
             dependencies: [

@@ -18,10 +18,12 @@ def free_port():
 
 
 class Cluster:
-    def __init__(self, prefix="parley-cluster-"):
+    def __init__(self, prefix="parley-cluster-", **settings):
+        """`settings`: more of the nodes' environment, such as a throttle lifted for a suite's many sign-ups."""
         self.folder = tempfile.mkdtemp(prefix=prefix)
         self.port = free_port()
-        self.environment = {**os.environ, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4"}
+        self.environment = {**os.environ, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4", **settings}
+        self.base_url = f"http://127.0.0.1:{self.port}"
 
     def run(self, *arguments):
         result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)

@@ -6,44 +6,24 @@ build is used."""
 import os
 import queue
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from local_cluster import ROOT, Cluster  # noqa: E402
+
 BINARY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
 PASSWORD = "correct horse battery"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    def __init__(self):
-        self.folder = tempfile.mkdtemp(prefix="parley-cli-")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.environment = {
-            **os.environ, "PARLEY_BIN": BINARY, "PARLEY_CLUSTER_DIR": self.folder, "PARLEY_PASSWORD_COST": "4",
-            "PARLEY_REGISTER_LIMIT": "1000",
-        }
-
-    def run(self, *arguments):
-        result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)
-        assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-
 @pytest.fixture(scope="session")
 def cluster(request):
-    cluster = Cluster()
+    cluster = Cluster(prefix="parley-cli-", PARLEY_BIN=BINARY, PARLEY_REGISTER_LIMIT="1000")
     cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
     try:
         yield cluster
@@ -61,7 +41,7 @@ class User:
         self.folder = folder
         self.environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")},
-            "XDG_CONFIG_HOME": folder, "PARLEY_SERVER": cluster.url,
+            "XDG_CONFIG_HOME": folder, "PARLEY_SERVER": cluster.base_url,
         }
 
     def run(self, *arguments, input=None, timeout=30):
