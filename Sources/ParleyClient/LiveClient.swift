@@ -31,6 +31,9 @@ public final class LiveClient: Sendable {
         var nextId = 0
         var connects = 0
         var stopped = false
+        /// Sends waiting for the socket to come back (`reconnected(since:before:)`).
+        var reconnectWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var waiters = 0
     }
 
     public let rest: ParleyClient
@@ -75,10 +78,12 @@ public final class LiveClient: Sendable {
 
     /// Closes the socket with a close handshake (1000) and ends `run`: the server sees the user leave at once.
     public func stop() async {
-        let outbound = state.withLock { state in
+        let (outbound, waiters) = state.withLock { state in
             state.stopped = true
-            return state.outbound
+            defer { state.reconnectWaiters = [:] }
+            return (state.outbound, state.reconnectWaiters.values)
         }
+        for waiter in waiters { waiter.resume(returning: false) }
         try? await outbound?.close(.normalClosure, reason: "client stopped")
     }
 
@@ -100,12 +105,14 @@ public final class LiveClient: Sendable {
     public func send(room: String, text: String, clientId: UUID = UUID(), within timeout: Duration = .seconds(30)) async throws -> Message {
         let deadline = ContinuousClock.now + timeout
         while true {
+            let connects = self.connects
             do {
                 let reply = try await request(.send(room: room, clientId: clientId.uuidString.lowercased(), text: text))
                 guard let message = reply.message else { throw ParleyError(.internal, "the server's reply to send has no message") }
                 return message
-            } catch let error as ParleyError where error.code == .internal && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
+            } catch let error as ParleyError where error.code == .internal {
+                // Cut off by a disconnect: sent again, with the same clientId, once the socket is back.
+                guard await reconnected(since: connects, before: deadline) else { throw error }
             }
         }
     }
@@ -173,10 +180,12 @@ public final class LiveClient: Sendable {
 
     /// After (re)connecting: every followed room again, from the last seq held.
     private func resubscribe(_ outbound: WebSocketOutboundWriter) async throws {
-        let rooms = state.withLock { state in
+        let (rooms, waiters) = state.withLock { state in
             state.connects += 1
-            return state.lastSeq.map { ClientFrame.RoomCursor(room: $0.key, since: $0.value) }
+            defer { state.reconnectWaiters = [:] }
+            return (state.lastSeq.map { ClientFrame.RoomCursor(room: $0.key, since: $0.value) }, state.reconnectWaiters.values)
         }
+        for waiter in waiters { waiter.resume(returning: true) }
         guard !rooms.isEmpty else { return }
         let frame = try JSONEncoder().encode(ClientFrame(.subscribe(rooms)))
         try await outbound.write(.text(String(decoding: frame, as: UTF8.self)))
