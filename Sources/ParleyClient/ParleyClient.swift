@@ -56,7 +56,7 @@ public final class ParleyClient: Sendable {
         return try await signIn(try await request(.POST, "/api/auth/refresh", ["refreshToken": token]))
     }
 
-    /// Ends this session, or with `everywhere` every session of the user's, and closes their sockets.
+    /// Ends the signed-in session, or with `everywhere` every session of the user's, and closes their sockets.
     public func logout(everywhere: Bool = false) async throws {
         guard let token = currentSession?.refreshToken else { return }
         struct Body: Encodable {
