@@ -31,9 +31,6 @@ public final class LiveClient: Sendable {
         var nextId = 0
         var connects = 0
         var stopped = false
-        /// Sends waiting for the socket to come back (`reconnected(since:before:)`).
-        var reconnectWaiters: [Int: CheckedContinuation<Bool, Never>] = [:]
-        var waiters = 0
     }
 
     public let rest: ParleyClient
@@ -42,6 +39,8 @@ public final class LiveClient: Sendable {
     public let events: AsyncStream<LiveEvent>
     let emit: AsyncStream<LiveEvent>.Continuation
     let state = Mutex(State())
+    /// Sends waiting for the socket to come back (`reconnected(since:before:)`), told of each connect and of `stop`.
+    let connected = Waiters()
     private let logger: Logger
 
     public init(rest: ParleyClient, urls: [String], logger: Logger = Logger(label: "parley.live")) {
@@ -78,12 +77,11 @@ public final class LiveClient: Sendable {
 
     /// Closes the socket with a close handshake (1000) and ends `run`: the server sees the user leave at once.
     public func stop() async {
-        let (outbound, waiters) = state.withLock { state in
+        let outbound = state.withLock { state in
             state.stopped = true
-            defer { state.reconnectWaiters = [:] }
-            return (state.outbound, state.reconnectWaiters.values)
+            return state.outbound
         }
-        for waiter in waiters { waiter.resume(returning: false) }
+        connected.resumeAll()
         try? await outbound?.close(.normalClosure, reason: "client stopped")
     }
 
@@ -180,12 +178,11 @@ public final class LiveClient: Sendable {
 
     /// After (re)connecting: every followed room again, from the last seq held.
     private func resubscribe(_ outbound: WebSocketOutboundWriter) async throws {
-        let (rooms, waiters) = state.withLock { state in
+        let rooms = state.withLock { state in
             state.connects += 1
-            defer { state.reconnectWaiters = [:] }
-            return (state.lastSeq.map { ClientFrame.RoomCursor(room: $0.key, since: $0.value) }, state.reconnectWaiters.values)
+            return state.lastSeq.map { ClientFrame.RoomCursor(room: $0.key, since: $0.value) }
         }
-        for waiter in waiters { waiter.resume(returning: true) }
+        connected.resumeAll()
         guard !rooms.isEmpty else { return }
         let frame = try JSONEncoder().encode(ClientFrame(.subscribe(rooms)))
         try await outbound.write(.text(String(decoding: frame, as: UTF8.self)))

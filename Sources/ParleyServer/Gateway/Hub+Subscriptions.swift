@@ -51,26 +51,14 @@ extension Hub {
 
     /// The node's subscription, once the hub has it: a connection that comes as the node starts waits for it.
     func subscription() async throws -> any BusSubscription {
-        let (subscription, id) = state.withLock { state in
-            state.waiters += 1
-            return (state.subscription, state.waiters)
-        }
-        if let subscription { return subscription }
+        if let subscription = state.withLock({ $0.subscription }) { return subscription }
         let waited = try await withDeadline(.seconds(5)) { [self] in
-            try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
-                    let ready = state.withLock { state -> Result<any BusSubscription, any Error>? in
-                        if let subscription = state.subscription { return .success(subscription) }
-                        if state.stopped { return .failure(ParleyError(.unavailable, "the node is stopping")) }
-                        if Task.isCancelled { return .failure(CancellationError()) }
-                        state.subscriptionWaiters[id] = continuation
-                        return nil
-                    }
-                    if let ready { continuation.resume(with: ready) }
+            try await subscribed.wait(cancelled: .failure(CancellationError())) {
+                state.withLock { state -> Result<any BusSubscription, any Error>? in
+                    if let subscription = state.subscription { return .success(subscription) }
+                    return state.stopped ? .failure(ParleyError(.unavailable, "the node is stopping")) : nil
                 }
-            } onCancel: {
-                state.withLock { $0.subscriptionWaiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
-            }
+            }.get()
         }
         guard let waited else { throw ParleyError(.internal, "the node is not connected to its bus") }
         return waited

@@ -24,12 +24,8 @@ final class Hub: Service {
         var pending: [String: (id: Int, task: Task<Void, any Error>)] = [:]
         var operations = 0
         var counter = 0
-        /// Connections waiting for the hub's subscription (`subscription()`), and whether the hub has stopped.
-        var subscriptionWaiters: [Int: CheckedContinuation<any BusSubscription, any Error>] = [:]
+        /// Whether the hub has stopped: nobody gets its subscription any more.
         var stopped = false
-        /// A drain waiting for the last connection to go (`untilEmpty()`).
-        var emptyWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
-        var waiters = 0
 
         func needs(room: String) -> Bool {
             rooms[room] != nil || meetings.values.contains { $0.room == room }
@@ -63,6 +59,10 @@ final class Hub: Service {
     let bus: any Bus
     let logger: Logger
     let state = Mutex(State())
+    /// Connections waiting for the hub's subscription (`subscription()`), told when it comes and when the hub stops.
+    let subscribed = Waiters()
+    /// A drain waiting for the last connection to go (`untilEmpty()`).
+    let emptied = Waiters()
     /// The sockets written to and not flushed yet, per event loop.
     let flushes = Mutex<[ObjectIdentifier: PendingFlushes<Connection>]>([:])
     /// How long a large fan-out's flush waits after the loop's last one (`Configuration.fanOutFlushWindow`).
@@ -83,21 +83,16 @@ final class Hub: Service {
     func run() async throws {
         defer {
             // Nobody waits for a subscription, or for an operation on one, past the hub's end.
-            let (waiters, operations) = state.withLock { state in
+            let operations = state.withLock { state in
                 state.stopped = true
-                defer { state.subscriptionWaiters = [:] }
-                return (state.subscriptionWaiters.values, state.pending.values.map(\.task))
+                return state.pending.values.map(\.task)
             }
-            for waiter in waiters { waiter.resume(throwing: ParleyError(.unavailable, "the node is stopping")) }
+            subscribed.resumeAll()
             for operation in operations { operation.cancel() }
         }
         try await bus.withSubscription(receive: { self.receive($0) }) { subscription in
-            let waiters = state.withLock { state in
-                state.subscription = subscription
-                defer { state.subscriptionWaiters = [:] }
-                return state.subscriptionWaiters.values
-            }
-            for waiter in waiters { waiter.resume(returning: subscription) }
+            state.withLock { $0.subscription = subscription }
+            subscribed.resumeAll()
             try await subscription.subscribe([Channel.node(nodeId), Channel.sessions])
             await cancelWhenGracefulShutdown {
                 // Deliveries come to `receive`, on the bus's thread; this only waits for the subscription's end.
@@ -142,11 +137,8 @@ final class Hub: Service {
     /// which it has left.
     @discardableResult
     func unregister(_ connection: Connection) async -> (lastOfUser: Bool, meetings: [String]) {
-        let (unsubscribing, lastOfUser, meetings, emptied) = state.withLock {
-            state -> (Task<Void, any Error>?, Bool, [String], [CheckedContinuation<Void, Never>]) in
+        let (unsubscribing, lastOfUser, meetings, empty) = state.withLock { state -> (Task<Void, any Error>?, Bool, [String], Bool) in
             state.connections.removeValue(forKey: connection.id)
-            let drained = state.connections.isEmpty ? Array(state.emptyWaiters.values) : []
-            if state.connections.isEmpty { state.emptyWaiters = [:] }
             var emptied: Set<String> = []
             for (room, members) in state.rooms where members.contains(connection.id) {
                 state.rooms[room]!.remove(connection.id)
@@ -165,9 +157,9 @@ final class Hub: Service {
             let channels =
                 emptied.union(attended.values.map(\.room)).filter { !state.needs(room: $0) }.map(Channel.room)
                 + (last ? [Channel.user(connection.userId)] : [])
-            return (channels.isEmpty ? nil : queue(.unsubscribe, channels, in: &state), last, Array(attended.keys), drained)
+            return (channels.isEmpty ? nil : queue(.unsubscribe, channels, in: &state), last, Array(attended.keys), state.connections.isEmpty)
         }
-        for waiter in emptied { waiter.resume() }
+        if empty { emptied.resumeAll() }
         _ = await unsubscribing?.result
         return (lastOfUser, meetings)
     }
@@ -219,22 +211,7 @@ final class Hub: Service {
 
     /// Returns once no local connection is left.
     func untilEmpty() async {
-        let id = state.withLock { state in
-            state.waiters += 1
-            return state.waiters
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let done = state.withLock { state in
-                    guard !state.connections.isEmpty, !Task.isCancelled else { return true }
-                    state.emptyWaiters[id] = continuation
-                    return false
-                }
-                if done { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.emptyWaiters.removeValue(forKey: id) }?.resume()
-        }
+        await emptied.wait(cancelled: ()) { state.withLock { $0.connections.isEmpty } ? () : nil }
     }
 
     /// Closes every local connection, as a drain does.
