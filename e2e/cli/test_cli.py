@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import tempfile
+import time
 
 from conftest import PASSWORD, User
 
@@ -101,6 +102,15 @@ def test_access_token_renewed_on_401(alice):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+def seen(path):
+    """The last seq per room that a profile's tail printed, as it keeps them."""
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
 def test_tail_prints_the_other_users_messages_in_order(pair):
     alice, bob, room = pair
     alice.ok("send", room, "before the tail")
@@ -111,6 +121,12 @@ def test_tail_prints_the_other_users_messages_in_order(pair):
         got = [json.loads(tail.line(tail.stdout)) for _ in sent]
         assert [m["seq"] for m in got] == sent and [m["text"] for m in got] == [f"message {n}" for n in range(15)]
         assert all(m["room"] == room and m["username"] == alice.username and "sentAt" in m for m in got)
+        # A message is recorded as seen just after it is printed: the kill below comes once the last one is.
+        cursors = os.path.join(bob.folder, "parley", "default.tail.json")
+        deadline = time.monotonic() + 10
+        while seen(cursors).get(room) != sent[-1]:
+            assert time.monotonic() < deadline, f"tail never recorded #{sent[-1]} as seen: {seen(cursors)}"
+            time.sleep(0.05)
     finally:
         tail.stop()
     # The next tail starts where this one stopped: only what came since.
