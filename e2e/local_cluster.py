@@ -1,7 +1,9 @@
 """A Parley cluster on loopback for the end-to-end suites: `scripts/cluster` in a folder of its own (Postgres, Redis,
 nodes and HAProxy on free ports), driven through its commands."""
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -29,6 +31,20 @@ class Cluster:
         result = subprocess.run([os.path.join(ROOT, "scripts", "cluster"), *arguments], env=self.environment, capture_output=True, text=True)
         assert result.returncode == 0, f"scripts/cluster {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
+
+    @contextlib.contextmanager
+    def running(self, request, *arguments, before_down=None):
+        """Up with `arguments` (`--api`, `--ws`) for the body, then down, after `before_down(cluster)` if given. The
+        cluster's folder (its Postgres, Redis and the nodes' logs) is kept only when a test failed."""
+        self.run("up", *arguments, "--port", str(self.port))
+        try:
+            yield self
+        finally:
+            if before_down:
+                before_down(self)
+            self.run("down")
+            if request.session.testsfailed == 0:
+                shutil.rmtree(self.folder, ignore_errors=True)
 
     def status(self):
         """{process: (port, pid, state)} from `scripts/cluster status`."""

@@ -3,7 +3,6 @@ two WS nodes, on loopback, in a folder of its own. Each browser asks HAProxy for
 which HAProxy honours while that node is up."""
 
 import os
-import shutil
 import sys
 
 import pytest
@@ -26,20 +25,14 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="session")
 def cluster(request):
     os.makedirs(SCREENSHOTS, exist_ok=True)
-    cluster = Cluster(prefix="parley-browser-")
-    cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
-    try:
-        yield cluster
-    finally:
+    # The nodes' logs are kept beside the screenshots, whatever the outcome.
+    def keep_logs(cluster):
         for name in ("api-1", "ws-1", "ws-2", "haproxy"):
-            log = cluster.run("logs", name)
             with open(os.path.join(SCREENSHOTS, f"{name}.log"), "w") as file:
-                file.write(log)
-        cluster.run("down")
-        # The nodes' logs are kept beside the screenshots; the cluster's own folder (its Postgres and Redis) only
-        # when a test failed.
-        if request.session.testsfailed == 0:
-            shutil.rmtree(cluster.folder, ignore_errors=True)
+                file.write(cluster.run("logs", name))
+
+    with Cluster(prefix="parley-browser-").running(request, "--api", "1", "--ws", "2", before_down=keep_logs) as cluster:
+        yield cluster
 
 
 # Run in every document before its own scripts: keeps what the Content-Security-Policy refused, beside the console's

@@ -5,7 +5,6 @@ build is used."""
 
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,13 +23,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="session")
 def cluster(request):
     cluster = Cluster(prefix="parley-cli-", PARLEY_BIN=BINARY, PARLEY_REGISTER_LIMIT="1000")
-    cluster.run("up", "--api", "1", "--ws", "2", "--port", str(cluster.port))
-    try:
+    with cluster.running(request, "--api", "1", "--ws", "2"):
         yield cluster
-    finally:
-        cluster.run("down")
-        if request.session.testsfailed == 0:
-            shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 class User:

@@ -20,15 +20,8 @@ from local_cluster import ROOT, Cluster  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster(request):
-    cluster = Cluster(prefix="parley-topology-")
-    cluster.run("up", "--port", str(cluster.port))
-    try:
+    with Cluster(prefix="parley-topology-").running(request) as cluster:
         yield cluster
-    finally:
-        cluster.run("down")
-        # Kept, with the nodes' logs, only when a test failed.
-        if request.session.testsfailed == 0:
-            shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 async def hello(url):
