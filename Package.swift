@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "parley", targets: ["parley"]),
         .executable(name: "parley-bench", targets: ["parley-bench"]),
         .executable(name: "parley-chaos", targets: ["parley-chaos"]),
+        .executable(name: "parley-peer", targets: ["parley-peer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -157,17 +158,50 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // What the terminal clients, `parley` and `parley-peer`, share: the profile's stored sign-in and its renewal,
+        // --server and --profile, room names, output and exit statuses.
+        .target(
+            name: "ParleyCommandLine",
+            dependencies: [
+                "ParleyClient",
+                "ParleyCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The shipping executable: a node (`serve`), `migrate`, and the client commands (login, rooms, send, tail, ...).
         .executableTarget(
             name: "parley",
             dependencies: [
                 "ParleyServer",
                 "ParleyClient",
+                "ParleyCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Debian's GStreamer 1.22 (libgstreamer-plugins-bad1.0-dev): webrtcbin, SDP, and the shims that call its
+        // variadic signal API from Swift.
+        .systemLibrary(
+            name: "CGStreamer", pkgConfig: "gstreamer-webrtc-1.0",
+            providers: [.apt(["libgstreamer1.0-dev", "libgstreamer-plugins-bad1.0-dev"])]),
+
+        // `parley-peer call|answer|join`: a WebRTC attendee on GStreamer that meets browsers as an equal. Its own
+        // executable, so that a node never links GStreamer.
+        .executableTarget(
+            name: "parley-peer",
+            dependencies: [
+                "CGStreamer",
+                "ParleyClient",
+                "ParleyCommandLine",
+                "ParleyCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ParleyClient
+import ParleyCommandLine
 import ParleyCore
 
 /// `parley chat ROOM`: talk in a room. Messages print as they come, above the line being typed; the others see that
@@ -23,14 +24,14 @@ struct Chat: AsyncParsableCommand {
         let names = Dictionary(detail.members.map { ($0.user.id, $0.user.username) }) { first, _ in first }
         let user = await signedIn.user
         let me = user.id
-        let live = LiveClient(rest: signedIn.client, urls: [Tail.webSocketURL(signedIn.server)])
+        let live = LiveClient(rest: signedIn.client, urls: [signedIn.webSocketURL])
         try await live.follow(room, since: max(0, detail.room.lastSeq - max(last, 0)))
         let terminal = Terminal(prompt: "\(user.username)> ")
         terminal.enterRawMode()
         defer { terminal.restore() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await live.run() }
-            group.addTask { try await Tail.renew(signedIn, live) }
+            group.addTask { try await signedIn.keepRenewed(live) }
             group.addTask {
                 try await Self.show(live.events, room: room, named: detail.room.name, me: me, names: names, on: terminal) { seq in
                     // What reaches the screen is read.

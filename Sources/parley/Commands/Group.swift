@@ -1,5 +1,6 @@
 import ArgumentParser
 import ParleyClient
+import ParleyCommandLine
 import ParleyCore
 
 extension Role: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ParleyClient
+import ParleyCommandLine
 import ParleyCore
 
 /// `parley register USERNAME --name NAME`: creates the account and signs this profile in.

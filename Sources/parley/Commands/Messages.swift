@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ParleyClient
+import ParleyCommandLine
 import ParleyCore
 
 /// `parley send ROOM [TEXT]`: sends a message (standard input when TEXT is absent) and prints its seq.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ParleyClient
+import ParleyCommandLine
 import ParleyCore
 
 /// `parley tail ROOM...`: prints rooms' messages as they arrive, every one once and in order. It starts after the
@@ -23,7 +24,7 @@ struct Tail: AsyncParsableCommand {
         let signedIn = try SignedIn(options)
         let cursors = TailCursors(options.credentials)
         var saved = cursors.load()
-        let live = LiveClient(rest: signedIn.client, urls: [Self.webSocketURL(signedIn.server)])
+        let live = LiveClient(rest: signedIn.client, urls: [signedIn.webSocketURL])
         var names: [String: String] = [:]
         for name in rooms {
             let room = try await RoomName.resolve(name, signedIn)
@@ -34,7 +35,7 @@ struct Tail: AsyncParsableCommand {
         let output = options.output
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await live.run() }
-            group.addTask { try await Self.renew(signedIn, live) }
+            group.addTask { try await signedIn.keepRenewed(live) }
             for await event in live.events {
                 switch event {
                 case .message(let message):
@@ -56,29 +57,6 @@ struct Tail: AsyncParsableCommand {
             group.cancelAll()
             try await group.waitForAll()
         }
-    }
-
-    /// Renews the access token before it expires, so that reconnects keep working, and hands it to the socket.
-    static func renew(_ signedIn: SignedIn, _ live: LiveClient) async throws {
-        do {
-            while true {
-                let wait = max(5, await signedIn.expiresAt.timeIntervalSinceNow - 60)
-                try await Task.sleep(for: .seconds(wait))
-                try await signedIn.refresh()
-                if let token = signedIn.client.currentSession?.accessToken { _ = try? await live.request(.auth(token: token)) }
-            }
-        } catch is CancellationError {
-            return
-        } catch {
-            await live.stop()
-            throw error
-        }
-    }
-
-    static func webSocketURL(_ server: String) -> String {
-        let base = server.hasSuffix("/") ? String(server.dropLast()) : server
-        if base.hasPrefix("https://") { return "wss://" + base.dropFirst("https://".count) + "/ws" }
-        return "ws://" + base.dropFirst("http://".count) + "/ws"
     }
 }
 

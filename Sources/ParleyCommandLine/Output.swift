@@ -4,21 +4,25 @@ import ParleyClient
 import ParleyCore
 
 /// What the client commands print: lines for people, or with `--json` one JSON object per line.
-struct Output {
-    let json: Bool
+public struct Output {
+    public let json: Bool
 
-    func line(_ text: String) {
+    public init(json: Bool) {
+        self.json = json
+    }
+
+    public func line(_ text: String) {
         print(text)
         // Line by line even into a pipe, so that a reader of `tail --json` sees each message as it arrives.
         fflush(nil)
     }
 
     /// One value: its JSON with `--json`, otherwise the words for people.
-    func emit<Value: Encodable>(_ value: Value, _ human: @autoclosure () -> String) {
+    public func emit<Value: Encodable>(_ value: Value, _ human: @autoclosure () -> String) {
         line(json ? Self.encode(value) : human())
     }
 
-    func message(_ message: Message, sender username: String?) {
+    public func message(_ message: Message, sender username: String?) {
         let line = MessageLine(message, username: username)
         emit(
             line,
@@ -26,57 +30,60 @@ struct Output {
         )
     }
 
-    static func encode<Value: Encodable>(_ value: Value) -> String {
+    public static func encode<Value: Encodable>(_ value: Value) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
     }
 
-    static func error(_ text: String) {
-        FileHandle.standardError.write(Data("parley: \(text)\n".utf8))
+    /// The running executable's name, which starts what it writes to standard error.
+    public static let program = URL(fileURLWithPath: CommandLine.arguments.first ?? "parley").lastPathComponent
+
+    public static func error(_ text: String) {
+        FileHandle.standardError.write(Data("\(program): \(text)\n".utf8))
     }
 }
 
 /// A message as `--json` prints it: the stored message with its sender's username beside the sender's id.
-struct MessageLine: Encodable {
-    let room: String
-    let seq: Int64
-    let sender: String
-    let username: String?
-    let text: String?
-    let sentAt: Timestamp
-    let clientId: String
-    let deletedAt: Timestamp?
+public struct MessageLine: Encodable {
+    public let room: String
+    public let seq: Int64
+    public let sender: String
+    public let username: String?
+    public let text: String?
+    public let sentAt: Timestamp
+    public let clientId: String
+    public let deletedAt: Timestamp?
 
-    init(_ message: Message, username: String?) {
+    public init(_ message: Message, username: String?) {
         (room, seq, sender, self.username) = (message.room, message.seq, message.sender, username)
         (text, sentAt, clientId, deletedAt) = (message.text, message.sentAt, message.clientId, message.deletedAt)
     }
 }
 
 /// A failure of the client's own, printed as its message; `code` when it matches a server code.
-struct CLIError: Error, CustomStringConvertible {
-    var code: String?
-    var message: String
+public struct CLIError: Error, CustomStringConvertible {
+    public var code: String?
+    public var message: String
 
-    init(_ message: String, code: String? = nil) {
+    public init(_ message: String, code: String? = nil) {
         self.message = message
         self.code = code
     }
 
-    var description: String { code.map { "\($0): \(message)" } ?? message }
+    public var description: String { code.map { "\($0): \(message)" } ?? message }
 
-    static func notLoggedIn(profile: String) -> CLIError {
+    public static func notLoggedIn(profile: String) -> CLIError {
         CLIError("not logged in (profile \(profile)): run `parley login USERNAME` first", code: "unauthorized")
     }
 
-    static let sessionExpired = CLIError("your session has expired: run `parley login USERNAME` again", code: "unauthorized")
+    public static let sessionExpired = CLIError("your session has expired: run `parley login USERNAME` again", code: "unauthorized")
 }
 
-extension Parley {
+extension AsyncParsableCommand {
     /// Runs the command, and turns a failure into its exit status: 1 with the server's code and message, or the
     /// client's own; 2 for a usage error; what ArgumentParser says for help and the like.
-    static func runAndExit() async -> Never {
+    public static func runAndExit() async -> Never {
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

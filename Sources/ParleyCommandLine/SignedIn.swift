@@ -7,14 +7,14 @@ import ParleyCore
 ///
 /// An actor, because a renewal must not run twice at once: refresh tokens rotate, and the server takes a spent one
 /// presented again for a theft and ends the session.
-actor SignedIn {
-    nonisolated let client: ParleyClient
-    nonisolated let server: String
+public actor SignedIn {
+    public nonisolated let client: ParleyClient
+    public nonisolated let server: String
     private let store: CredentialStore
     private var stored: StoredCredentials
 
     /// The profile's sign-in, or an error telling the user to log in.
-    init(_ options: ClientOptions) throws {
+    public init(_ options: ClientOptions) throws {
         let store = options.credentials
         guard let stored = try store.load() else { throw CLIError.notLoggedIn(profile: options.profileName) }
         let server = options.chosenServer ?? stored.server
@@ -28,13 +28,13 @@ actor SignedIn {
         client.restore(stored.session)
     }
 
-    var user: User { stored.session.user }
+    public var user: User { stored.session.user }
 
     /// When the access token expires.
-    var expiresAt: Date { stored.expiresAt }
+    public var expiresAt: Date { stored.expiresAt }
 
     /// Runs a call with a fresh access token: renewed first if it is about to expire, and once more on a 401.
-    func call<T: Sendable>(_ body: @Sendable (ParleyClient) async throws -> T) async throws -> T {
+    public func call<T: Sendable>(_ body: @Sendable (ParleyClient) async throws -> T) async throws -> T {
         if stored.expiresAt.timeIntervalSinceNow < 30 { try await refresh() }
         do {
             return try await body(client)
@@ -46,7 +46,7 @@ actor SignedIn {
 
     /// Trades the refresh token for a new pair and stores it. Another process of the same profile may have done so
     /// already (a `tail` beside a `send`): under the profile's lock, a newer session on disk is taken instead.
-    func refresh() async throws {
+    public func refresh() async throws {
         let lock = try ProfileLock(store)
         defer { lock.release() }
         if let onDisk = try store.load(), onDisk.session.refreshToken != stored.session.refreshToken,
@@ -70,25 +70,52 @@ actor SignedIn {
         client.restore(credentials.session)
     }
 
-    static func sameServer(_ a: String, _ b: String) -> Bool {
+    public static func sameServer(_ a: String, _ b: String) -> Bool {
         func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
         return trimmed(a) == trimmed(b)
     }
 }
 
 /// An exclusive `flock` on the profile's lock file, held while its tokens are renewed.
-struct ProfileLock {
+public struct ProfileLock {
     private let fd: Int32
 
-    init(_ store: CredentialStore) throws {
+    public init(_ store: CredentialStore) throws {
         try FileManager.default.createDirectory(at: store.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         fd = open(store.directory.appendingPathComponent(".\(store.profile).lock").path, O_RDWR | O_CREAT, 0o600)
         guard fd >= 0 else { throw CLIError("cannot lock the profile \(store.profile): \(String(cString: strerror(errno)))") }
         flock(fd, LOCK_EX)
     }
 
-    func release() {
+    public func release() {
         flock(fd, LOCK_UN)
         close(fd)
+    }
+}
+
+extension SignedIn {
+    /// The server's WebSocket endpoint: `ws://host/ws`, or `wss://` for an https server.
+    public nonisolated var webSocketURL: String {
+        let base = server.hasSuffix("/") ? String(server.dropLast()) : server
+        if base.hasPrefix("https://") { return "wss://" + base.dropFirst("https://".count) + "/ws" }
+        return "ws://" + base.dropFirst("http://".count) + "/ws"
+    }
+
+    /// Renews the access token before it expires, so that reconnects keep working, and hands it to the socket.
+    /// A renewal that fails stops the socket and throws.
+    public func keepRenewed(_ live: LiveClient) async throws {
+        do {
+            while true {
+                let wait = max(5, expiresAt.timeIntervalSinceNow - 60)
+                try await Task.sleep(for: .seconds(wait))
+                try await refresh()
+                if let token = client.currentSession?.accessToken { _ = try? await live.request(.auth(token: token)) }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            await live.stop()
+            throw error
+        }
     }
 }

@@ -2,12 +2,12 @@ import Foundation
 import ParleyCore
 
 /// One profile's sign-in as kept on disk: the server, the session and when its access token expires.
-struct StoredCredentials: Codable {
-    var server: String
-    var session: Session
-    var expiresAt: Date
+public struct StoredCredentials: Codable {
+    public var server: String
+    public var session: Session
+    public var expiresAt: Date
 
-    init(server: String, session: Session, now: Date = Date()) {
+    public init(server: String, session: Session, now: Date = Date()) {
         self.server = server
         self.session = session
         self.expiresAt = now.addingTimeInterval(TimeInterval(session.expiresIn))
@@ -16,18 +16,23 @@ struct StoredCredentials: Codable {
 
 /// The credentials of one profile, in `DIRECTORY/PROFILE.json`, readable by its owner only (0600, in a 0700 folder),
 /// since the refresh token in it signs in as the user.
-struct CredentialStore {
-    let directory: URL
-    let profile: String
+public struct CredentialStore {
+    public let directory: URL
+    public let profile: String
 
-    var file: URL { directory.appendingPathComponent("\(profile).json") }
+    public init(directory: URL, profile: String) {
+        self.directory = directory
+        self.profile = profile
+    }
 
-    func load() throws -> StoredCredentials? {
+    public var file: URL { directory.appendingPathComponent("\(profile).json") }
+
+    public func load() throws -> StoredCredentials? {
         guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
         return try JSONDecoder.credentials.decode(StoredCredentials.self, from: data)
     }
 
-    func save(_ credentials: StoredCredentials) throws {
+    public func save(_ credentials: StoredCredentials) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let data = try JSONEncoder.credentials.encode(credentials)
         // Written to a file created 0600 and renamed over the old one: the token is never readable by others, not
@@ -44,13 +49,13 @@ struct CredentialStore {
         }
     }
 
-    func delete() throws {
+    public func delete() throws {
         if FileManager.default.fileExists(atPath: file.path) { try FileManager.default.removeItem(at: file) }
     }
 }
 
 extension JSONEncoder {
-    static var credentials: JSONEncoder {
+    public static var credentials: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
@@ -59,7 +64,7 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
-    static var credentials: JSONDecoder {
+    public static var credentials: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder

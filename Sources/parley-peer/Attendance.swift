@@ -1,0 +1,466 @@
+import Foundation
+import Glibc
+import ParleyClient
+import ParleyCommandLine
+import ParleyCore
+
+/// What parley-peer was asked to attend.
+enum Mode: Sendable {
+    case call(room: String)
+    case join(meeting: String)
+    /// Answer rings (of one room, or any), `count` calls in all; 0 for no limit.
+    case answer(room: String?, count: Int)
+}
+
+struct PeerSettings: Sendable {
+    var iceAddresses: [String]
+    var record: URL?
+    var duration: Duration?
+    var stats: Bool
+}
+
+/// Everything an attendance reacts to, in one stream, handled one at a time and in order, so that the mesh's state
+/// needs no lock: the socket's events, the peer connections', commands on standard input, and the clock.
+enum Input: Sendable {
+    case live(LiveEvent)
+    case peer(PeerEvent)
+    case command(String)
+    case tick
+    /// Leave and exit: the duration is over, `leave`, SIGINT or SIGTERM.
+    case stop
+    case mediaFailed(String)
+}
+
+/// One peer connection's negotiation, by the browser's rules (docs/protocol.md, "Signaling"): the newcomer offers;
+/// remote candidates wait until the remote description is set; of two offers at once the polite side's gives way.
+final class PeerLink {
+    let peer: WebRTCPeer
+    var awaitingAnswer = false
+    var remoteSet = false
+    var ignoringOffer = false
+    var pending: [(mline: UInt32, candidate: String)] = []
+    /// The media ids of the session's m-lines, in order, for the candidates' `sdpMid`.
+    var mids: [String] = []
+    var ice = IceState.new
+    var failedSince: ContinuousClock.Instant?
+    var last: (PeerCounters, ContinuousClock.Instant)?
+
+    init(_ peer: WebRTCPeer) {
+        self.peer = peer
+    }
+}
+
+/// parley-peer in a meeting: joins, holds one peer connection per other attendee (a full mesh), signals through
+/// Parley, and leaves at the end.
+final class Attendance {
+    private let signedIn: SignedIn
+    private let live: LiveClient
+    private let settings: PeerSettings
+    private let report: Report
+    private let mode: Mode
+    private let options: PeerOptions
+    private let inputs: AsyncStream<Input>
+    private let input: AsyncStream<Input>.Continuation
+    private var media: LocalMedia!
+
+    private var conn: String?
+    private var meeting: (id: String, room: String)?
+    private var usernames: [String: String] = [:]
+    private var peers: [String: PeerLink] = [:]
+    private var ice = IceServers()
+    private var calls = 0
+    private var timed = false
+    private var done = false
+
+    init(_ mode: Mode, _ signedIn: SignedIn, _ options: PeerOptions) {
+        self.mode = mode
+        self.signedIn = signedIn
+        self.options = options
+        settings = options.settings
+        live = LiveClient(rest: signedIn.client, urls: [signedIn.webSocketURL])
+        report = Report(output: options.client.output)
+        (inputs, input) = AsyncStream.makeStream(of: Input.self)
+    }
+
+    func run() async throws {
+        let input = self.input
+        media = try LocalMedia(video: options.videoSource, audio: options.audioSource) { input.yield(.mediaFailed($0)) }
+        defer { media.stop() }
+        if let record = settings.record {
+            try FileManager.default.createDirectory(at: record, withIntermediateDirectories: true)
+        }
+        ice = try await Reachable.retrying(signedIn) { [signedIn] in try await Self.iceServers(signedIn) }
+        let signals = Self.stopOnSignals(input)
+        defer { signals.forEach { $0.cancel() } }
+        Self.readCommands(input)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [live] in await live.run() }
+            group.addTask { [live] in
+                for await event in live.events { input.yield(.live(event)) }
+            }
+            group.addTask { [signedIn, live] in try await signedIn.keepRenewed(live) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    input.yield(.tick)
+                }
+            }
+            defer { group.cancelAll() }
+            do {
+                for await next in inputs {
+                    try await handle(next)
+                    if done { break }
+                }
+                await leave()
+            } catch {
+                await leave()
+                throw error
+            }
+        }
+    }
+
+    // MARK: Inputs
+
+    private func handle(_ next: Input) async throws {
+        switch next {
+        case .live(.connected(let conn, let node)):
+            self.conn = conn
+            Output.error("connected to node \(node) as \(conn)")
+            try await connected()
+        case .live(.disconnected(let code)):
+            if code == 4001 { throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized") }
+            if conn != nil { Output.error("disconnected; reconnecting") }
+            conn = nil
+            await dropAll()
+        case .live(.event(let event)):
+            try await received(event)
+        case .live(.message):
+            break
+        case .peer(let event):
+            await peerEvent(event)
+        case .command(let line):
+            try await command(line)
+        case .tick:
+            await tick()
+        case .stop:
+            done = true
+        case .mediaFailed(let message):
+            guard message.contains("/peer-") else { throw CLIError("media: \(message)") }
+            Output.error("media: \(message)")
+        }
+    }
+
+    /// On every (re)connect: joins, or joins again with the new connection, what it was asked to attend.
+    private func connected() async throws {
+        if let meeting {
+            try await join(meeting.id)
+            return
+        }
+        switch mode {
+        case .call(let room):
+            try await join(try await live.startMeeting(room: room).id)
+        case .join(let meeting):
+            try await join(meeting)
+        case .answer:
+            // The rings of open meetings follow `hello`.
+            break
+        }
+    }
+
+    private func received(_ event: Event) async throws {
+        switch event {
+        case .meetingRinging(let ringing):
+            guard case .answer(let room, _) = mode, meeting == nil, room == nil || room == ringing.room else { return }
+            report.ringing(ringing)
+            try await join(ringing.id)
+        case .meetingEnded(let ended, let reason) where ended.id == meeting?.id:
+            report.ended(ended, reason: reason)
+            try await endCall()
+        case .attendeeJoined(let change) where change.meeting == meeting?.id && change.attendee.conn != conn:
+            report.attendee(joined: true, change.attendee, username: username(change.attendee.user))
+        case .attendeeLeft(let change) where change.meeting == meeting?.id:
+            report.attendee(joined: false, change.attendee, username: username(change.attendee.user))
+            await drop(change.attendee.conn)
+        case .signal(let signal) where signal.meeting == meeting?.id:
+            do {
+                try await receive(signal)
+            } catch {
+                Output.error("the \(signal.kind.rawValue) from \(signal.from) failed: \(error)")
+                await drop(signal.from)
+            }
+        case .error(let failure) where failure.error.code == .peerGone:
+            if let peer = failure.peer { await drop(peer) }
+        default:
+            break
+        }
+    }
+
+    private func command(_ line: String) async throws {
+        let words = line.split(separator: " ").map(String.init)
+        switch (words.first, words.dropFirst().first.flatMap(MediaKind.init(rawValue:))) {
+        case ("leave", _):
+            done = true
+        case ("mute", let kind?), ("unmute", let kind?):
+            guard media.available(kind) else {
+                Output.error("no \(kind.rawValue) to send: it is --\(kind.rawValue) none")
+                return
+            }
+            media.setSending(kind, words[0] == "unmute")
+            let state = MediaState(audio: media.isSending(.audio), video: media.isSending(.video), screen: false)
+            if let meeting { try await live.setMedia(meeting.id, state) }
+            report.media(state)
+        default:
+            Output.error("unknown command \(line.debugDescription): mute|unmute audio|video, leave")
+        }
+    }
+
+    // MARK: The meeting
+
+    private func join(_ id: String) async throws {
+        let joined: Meeting
+        do {
+            joined = try await live.joinMeeting(id, media: MediaState(audio: media.isSending(.audio), video: media.isSending(.video), screen: false))
+        } catch let error as ParleyError where error.code == .meetingEnded && meeting != nil {
+            // The meeting ended while this peer was away.
+            return try await endCall()
+        }
+        meeting = (joined.id, joined.room)
+        let members = try await signedIn.call { try await $0.room(joined.room) }.members
+        for member in members { usernames[member.user.id] = member.user.username }
+        report.joined(joined, conn: conn ?? "")
+        if let duration = settings.duration, !timed {
+            timed = true
+            let input = self.input
+            Task {
+                try await Task.sleep(for: duration)
+                input.yield(.stop)
+            }
+        }
+        for attendee in joined.attendees where attendee.conn != conn {
+            do {
+                try await offer(to: connect(attendee.conn, user: attendee.user))
+            } catch {
+                Output.error("cannot call \(attendee.conn): \(error)")
+                await drop(attendee.conn)
+            }
+        }
+    }
+
+    /// The meeting ended: the next call for `answer`, otherwise the end.
+    private func endCall() async throws {
+        await dropAll()
+        meeting = nil
+        calls += 1
+        if case .answer(_, let count) = mode, count == 0 || calls < count { return }
+        done = true
+    }
+
+    /// Leaves the meeting, hangs up every peer (finishing the recordings), and closes the socket.
+    private func leave() async {
+        if let meeting, conn != nil { try? await live.leaveMeeting(meeting.id) }
+        meeting = nil
+        await dropAll()
+        await live.stop()
+    }
+
+    private func username(_ user: String) -> String { usernames[user] ?? user }
+
+    // MARK: Peers
+
+    private func connect(_ remote: String, user: String) throws -> PeerLink {
+        guard let conn else { throw CLIError("not connected") }
+        let peer = try WebRTCPeer(
+            conn: remote, user: user, username: username(user), polite: conn < remote, media: media, ice: ice,
+            iceAddresses: settings.iceAddresses, record: settings.record, events: peerEvents)
+        let link = PeerLink(peer)
+        peers[remote] = link
+        return link
+    }
+
+    private var peerEvents: AsyncStream<PeerEvent>.Continuation {
+        let input = self.input
+        let (stream, continuation) = AsyncStream.makeStream(of: PeerEvent.self)
+        Task {
+            for await event in stream { input.yield(.peer(event)) }
+        }
+        return continuation
+    }
+
+    private func offer(to link: PeerLink, iceRestart: Bool = false) async throws {
+        let sdp = try await link.peer.createOffer(iceRestart: iceRestart)
+        try await link.peer.setDescription(local: true, .offer, sdp: sdp)
+        link.mids = Self.mids(in: sdp)
+        link.awaitingAnswer = true
+        await signal(link.peer.conn, .offer, ["type": .string("offer"), "sdp": .string(sdp)])
+    }
+
+    private func receive(_ signal: RelayedSignal) async throws {
+        let payload = signal.payload ?? .null
+        switch signal.kind {
+        case .bye:
+            await drop(signal.from)
+        case .offer:
+            guard let sdp = payload["sdp"].string else { return }
+            var link = peers[signal.from]
+            if let colliding = link, colliding.awaitingAnswer {
+                // Both offered at once: the impolite side keeps its offer; the polite side gives its own up and
+                // answers, on a peer connection begun again, as webrtcbin cannot roll back.
+                colliding.ignoringOffer = !colliding.peer.polite
+                if colliding.ignoringOffer { return }
+                await drop(signal.from)
+                link = nil
+            }
+            let answering = try link ?? connect(signal.from, user: signal.fromUser)
+            answering.ignoringOffer = false
+            try await answering.peer.setDescription(local: false, .offer, sdp: sdp)
+            remoteSet(answering)
+            let answer = try await answering.peer.createAnswer()
+            try await answering.peer.setDescription(local: true, .answer, sdp: answer)
+            answering.mids = Self.mids(in: answer)
+            await self.signal(signal.from, .answer, ["type": .string("answer"), "sdp": .string(answer)])
+        case .answer:
+            guard let link = peers[signal.from], link.awaitingAnswer, let sdp = payload["sdp"].string else { return }
+            try await link.peer.setDescription(local: false, .answer, sdp: sdp)
+            link.awaitingAnswer = false
+            remoteSet(link)
+        case .candidate:
+            guard let link = peers[signal.from], !link.ignoringOffer, let candidate = payload["candidate"].string, !candidate.isEmpty
+            else { return }
+            let mid = payload["sdpMid"].string
+            let mline = payload["sdpMLineIndex"].integer.map(UInt32.init) ?? mid.flatMap { link.mids.firstIndex(of: $0) }.map(UInt32.init) ?? 0
+            if link.remoteSet {
+                link.peer.addCandidate(mline: mline, candidate)
+            } else {
+                link.pending.append((mline, candidate))
+            }
+        }
+    }
+
+    /// The remote description is set: the candidates held until now go to the ICE agent.
+    private func remoteSet(_ link: PeerLink) {
+        link.remoteSet = true
+        for held in link.pending { link.peer.addCandidate(mline: held.mline, held.candidate) }
+        link.pending = []
+    }
+
+    private func signal(_ to: String, _ kind: SignalKind, _ payload: [String: JSONValue]) async {
+        guard let meeting else { return }
+        do {
+            try await live.signal(meeting.id, to: to, kind: kind, payload: .object(payload))
+        } catch let error as ParleyError where error.code == .peerGone {
+            await drop(to)
+        } catch {
+            Output.error("cannot signal \(to): \(error)")
+        }
+    }
+
+    private func peerEvent(_ event: PeerEvent) async {
+        switch event {
+        case .candidate(let peer, let mline, let candidate):
+            guard let link = current(peer) else { return }
+            let mid: JSONValue = link.mids.indices.contains(Int(mline)) ? .string(link.mids[Int(mline)]) : .null
+            await signal(peer.conn, .candidate, ["candidate": .string(candidate), "sdpMLineIndex": .int(Int64(mline)), "sdpMid": mid])
+        case .gathered(let peer):
+            guard current(peer) != nil else { return }
+            await signal(peer.conn, .candidate, ["candidate": .string("")])
+        case .iceState(let peer, let state):
+            guard let link = current(peer), link.ice != state else { return }
+            link.ice = state
+            report.peer(peer, state: state)
+            link.failedSince = state == .failed ? .now : nil
+            // The impolite side restarts ICE at once; the polite side gives it a moment first (see `tick`), so
+            // that two restarts seldom cross.
+            if state == .failed, !peer.polite { await restartIce(link) }
+        case .firstFrame(let peer):
+            guard current(peer) != nil else { return }
+            report.firstFrame(peer)
+        }
+    }
+
+    private func current(_ peer: WebRTCPeer) -> PeerLink? {
+        guard let link = peers[peer.conn], link.peer === peer else { return nil }
+        return link
+    }
+
+    private func restartIce(_ link: PeerLink) async {
+        guard !link.awaitingAnswer else { return }
+        do {
+            try await offer(to: link, iceRestart: true)
+        } catch {
+            Output.error("cannot restart ICE with \(link.peer.conn): \(error)")
+        }
+    }
+
+    private func tick() async {
+        for link in peers.values {
+            if let since = link.failedSince, link.peer.polite, since.duration(to: .now) > .seconds(3) {
+                link.failedSince = .now
+                await restartIce(link)
+            }
+            guard settings.stats else { continue }
+            let counters = await link.peer.counters()
+            let now = ContinuousClock.now
+            report.stats(link.peer, ice: link.peer.iceState, counters, since: link.last.map { ($0.0, $0.1.duration(to: now)) })
+            link.last = (counters, now)
+        }
+    }
+
+    private func drop(_ remote: String) async {
+        guard let link = peers.removeValue(forKey: remote) else { return }
+        if let path = await link.peer.close() { report.recorded(link.peer, path: path) }
+    }
+
+    private func dropAll() async {
+        for remote in Array(peers.keys) { await drop(remote) }
+    }
+
+    // MARK: Setting up
+
+    /// The ICE servers of `GET /api/turn`, as webrtcbin takes them.
+    static func iceServers(_ signedIn: SignedIn) async throws -> IceServers {
+        let answer = try await signedIn.call { try await $0.iceServers() }
+        var servers = IceServers()
+        for entry in answer["iceServers"].array ?? [] {
+            let urls = entry["urls"].array?.compactMap(\.string) ?? entry["urls"].string.map { [$0] } ?? []
+            let credentials = [entry["username"].string, entry["credential"].string].map {
+                $0?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            }
+            for url in urls {
+                guard let colon = url.firstIndex(of: ":") else { continue }
+                let scheme = url[..<colon], rest = url[url.index(after: colon)...]
+                switch scheme {
+                case "stun" where servers.stun == nil: servers.stun = "stun://\(rest)"
+                case "turn", "turns": servers.turn.append("\(scheme)://\(credentials[0]):\(credentials[1])@\(rest)")
+                default: break
+                }
+            }
+        }
+        return servers
+    }
+
+    /// The `a=mid` of each m-line, in order.
+    static func mids(in sdp: String) -> [String] {
+        sdp.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("a=mid:") }.map { String($0.dropFirst("a=mid:".count)) }
+    }
+
+    /// SIGINT and SIGTERM leave the meeting and end the program, as the duration's end does.
+    private static func stopOnSignals(_ input: AsyncStream<Input>.Continuation) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { input.yield(.stop) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Standard input's lines, as commands; its end changes nothing, so a bot may run with no input at all.
+    private static func readCommands(_ input: AsyncStream<Input>.Continuation) {
+        Thread.detachNewThread {
+            while let line = readLine() {
+                let command = line.trimmingCharacters(in: .whitespaces)
+                if !command.isEmpty { input.yield(.command(command)) }
+            }
+        }
+    }
+}
