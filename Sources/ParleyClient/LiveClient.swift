@@ -54,18 +54,22 @@ public final class LiveClient: Sendable {
     public var connects: Int { state.withLock { $0.connects } }
 
     /// Connects, and reconnects after every drop, until the task is cancelled or `stop()` is called.
-    /// `reconnectDelay` spaces the tries.
-    public func run(reconnectDelay: Duration = .milliseconds(200)) async {
+    /// `reconnectDelay` spaces the tries; it doubles with each try that fails to connect, up to `maxReconnectDelay`,
+    /// so that a client does not hammer a server that is down.
+    public func run(reconnectDelay: Duration = .milliseconds(200), maxReconnectDelay: Duration = .seconds(5)) async {
         // Cancelling the task closes the socket too, with a handshake, rather than leave it open behind.
         await withTaskCancellationHandler {
             var attempt = 0
+            var delay = reconnectDelay
             while !Task.isCancelled, !state.withLock({ $0.stopped }) {
                 let url = urls[attempt % urls.count]
                 attempt += 1
+                let before = connects
                 let code = await connectOnce(url: url)
                 failWaiting(ParleyError(.internal, "the connection closed"))
                 emit.yield(.disconnected(code: code))
-                try? await Task.sleep(for: reconnectDelay)
+                delay = connects > before ? reconnectDelay : min(delay * 2, maxReconnectDelay)
+                try? await Task.sleep(for: delay)
             }
             emit.finish()
         } onCancel: {

@@ -84,7 +84,11 @@ final class Attendance {
 
     func run() async throws {
         let input = self.input
-        media = try LocalMedia(video: options.videoSource, audio: options.audioSource) { input.yield(.mediaFailed($0)) }
+        do {
+            media = try LocalMedia(video: options.videoSource, audio: options.audioSource) { input.yield(.mediaFailed($0)) }
+        } catch let error as MediaError {
+            throw CLIError("media: \(error)")
+        }
         defer { media.stop() }
         if let record = settings.record {
             try FileManager.default.createDirectory(at: record, withIntermediateDirectories: true)
@@ -129,7 +133,8 @@ final class Attendance {
             try await connected()
         case .live(.disconnected(let code)):
             if code == 4001 { throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized") }
-            if conn != nil { Output.error("disconnected; reconnecting") }
+            // LiveClient tries again, pausing longer after each try that fails, up to a few seconds.
+            Output.error(conn == nil ? "cannot reach \(signedIn.webSocketURL); retrying" : "disconnected; reconnecting")
             conn = nil
             await dropAll()
         case .live(.event(let event)):

@@ -97,18 +97,36 @@ struct Join: AsyncParsableCommand {
 }
 
 /// Calls to a server that may be down: retried, with a growing pause, for as long as it cannot be reached, saying so
-/// on standard error. A server that answers, even with an error, ends the retries.
+/// on standard error. A server that answers, even with an error, ends the retries. Each try gets a few seconds, since
+/// the HTTP client itself keeps trying to connect until its request's deadline; the calls are reads, safe to repeat.
 enum Reachable {
-    static func retrying<T: Sendable>(_ signedIn: SignedIn, _ body: @Sendable () async throws -> T) async throws -> T {
-        var pause = 1.0
+    static let attempt: Duration = .seconds(4)
+
+    static func retrying<T: Sendable>(_ signedIn: SignedIn, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        var pause = 1
         while true {
             do {
-                return try await body()
-            } catch let error where !(error is ParleyClientError || error is CLIError || error is CancellationError) {
-                Output.error("cannot reach \(signedIn.server) (\(error)); retrying in \(Int(pause)) s")
+                return try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask { try await body() }
+                    group.addTask {
+                        try await Task.sleep(for: attempt)
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    guard let value = try await group.next()! else { throw CLIError("no answer within \(attempt)") }
+                    return value
+                }
+            } catch let error where !(error is ParleyClientError || error is CancellationError) && !Self.isAnswer(error) {
+                Output.error("cannot reach \(signedIn.server) (\(error)); retrying in \(pause) s")
                 try await Task.sleep(for: .seconds(pause))
                 pause = min(pause * 2, 16)
             }
         }
+    }
+
+    /// A failure the server or the user's own state gave, which trying again does not change.
+    private static func isAnswer(_ error: any Error) -> Bool {
+        guard let error = error as? CLIError else { return false }
+        return error.code != nil
     }
 }
