@@ -4,11 +4,14 @@ behind HAProxy, on loopback, in a folder of its own. Each user is a profile in a
 build is used."""
 
 import os
+import pty
 import queue
+import select
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 
 import pytest
@@ -72,6 +75,36 @@ class Follower:
     def stop(self):
         self.process.kill()
         self.process.wait()
+
+class TerminalSession:
+    """`parley ARGUMENTS` on a pseudo-terminal of its own, as a person at a terminal runs it."""
+
+    def __init__(self, user, *arguments):
+        self.master, slave = pty.openpty()
+        self.process = subprocess.Popen([BINARY, *arguments], env=user.environment, stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        self.screen = ""
+
+    def expect(self, text, timeout=20):
+        """Waits until `text` is on the screen."""
+        deadline = time.monotonic() + timeout
+        while text not in self.screen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{text!r} never came; the screen:\n{self.screen}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 4096).decode(errors="replace")
+                except OSError:
+                    raise AssertionError(f"parley ended before {text!r}; the screen:\n{self.screen}")
+
+    def type(self, keys):
+        os.write(self.master, keys.encode())
+
+    def exit_status(self, timeout=20):
+        status = self.process.wait(timeout=timeout)
+        os.close(self.master)
+        return status
 
 
 def new_user(cluster, prefix):

@@ -2,44 +2,8 @@
 back."""
 
 import json
-import os
-import pty
-import select
-import subprocess
-import time
 
-from conftest import BINARY
-
-
-class ChatSession:
-    """`parley chat ROOM` on a pseudo-terminal of its own, as a person at a terminal runs it."""
-
-    def __init__(self, user, room):
-        self.master, slave = pty.openpty()
-        self.process = subprocess.Popen([BINARY, "chat", room], env=user.environment, stdin=slave, stdout=slave, stderr=slave)
-        os.close(slave)
-        self.screen = ""
-
-    def expect(self, text, timeout=20):
-        """Waits until `text` is on the screen."""
-        deadline = time.monotonic() + timeout
-        while text not in self.screen:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"{text!r} never came; the screen:\n{self.screen}"
-            ready, _, _ = select.select([self.master], [], [], remaining)
-            if ready:
-                try:
-                    self.screen += os.read(self.master, 4096).decode(errors="replace")
-                except OSError:
-                    raise AssertionError(f"chat ended before {text!r}; the screen:\n{self.screen}")
-
-    def type(self, keys):
-        os.write(self.master, keys.encode())
-
-    def exit_status(self, timeout=20):
-        status = self.process.wait(timeout=timeout)
-        os.close(self.master)
-        return status
+from conftest import TerminalSession
 
 
 def unread(user, room):
@@ -49,8 +13,8 @@ def unread(user, room):
 
 def test_chat_shows_messages_typing_and_read_marks_both_ways(pair):
     alice, bob, room = pair
-    alice_chat = ChatSession(alice, "@" + bob.username)
-    bob_chat = ChatSession(bob, "@" + alice.username)
+    alice_chat = TerminalSession(alice, "chat", "@" + bob.username)
+    bob_chat = TerminalSession(bob, "chat", "@" + alice.username)
     try:
         alice_chat.expect("· in ")
         bob_chat.expect("· in ")
