@@ -270,6 +270,12 @@ let package = Package(
             ],
             swiftSettings: testSettings
         ),
+        // parley-peer's media layer on GStreamer: two peer connections in one process, on loopback.
+        .testTarget(
+            name: "ParleyPeerTests",
+            dependencies: ["parley-peer", "ParleyCore"],
+            swiftSettings: testSettings
+        ),
         // Real processes: `parley` nodes as children, clusters on Postgres and Redis (PARLEY_TEST_DATABASE_URL,
         // PARLEY_TEST_REDIS_URL; scripts/test sets both).
         .testTarget(

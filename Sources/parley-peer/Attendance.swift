@@ -423,24 +423,7 @@ final class Attendance {
 
     /// The ICE servers of `GET /api/turn`, as webrtcbin takes them.
     static func iceServers(_ signedIn: SignedIn) async throws -> IceServers {
-        let answer = try await signedIn.call { try await $0.iceServers() }
-        var servers = IceServers()
-        for entry in answer["iceServers"].array ?? [] {
-            let urls = entry["urls"].array?.compactMap(\.string) ?? entry["urls"].string.map { [$0] } ?? []
-            let credentials = [entry["username"].string, entry["credential"].string].map {
-                $0?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-            }
-            for url in urls {
-                guard let colon = url.firstIndex(of: ":") else { continue }
-                let scheme = url[..<colon], rest = url[url.index(after: colon)...]
-                switch scheme {
-                case "stun" where servers.stun == nil: servers.stun = "stun://\(rest)"
-                case "turn", "turns": servers.turn.append("\(scheme)://\(credentials[0]):\(credentials[1])@\(rest)")
-                default: break
-                }
-            }
-        }
-        return servers
+        IceServers(try await signedIn.call { try await $0.iceServers() })
     }
 
     /// The `a=mid` of each m-line, in order.

@@ -1,5 +1,6 @@
 import CGStreamer
 import Foundation
+import ParleyCore
 import Synchronization
 
 /// What a peer connection reports, from GStreamer's threads.
@@ -22,9 +23,33 @@ enum IceState: Int32, Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// ICE servers as webrtcbin takes them: one STUN server, and TURN servers with their credentials in the URI.
-struct IceServers: Sendable {
+struct IceServers: Sendable, Equatable {
     var stun: String?
     var turn: [String] = []
+
+    init(stun: String? = nil, turn: [String] = []) {
+        (self.stun, self.turn) = (stun, turn)
+    }
+
+    /// From `GET /api/turn`'s `{iceServers: [{urls, username?, credential?}]}`, as browsers take it. The TURN
+    /// credentials go into the URI percent-encoded: a coturn REST username is `{expiry}:{userId}`.
+    init(_ answer: JSONValue) {
+        for entry in answer["iceServers"].array ?? [] {
+            let urls = entry["urls"].array?.compactMap(\.string) ?? entry["urls"].string.map { [$0] } ?? []
+            let credentials = [entry["username"].string, entry["credential"].string].map {
+                $0?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            }
+            for url in urls {
+                guard let colon = url.firstIndex(of: ":") else { continue }
+                let scheme = url[..<colon], rest = url[url.index(after: colon)...]
+                switch scheme {
+                case "stun" where stun == nil: stun = "stun://\(rest)"
+                case "turn", "turns": turn.append("\(scheme)://\(credentials[0]):\(credentials[1])@\(rest)")
+                default: break
+                }
+            }
+        }
+    }
 }
 
 /// What a peer connection counted: totals since it began.
