@@ -26,8 +26,10 @@ enum Input: Sendable {
     case peer(PeerEvent)
     case command(String)
     case tick
-    /// Leave and exit: the duration is over, `leave`, SIGINT or SIGTERM.
+    /// Leave and exit: `leave`, SIGINT or SIGTERM.
     case stop
+    /// A call's `--duration` is over.
+    case timeUp(meeting: String)
     case mediaFailed(String)
 }
 
@@ -67,9 +69,12 @@ final class Attendance {
     private var meeting: (id: String, room: String)?
     private var usernames: [String: String] = [:]
     private var peers: [String: PeerLink] = [:]
+    /// The meeting's other attendees.
+    private var others: Set<String> = []
     private var ice = IceServers()
     private var calls = 0
-    private var timed = false
+    /// The meetings whose `--duration` runs.
+    private var timed: Set<String> = []
     private var done = false
 
     init(_ mode: Mode, _ signedIn: SignedIn, _ options: PeerOptions) {
@@ -149,6 +154,11 @@ final class Attendance {
             await tick()
         case .stop:
             done = true
+        case .timeUp(let id):
+            guard let meeting, meeting.id == id else { return }
+            try? await live.leaveMeeting(id)
+            report.ended(id, reason: "duration")
+            try await endCall()
         case .mediaFailed(let message):
             guard message.contains("/peer-") else { throw CLIError("media: \(message)") }
             Output.error("media: \(message)")
@@ -179,13 +189,20 @@ final class Attendance {
             report.ringing(ringing)
             try await join(ringing.id)
         case .meetingEnded(let ended, let reason) where ended.id == meeting?.id:
-            report.ended(ended, reason: reason)
+            report.ended(ended.id, reason: reason?.rawValue ?? ended.endReason?.rawValue ?? "ended")
             try await endCall()
         case .attendeeJoined(let change) where change.meeting == meeting?.id && change.attendee.conn != conn:
+            others.insert(change.attendee.conn)
             report.attendee(joined: true, change.attendee, username: username(change.attendee.user))
         case .attendeeLeft(let change) where change.meeting == meeting?.id:
             report.attendee(joined: false, change.attendee, username: username(change.attendee.user))
             await drop(change.attendee.conn)
+            // The last of the others hung up: so does this peer, as a phone does, and the meeting ends.
+            if others.remove(change.attendee.conn) != nil, others.isEmpty, let meeting {
+                try? await live.leaveMeeting(meeting.id)
+                report.ended(meeting.id, reason: "empty")
+                try await endCall()
+            }
         case .signal(let signal) where signal.meeting == meeting?.id:
             do {
                 try await receive(signal)
@@ -230,15 +247,15 @@ final class Attendance {
             return try await endCall()
         }
         meeting = (joined.id, joined.room)
+        others = Set(joined.attendees.map(\.conn).filter { $0 != conn })
         let members = try await signedIn.call { try await $0.room(joined.room) }.members
         for member in members { usernames[member.user.id] = member.user.username }
         report.joined(joined, conn: conn ?? "")
-        if let duration = settings.duration, !timed {
-            timed = true
+        if let duration = settings.duration, timed.insert(joined.id).inserted {
             let input = self.input
             Task {
                 try await Task.sleep(for: duration)
-                input.yield(.stop)
+                input.yield(.timeUp(meeting: joined.id))
             }
         }
         for attendee in joined.attendees where attendee.conn != conn {
@@ -255,6 +272,7 @@ final class Attendance {
     private func endCall() async throws {
         await dropAll()
         meeting = nil
+        others = []
         calls += 1
         if case .answer(_, let count) = mode, count == 0 || calls < count { return }
         done = true

@@ -54,9 +54,8 @@ struct Report {
         emit("recorded", peerFields(peer).merging(["path": .string(path.path)]) { $1 }, "recorded \(peer.username) (\(peer.conn)) to \(path.path)")
     }
 
-    func ended(_ meeting: Meeting, reason: MeetingEndReason?) {
-        let reason = reason?.rawValue ?? meeting.endReason?.rawValue ?? "ended"
-        emit("ended", ["meeting": .string(meeting.id), "reason": .string(reason)], "meeting \(meeting.id) ended (\(reason))")
+    func ended(_ meeting: String, reason: String) {
+        emit("ended", ["meeting": .string(meeting), "reason": .string(reason)], "meeting \(meeting) ended (\(reason))")
     }
 
     /// A peer's statistics; bitrates over the time since the previous line.
