@@ -7,15 +7,21 @@ import uuid
 from conftest import PASSWORD, TerminalSession, User
 
 
-def test_register_and_login_read_the_password_without_echo(cluster, tmp_path):
+def register_at_a_terminal(cluster, folder, again):
+    """`parley register` for a new user on a pseudo-terminal: the password, then `again` for its confirmation."""
     username = f"tty{uuid.uuid4().hex[:8]}"
-    user = User(cluster, str(tmp_path), username)
-
+    user = User(cluster, str(folder), username)
     register = TerminalSession(user, "register", username, "--name", "Tty")
     register.expect("Password: ")
     register.type(PASSWORD + "\n")
     register.expect("Again: ")
-    register.type(PASSWORD + "\n")
+    register.type(again + "\n")
+    return user, register
+
+
+def test_register_and_login_read_the_password_without_echo(cluster, tmp_path):
+    user, register = register_at_a_terminal(cluster, tmp_path, PASSWORD)
+    username = user.username
     assert register.exit_status() == 0, register.screen
     assert PASSWORD not in register.screen, f"the password was echoed:\n{register.screen}"
     user.ok("logout")
@@ -29,13 +35,7 @@ def test_register_and_login_read_the_password_without_echo(cluster, tmp_path):
 
 
 def test_passwords_that_differ_are_refused(cluster, tmp_path):
-    username = f"tty{uuid.uuid4().hex[:8]}"
-    user = User(cluster, str(tmp_path), username)
-    register = TerminalSession(user, "register", username, "--name", "Tty")
-    register.expect("Password: ")
-    register.type(PASSWORD + "\n")
-    register.expect("Again: ")
-    register.type("something else entirely\n")
+    user, register = register_at_a_terminal(cluster, tmp_path, "something else entirely")
     register.expect("the passwords differ")
     assert register.exit_status() == 1
     assert "not logged in" in user.run("whoami").stderr
