@@ -12,9 +12,10 @@ public struct Output {
     }
 
     public func line(_ text: String) {
-        print(text)
-        // Line by line even into a pipe, so that a reader of `tail --json` sees each message as it arrives.
-        fflush(nil)
+        // Written at once, line by line even into a pipe, so that a reader of `tail --json` sees each message as it
+        // arrives; and past stdio, whose flush of every stream would wait for the lock of standard input, which a
+        // thread reading commands holds while it waits for a line.
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     /// One value: its JSON with `--json`, otherwise the words for people.

@@ -73,6 +73,8 @@ final class Attendance {
     private var others: Set<String> = []
     private var ice = IceServers()
     private var calls = 0
+    /// The meetings whose call this peer has had: an answering bot does not join them again.
+    private var attended: Set<String> = []
     /// The meetings whose `--duration` runs.
     private var timed: Set<String> = []
     private var done = false
@@ -98,7 +100,7 @@ final class Attendance {
         if let record = settings.record {
             try FileManager.default.createDirectory(at: record, withIntermediateDirectories: true)
         }
-        ice = try await Reachable.retrying(signedIn) { [signedIn] in try await Self.iceServers(signedIn) }
+        ice = try await Reachable.retrying(signedIn, options.client.output) { [signedIn] in try await Self.iceServers(signedIn) }
         let signals = Self.stopOnSignals(input)
         defer { signals.forEach { $0.cancel() } }
         Self.readCommands(input)
@@ -134,12 +136,12 @@ final class Attendance {
         switch next {
         case .live(.connected(let conn, let node)):
             self.conn = conn
-            Output.error("connected to node \(node) as \(conn)")
+            report.connected(node: node, conn: conn)
             try await connected()
         case .live(.disconnected(let code)):
             if code == 4001 { throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized") }
             // LiveClient tries again, pausing longer after each try that fails, up to a few seconds.
-            Output.error(conn == nil ? "cannot reach \(signedIn.webSocketURL); retrying" : "disconnected; reconnecting")
+            if conn == nil { report.unreachable(signedIn.webSocketURL) } else { Output.error("disconnected; reconnecting") }
             conn = nil
             await dropAll()
         case .live(.event(let event)):
@@ -184,10 +186,14 @@ final class Attendance {
 
     private func received(_ event: Event) async throws {
         switch event {
-        case .meetingRinging(let ringing):
-            guard case .answer(let room, _) = mode, meeting == nil, room == nil || room == ringing.room else { return }
-            report.ringing(ringing)
-            try await join(ringing.id)
+        case .meetingRinging(let call), .meetingActive(let call):
+            // A ring, or a call already answered by another member: in a group, the others' rings turn into calls
+            // going on, which they may still join.
+            guard case .answer(let room, _) = mode, meeting == nil, room == nil || room == call.room, !attended.contains(call.id) else {
+                return
+            }
+            report.ringing(call)
+            try await join(call.id)
         case .meetingEnded(let ended, let reason) where ended.id == meeting?.id:
             report.ended(ended.id, reason: reason?.rawValue ?? ended.endReason?.rawValue ?? "ended")
             try await endCall()
@@ -271,6 +277,7 @@ final class Attendance {
     /// The meeting ended: the next call for `answer`, otherwise the end.
     private func endCall() async throws {
         await dropAll()
+        if let meeting { attended.insert(meeting.id) }
         meeting = nil
         others = []
         calls += 1
@@ -290,11 +297,14 @@ final class Attendance {
 
     // MARK: Peers
 
-    private func connect(_ remote: String, user: String) throws -> PeerLink {
+    /// A peer connection to an attendee: with this peer's payload types when it offers, with those of the offer when
+    /// it answers one.
+    private func connect(_ remote: String, user: String, offer: String? = nil) throws -> PeerLink {
         guard let conn else { throw CLIError("not connected") }
         let peer = try WebRTCPeer(
             conn: remote, user: user, username: username(user), polite: conn < remote, media: media, ice: ice,
-            iceAddresses: settings.iceAddresses, record: settings.record, events: peerEvents)
+            iceAddresses: settings.iceAddresses, record: settings.record, payloadTypes: offer.map(SDP.payloadTypes) ?? [:],
+            events: peerEvents)
         let link = PeerLink(peer)
         peers[remote] = link
         return link
@@ -312,7 +322,7 @@ final class Attendance {
     private func offer(to link: PeerLink, iceRestart: Bool = false) async throws {
         let sdp = try await link.peer.createOffer(iceRestart: iceRestart)
         try await link.peer.setDescription(local: true, .offer, sdp: sdp)
-        link.mids = Self.mids(in: sdp)
+        link.mids = SDP.mids(in: sdp)
         link.awaitingAnswer = true
         await signal(link.peer.conn, .offer, ["type": .string("offer"), "sdp": .string(sdp)])
     }
@@ -333,13 +343,13 @@ final class Attendance {
                 await drop(signal.from)
                 link = nil
             }
-            let answering = try link ?? connect(signal.from, user: signal.fromUser)
+            let answering = try link ?? connect(signal.from, user: signal.fromUser, offer: sdp)
             answering.ignoringOffer = false
             try await answering.peer.setDescription(local: false, .offer, sdp: sdp)
             remoteSet(answering)
             let answer = try await answering.peer.createAnswer()
             try await answering.peer.setDescription(local: true, .answer, sdp: answer)
-            answering.mids = Self.mids(in: answer)
+            answering.mids = SDP.mids(in: answer)
             await self.signal(signal.from, .answer, ["type": .string("answer"), "sdp": .string(answer)])
         case .answer:
             guard let link = peers[signal.from], link.awaitingAnswer, let sdp = payload["sdp"].string else { return }
@@ -442,11 +452,6 @@ final class Attendance {
     /// The ICE servers of `GET /api/turn`, as webrtcbin takes them.
     static func iceServers(_ signedIn: SignedIn) async throws -> IceServers {
         IceServers(try await signedIn.call { try await $0.iceServers() })
-    }
-
-    /// The `a=mid` of each m-line, in order.
-    static func mids(in sdp: String) -> [String] {
-        sdp.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("a=mid:") }.map { String($0.dropFirst("a=mid:".count)) }
     }
 
     /// SIGINT and SIGTERM leave the meeting and end the program, as the duration's end does.

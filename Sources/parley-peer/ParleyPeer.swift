@@ -60,7 +60,7 @@ struct Call: AsyncParsableCommand {
     func run() async throws {
         let signedIn = try SignedIn(options.client)
         let name = room
-        let room = try await Reachable.retrying(signedIn) { try await RoomName.resolve(name, signedIn) }
+        let room = try await Reachable.retrying(signedIn, options.client.output) { try await RoomName.resolve(name, signedIn) }
         try await Attendance(.call(room: room), signedIn, options).run()
     }
 }
@@ -79,7 +79,7 @@ struct Answer: AsyncParsableCommand {
     func run() async throws {
         let signedIn = try SignedIn(options.client)
         var room: String?
-        if let name = self.room { room = try await Reachable.retrying(signedIn) { try await RoomName.resolve(name, signedIn) } }
+        if let name = self.room { room = try await Reachable.retrying(signedIn, options.client.output) { try await RoomName.resolve(name, signedIn) } }
         try await Attendance(.answer(room: room, count: count), signedIn, options).run()
     }
 }
@@ -102,7 +102,9 @@ struct Join: AsyncParsableCommand {
 enum Reachable {
     static let attempt: Duration = .seconds(4)
 
-    static func retrying<T: Sendable>(_ signedIn: SignedIn, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func retrying<T: Sendable>(
+        _ signedIn: SignedIn, _ output: Output, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         var pause = 1
         while true {
             do {
@@ -113,11 +115,11 @@ enum Reachable {
                         return nil
                     }
                     defer { group.cancelAll() }
-                    guard let value = try await group.next()! else { throw CLIError("no answer within \(attempt)") }
+                    guard let value = try await group.next()! else { throw CLIError("no answer within \(attempt.components.seconds) s") }
                     return value
                 }
             } catch let error where !(error is ParleyClientError || error is CancellationError) && !Self.isAnswer(error) {
-                Output.error("cannot reach \(signedIn.server) (\(error)); retrying in \(pause) s")
+                Report(output: output).unreachable(signedIn.server, error: error, retryIn: pause)
                 try await Task.sleep(for: .seconds(pause))
                 pause = min(pause * 2, 16)
             }

@@ -12,15 +12,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from local_cluster import ROOT, Cluster  # noqa: E402
-
-BINARY = os.environ.get("PARLEY_BIN", os.path.join(ROOT, ".build", "debug", "parley"))
-PASSWORD = "correct horse battery"
+import terminal_user  # noqa: E402
+from local_cluster import Cluster  # noqa: E402
+from terminal_user import BINARY, PASSWORD  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")
@@ -30,24 +28,8 @@ def cluster(request):
         yield cluster
 
 
-class User:
+class User(terminal_user.User):
     """One person at a terminal: `parley` with a config folder of its own."""
-
-    def __init__(self, cluster, folder, username):
-        self.username = username
-        self.folder = folder
-        self.environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")},
-            "XDG_CONFIG_HOME": folder, "PARLEY_SERVER": cluster.base_url,
-        }
-
-    def run(self, *arguments, input=None, timeout=30):
-        return subprocess.run([BINARY, *arguments], env=self.environment, input=input, capture_output=True, text=True, timeout=timeout)
-
-    def ok(self, *arguments, input=None):
-        result = self.run(*arguments, input=input)
-        assert result.returncode == 0, f"parley {' '.join(arguments)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        return result.stdout
 
     def start(self, *arguments):
         return Follower(subprocess.Popen([BINARY, *arguments], env=self.environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -108,10 +90,7 @@ class TerminalSession:
 
 
 def new_user(cluster, prefix):
-    username = f"{prefix}{uuid.uuid4().hex[:8]}"
-    user = User(cluster, tempfile.mkdtemp(prefix=f"parley-cli-{prefix}-"), username)
-    user.ok("register", username, "--name", prefix.title(), "--password-stdin", input=PASSWORD + "\n")
-    return user
+    return terminal_user.register(cluster, prefix, lambda _: tempfile.mkdtemp(prefix=f"parley-cli-{prefix}-"), User)
 
 
 @pytest.fixture

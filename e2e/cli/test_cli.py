@@ -4,7 +4,6 @@ live across a WS node's SIGKILL, the --json shape and the exit statuses."""
 import json
 import os
 import stat
-import subprocess
 import tempfile
 import time
 

@@ -21,17 +21,31 @@ enum MediaSource: Equatable, Sendable {
 enum MediaKind: String, Sendable, CaseIterable {
     case audio, video
 
-    /// The RTP caps this peer sends and fixes for its transceivers: VP8 and Opus, as browsers send.
-    var rtpCaps: String {
+    /// The payload type this peer offers: the ones browsers offer.
+    var defaultPayloadType: Int { self == .video ? 96 : 111 }
+
+    /// The codec's name in an SDP `a=rtpmap` line: VP8 and Opus, as browsers send.
+    var rtpmapName: String { self == .video ? "VP8/90000" : "opus/48000" }
+
+    /// The RTP caps of this kind with a payload type, fixed for a peer connection's transceiver.
+    func rtpCaps(payloadType: Int) -> String {
         switch self {
-        case .video: "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
-        case .audio: "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,encoding-params=(string)2"
+        case .video: "application/x-rtp,media=video,encoding-name=VP8,payload=\(payloadType),clock-rate=90000"
+        case .audio: "application/x-rtp,media=audio,encoding-name=OPUS,payload=\(payloadType),clock-rate=48000,encoding-params=(string)2"
+        }
+    }
+
+    /// A peer connection's own payloader, since each peer may have settled on its own payload type.
+    func payloader(payloadType: Int) -> String {
+        switch self {
+        case .video: "rtpvp8pay pt=\(payloadType) mtu=1200 picture-id-mode=15-bit"
+        case .audio: "rtpopuspay pt=\(payloadType)"
         }
     }
 }
 
-/// The media this peer sends, encoded once for every peer connection: each kind runs source → valve → encoder →
-/// payloader → a tee, from which each peer connection takes its copy. Muting closes the valve, so that nothing is
+/// The media this peer sends, encoded once for every peer connection: each kind runs source → valve → encoder → a
+/// tee, from which each peer connection takes its copy and packs it into RTP itself. Muting closes the valve, so that nothing is
 /// encoded or sent; a FILE source is decoded in a pipeline of its own that loops it, feeding this one through an
 /// inter element, so that this pipeline stays live.
 ///
@@ -69,10 +83,10 @@ final class LocalMedia: @unchecked Sendable {
             """
             \(videoSource) ! videoconvert ! valve name=video-valve drop-mode=forward-sticky-events drop=\(video == .none) \
             ! queue max-size-buffers=2 leaky=downstream ! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=60 target-bitrate=800000 \
-            ! rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit ! \(MediaKind.video.rtpCaps) ! tee name=video allow-not-linked=true \
+            ! tee name=video allow-not-linked=true \
             \(audioSource) ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2 \
             ! valve name=audio-valve drop-mode=forward-sticky-events drop=\(audio == .none) \
-            ! opusenc bitrate=32000 ! rtpopuspay pt=111 ! \(MediaKind.audio.rtpCaps) ! tee name=audio allow-not-linked=true
+            ! opusenc bitrate=32000 ! tee name=audio allow-not-linked=true
             """)
         var files: [Element] = []
         for kind in MediaKind.allCases {
@@ -105,7 +119,7 @@ final class LocalMedia: @unchecked Sendable {
         sending.withLock { $0[kind] = on }
     }
 
-    /// The tee of a kind's encoded RTP, with a reference for the caller.
+    /// The tee of a kind's encoded stream, with a reference for the caller.
     func tee(_ kind: MediaKind) -> Element { pipeline.child(kind.rawValue)! }
 
     func stop() {

@@ -80,7 +80,7 @@ final class WebRTCPeer: @unchecked Sendable {
 
     /// Unchecked: the elements and pads are GStreamer's thread-safe objects.
     private struct Links: @unchecked Sendable {
-        var sending: [(tee: Element, teePad: Pad, queue: Element)] = []
+        var sending: [(tee: Element, teePad: Pad, branch: Element)] = []
         var receiving: [Element] = []
         var closed = false
     }
@@ -89,7 +89,7 @@ final class WebRTCPeer: @unchecked Sendable {
 
     init(
         conn: String, user: String, username: String, polite: Bool, media: LocalMedia, ice: IceServers, iceAddresses: [String],
-        record: URL?, events: AsyncStream<PeerEvent>.Continuation
+        record: URL?, payloadTypes: [MediaKind: Int] = [:], events: AsyncStream<PeerEvent>.Continuation
     ) throws {
         (self.conn, self.user, self.username, self.polite, self.media, self.events) = (conn, user, username, polite, media, events)
         let name = "peer-\(conn)-\(Self.serial.add(1, ordering: .relaxed).newValue)"
@@ -113,34 +113,35 @@ final class WebRTCPeer: @unchecked Sendable {
         gst_bin_add(media.pipeline.bin, webrtc)
         // Audio first, then video, as browsers order their transceivers. Each part runs before anything flows into
         // it: a pad that is still flushing when the first buffer comes would stop its queue for good.
-        let queues = try [MediaKind.audio, .video].map { try sendQueue($0) }
+        let branches = try [MediaKind.audio, .video].map { kind in
+            try sendBranch(kind, payloadType: payloadTypes[kind] ?? kind.defaultPayloadType)
+        }
         gst_element_sync_state_with_parent(webrtc)
-        for (kind, queue) in queues { try link(media.tee(kind), to: queue) }
+        for (kind, branch) in branches { try link(media.tee(kind), to: branch) }
     }
 
-    /// A queue into a new sink pad of the webrtcbin, whose transceiver gets the kind's codec.
-    private func sendQueue(_ kind: MediaKind) throws -> (MediaKind, Element) {
-        let queue = try GStreamer.make("queue")
-        queue.set("leaky", "downstream")
-        queue.set("max-size-time", "500000000")
-        gst_bin_add(media.pipeline.bin, queue)
-        guard let sink = gst_element_request_pad_simple(webrtc, "sink_%u"), let source = queue.pad("src") else {
+    /// A queue and a payloader into a new sink pad of the webrtcbin, whose transceiver gets the kind's codec with
+    /// this payload type: its own, when it offers; the remote peer's, when it answers.
+    private func sendBranch(_ kind: MediaKind, payloadType: Int) throws -> (MediaKind, Element) {
+        let branch = try GStreamer.bin("queue leaky=downstream max-size-time=500000000 ! \(kind.payloader(payloadType: payloadType))")
+        gst_bin_add(media.pipeline.bin, branch)
+        guard let sink = gst_element_request_pad_simple(webrtc, "sink_%u"), let source = branch.pad("src") else {
             throw MediaError("cannot link \(kind) to the peer connection")
         }
         defer { [sink, source].forEach { gst_object_unref(UnsafeMutableRawPointer($0)) } }
-        parley_pad_set_codec_preferences(sink, kind.rtpCaps)
+        parley_pad_set_codec_preferences(sink, kind.rtpCaps(payloadType: payloadType))
         guard gst_pad_link(source, sink) == GST_PAD_LINK_OK else { throw MediaError("cannot link \(kind) to the peer connection") }
-        return (kind, queue)
+        return (kind, branch)
     }
 
-    /// Starts the queue, then feeds it from the tee.
-    private func link(_ tee: Element, to queue: Element) throws {
-        gst_element_sync_state_with_parent(queue)
-        guard let teePad = gst_element_request_pad_simple(tee, "src_%u"), let sink = queue.pad("sink"),
+    /// Starts the branch, then feeds it from the tee.
+    private func link(_ tee: Element, to branch: Element) throws {
+        gst_element_sync_state_with_parent(branch)
+        guard let teePad = gst_element_request_pad_simple(tee, "src_%u"), let sink = branch.pad("sink"),
             gst_pad_link(teePad, sink) == GST_PAD_LINK_OK
         else { throw MediaError("cannot feed the peer connection") }
         gst_object_unref(sink)
-        state.withLock { $0.sending.append((tee, teePad, queue)) }
+        state.withLock { $0.sending.append((tee, teePad, branch)) }
     }
 
     // MARK: Negotiation
@@ -288,16 +289,16 @@ final class WebRTCPeer: @unchecked Sendable {
         }
         guard let links else { return nil }
         for link in links.sending {
-            if let queueSink = link.queue.pad("sink") {
-                gst_pad_unlink(link.teePad, queueSink)
-                gst_object_unref(queueSink)
+            if let branchSink = link.branch.pad("sink") {
+                gst_pad_unlink(link.teePad, branchSink)
+                gst_object_unref(branchSink)
             }
             gst_element_release_request_pad(link.tee, link.teePad)
             gst_object_unref(link.teePad)
             gst_object_unref(link.tee)
         }
         media.pipeline.remove(webrtc)
-        for link in links.sending { media.pipeline.remove(link.queue) }
+        for link in links.sending { media.pipeline.remove(link.branch) }
         // The end of each incoming stream, so that the recording is finished and its file whole.
         for branch in links.receiving {
             if let input = branch.pad("sink") {
