@@ -29,7 +29,18 @@ import Testing
 
     @Test func midsInOrder() {
         let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:audio0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:video1\r\n"
-        #expect(Attendance.mids(in: sdp) == ["audio0", "video1"])
+        #expect(SDP.mids(in: sdp) == ["audio0", "video1"])
+    }
+
+    /// aiortc offers Opus at 96 and VP8 at 97, browsers VP8 at 96 and Opus at 111: an answer sends with the offer's.
+    @Test func payloadTypesOfAnOffer() {
+        let aiortc = """
+            v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96 0 8\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 97 98 99\r\na=rtpmap:97 VP8/90000\r\na=rtpmap:98 rtx/90000\r\na=rtpmap:99 H264/90000\r\n
+            """
+        #expect(SDP.payloadTypes(in: aiortc) == [.audio: 96, .video: 97])
+        let h264Only = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n"
+        #expect(SDP.payloadTypes(in: h264Only).isEmpty)
     }
 
     @Test func mediaSources() {
