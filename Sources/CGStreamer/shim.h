@@ -90,3 +90,10 @@ static inline gdouble parley_structure_number(const GstStructure *structure, con
     g_value_unset(&number);
     return result;
 }
+
+/// Asks the encoder upstream of `pad` for a key frame (GStreamer's force-key-unit event), as a receiver's
+/// picture-loss indication does.
+static inline gboolean parley_pad_request_key_frame(GstPad *pad) {
+    GstStructure *request = gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, TRUE, NULL);
+    return gst_pad_send_event(pad, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM, request));
+}

@@ -90,6 +90,7 @@ final class Attendance {
     }
 
     func run() async throws {
+        GStreamer.prepareCertificate()
         let input = self.input
         do {
             media = try LocalMedia(video: options.videoSource, audio: options.audioSource) { input.yield(.mediaFailed($0)) }
@@ -401,6 +402,7 @@ final class Attendance {
             link.ice = state
             report.peer(peer, state: state)
             link.failedSince = state == .failed ? .now : nil
+            if state.isConnected { peer.requestKeyFrame() }
             // The impolite side restarts ICE at once; the polite side gives it a moment first (see `tick`), so
             // that two restarts seldom cross.
             if state == .failed, !peer.polite { await restartIce(link) }

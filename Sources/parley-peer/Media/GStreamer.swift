@@ -24,6 +24,16 @@ enum GStreamer {
     /// Starts GStreamer once, before the first element.
     static let initialized: Void = gst_init(nil, nil)
 
+    /// Makes the process's DTLS certificate on a thread of its own: GStreamer 1.22 makes an RSA key for it with the
+    /// first DTLS element, which takes a few hundred milliseconds, and keeps it for every later one. Started while
+    /// the peer signs in and connects, it is ready before the first call needs it.
+    static func prepareCertificate() {
+        Thread.detachNewThread {
+            guard let dtls = try? make("dtlsdec") else { return }
+            gst_object_unref(dtls)
+        }
+    }
+
     /// A bin from a launch description (`queue ! vp8dec ! fakesink`); its unlinked pads become ghost pads, named
     /// `sink` and `src`.
     static func bin(_ description: String) throws -> Element {

@@ -80,7 +80,7 @@ final class WebRTCPeer: @unchecked Sendable {
 
     /// Unchecked: the elements and pads are GStreamer's thread-safe objects.
     private struct Links: @unchecked Sendable {
-        var sending: [(tee: Element, teePad: Pad, branch: Element)] = []
+        var sending: [(kind: MediaKind, tee: Element, teePad: Pad, branch: Element)] = []
         var receiving: [Element] = []
         var closed = false
     }
@@ -117,7 +117,7 @@ final class WebRTCPeer: @unchecked Sendable {
             try sendBranch(kind, payloadType: payloadTypes[kind] ?? kind.defaultPayloadType)
         }
         gst_element_sync_state_with_parent(webrtc)
-        for (kind, branch) in branches { try link(media.tee(kind), to: branch) }
+        for (kind, branch) in branches { try link(kind, to: branch) }
     }
 
     /// A queue and a payloader into a new sink pad of the webrtcbin, whose transceiver gets the kind's codec with
@@ -135,13 +135,14 @@ final class WebRTCPeer: @unchecked Sendable {
     }
 
     /// Starts the branch, then feeds it from the tee.
-    private func link(_ tee: Element, to branch: Element) throws {
+    private func link(_ kind: MediaKind, to branch: Element) throws {
+        let tee = media.tee(kind)
         gst_element_sync_state_with_parent(branch)
         guard let teePad = gst_element_request_pad_simple(tee, "src_%u"), let sink = branch.pad("sink"),
             gst_pad_link(teePad, sink) == GST_PAD_LINK_OK
         else { throw MediaError("cannot feed the peer connection") }
         gst_object_unref(sink)
-        state.withLock { $0.sending.append((tee, teePad, branch)) }
+        state.withLock { $0.sending.append((kind, tee, teePad, branch)) }
     }
 
     // MARK: Negotiation
@@ -180,6 +181,15 @@ final class WebRTCPeer: @unchecked Sendable {
         guard let description = parley_reply_description(reply, field) else { return nil }
         defer { gst_webrtc_session_description_free(description) }
         return GStreamer.text(of: description)
+    }
+
+    /// Asks for a key frame of this peer's video, so that its first frames decode without waiting for its
+    /// receiver's loss report: called when the connection comes up.
+    func requestKeyFrame() {
+        let branch = state.withLock { $0.sending.first { $0.kind == .video }?.branch }
+        guard let branch, let source = branch.pad("src") else { return }
+        parley_pad_request_key_frame(source)
+        gst_object_unref(source)
     }
 
     // MARK: Statistics
