@@ -124,6 +124,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Files: the BlobStore behind attachments and avatars, on disk or in S3-compatible storage, and the
+        // Signature V4 signer that S3 takes (swift-crypto; no S3 package is used).
+        .target(
+            name: "ParleyFiles",
+            dependencies: [
+                "ParleyCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Swift clients of Parley: REST (ParleyClient) and the realtime protocol (LiveClient), for the benchmark, the
         // chaos driver and the tests.
         .target(
@@ -268,6 +279,11 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: testSettings
+        ),
+        .testTarget(
+            name: "ParleyFilesTests",
+            dependencies: ["ParleyFiles", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: testSettings
         ),
         // parley-peer's media layer on GStreamer: two peer connections in one process, on loopback.
