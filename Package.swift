@@ -130,7 +130,10 @@ let package = Package(
             name: "ParleyFiles",
             dependencies: [
                 "ParleyCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -283,7 +286,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyFilesTests",
-            dependencies: ["ParleyFiles", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ParleyFiles",
+                "ParleyTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: testSettings
         ),
         // parley-peer's media layer on GStreamer: two peer connections in one process, on loopback.

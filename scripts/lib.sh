@@ -80,6 +80,24 @@ start_redis() {
   echo "redis did not start"; cat "$dir/redis.log"; return 1
 }
 
+# moto's S3 server on loopback, in the background, for the files tests; stop_s3 stops it.
+start_s3() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  .test/venv/bin/moto_server -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
+  echo $! > "$dir/moto.pid"
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "the S3 server did not start"; cat "$dir/moto.log"; return 1
+}
+
+stop_s3() {
+  local dir=$1
+  [ -f "$dir/moto.pid" ] && kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
+}
+
 # SIGTERM, then SIGKILL after 5 s: a Redis started by a Swift process (the chaos run's restart) inherits a signal
 # mask that blocks SIGTERM.
 stop_redis() {

@@ -46,19 +46,19 @@ public struct SignatureV4: Sendable {
         return [("x-amz-content-sha256", payloadHash), ("x-amz-date", time.dateTime), ("Authorization", authorization)]
     }
 
-    /// The query of a presigned URL for `request`, valid for `expires` seconds from `date`: the request's own query
-    /// with the signature's parameters, encoded and in order, and the signature last.
+    /// The query of a presigned URL for `request`, valid for `expires` seconds from `date`: the request's own query,
+    /// then the signature's parameters, encoded.
     public func presignedQuery(_ request: Request, expires: Int, at date: Date) -> String {
         let time = Stamp(date)
         var signed = request
-        let (_, names) = canonicalHeaders(signed)
+        let (headers, names) = canonicalHeaders(signed)
         signed.query += [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(accessKey)/\(scope(time))"),
             ("X-Amz-Date", time.dateTime), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", names),
         ]
-        let (headers, _) = canonicalHeaders(signed)
         let signature = sign(canonicalRequest(signed, headers: headers, names: names, payloadHash: Self.unsignedPayload), time)
-        return Self.canonicalQuery(signed.query) + "&X-Amz-Signature=" + signature
+        // In the order botocore writes them: the request's own parameters, the signature's, the signature.
+        return (signed.query + [("X-Amz-Signature", signature)]).map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
     }
 
     // MARK: The steps

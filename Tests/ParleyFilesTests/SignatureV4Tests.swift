@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
+import ParleyTestSupport
 import Testing
 
 @testable import ParleyFiles
@@ -58,5 +60,53 @@ import Testing
     @Test func encoding() {
         #expect(SignatureV4.encode("a b/c~d_e.f-g+h=é") == "a%20b%2Fc~d_e.f-g%2Bh%3D%C3%A9")
         #expect(SignatureV4.encodePath("files/r_1/a b.txt") == "files/r_1/a%20b.txt")
+    }
+}
+
+/// Presigned URLs byte for byte as botocore (PyPI), an independent signer, writes them for the same inputs and the
+/// same clock: moto, the test S3 server, does not check signatures.
+@Suite struct BotocoreTests {
+    static let script = """
+        import datetime, sys
+        from unittest import mock
+        import botocore.session
+        from botocore.config import Config
+        endpoint, bucket, key, content_type, when = sys.argv[1:6]
+        client = botocore.session.get_session().create_client(
+            "s3", region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="AKIDEXAMPLE",
+            aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+        instant = datetime.datetime.fromtimestamp(int(when), datetime.timezone.utc)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=instant):
+            print(client.generate_presigned_url(
+                "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": content_type}, ExpiresIn=300))
+            print(client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": sys.argv[6],
+                "ResponseContentType": content_type}, ExpiresIn=300))
+        """
+
+    @Test(.enabled(if: TestServers.python.enabled)) func presignedURLsMatchBotocore() async throws {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let store = try S3BlobStore(
+            bucket: "chat-files", endpoint: "http://127.0.0.1:9000", region: "eu-west-1", accessKey: "AKIDEXAMPLE",
+            secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", http: http)
+        let when = Date(timeIntervalSince1970: 1_796_644_800)
+        let key = "files/r_1/f 1", disposition = ContentDisposition.header(filename: "a b.png", inline: true)
+        let ours = [
+            store.directUpload(key: key, size: 10, contentType: "image/png", expires: 300, now: when)?.url,
+            store.directDownload(key: key, filename: "a b.png", contentType: "image/png", inline: true, expires: 300, now: when)?.url,
+        ]
+        try await http.shutdown()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestServers.python.require())
+        process.arguments = ["-c", Self.script, "http://127.0.0.1:9000", "chat-files", key, "image/png", "1796644800", disposition]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(ours == printed.split(separator: "\n").map(String.init))
     }
 }

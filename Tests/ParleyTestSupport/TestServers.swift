@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// What the tests use beyond their own process, read from the environment here and nowhere else: the Postgres and
-/// Redis that scripts/test starts, a redis-server for tests that run their own, and the built `parley`.
+/// What the tests use beyond their own process, read from the environment here and nowhere else: the Postgres,
+/// Redis and S3 server that scripts/test starts, a redis-server for tests that run their own, and the built `parley`.
 ///
 /// A test that needs a server the environment lacks is skipped and says what it needs; but when
 /// `PARLEY_TEST_REQUIRE_SERVERS=1` (scripts/test-suites sets it) it runs and fails on the missing server, so that a
@@ -12,6 +12,10 @@ public enum TestServers {
     public static let postgres = TestServer(environment: "PARLEY_TEST_DATABASE_URL")
     /// `PARLEY_TEST_REDIS_URL`: a Redis the bus tests share, each on channels and keys of its own.
     public static let redis = TestServer(environment: "PARLEY_TEST_REDIS_URL")
+    /// `PARLEY_TEST_S3_URL`: an S3 server (moto's, from scripts/test), in which tests make buckets of their own.
+    public static let s3 = TestServer(environment: "PARLEY_TEST_S3_URL")
+    /// `PARLEY_TEST_PYTHON`: the test suite's Python, with botocore, an independent Signature V4 signer.
+    public static let python = TestServer(environment: "PARLEY_TEST_PYTHON")
     /// redis-server, for tests that start, kill and restart a Redis of their own.
     public static let redisServer = TestServer(
         name: "redis-server",
