@@ -101,6 +101,8 @@ let package = Package(
                 "ParleyCore",
                 "ParleyStore",
                 "ParleyBus",
+                "ParleyFiles",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

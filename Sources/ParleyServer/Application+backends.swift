@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
+import ParleyFiles
 import ParleyBus
 import ParleyStore
 
@@ -38,4 +40,18 @@ func jwtSecret(_ configuration: Configuration) throws -> String {
         throw ConfigurationError("cannot write the signing key to \(path); set PARLEY_JWT_SECRET or PARLEY_SQLITE_PATH")
     }
     return secret
+}
+
+/// Where files' bytes go: `PARLEY_FILES`, else `parley-files/` beside the SQLite file.
+func makeBlobStore(_ configuration: Configuration) throws -> any BlobStore {
+    let folder = URL(fileURLWithPath: configuration.sqlitePath).deletingLastPathComponent().appendingPathComponent("parley-files").path
+    switch try BlobStoreLocation(configuration.files ?? "dir:\(folder)") {
+    case .directory(let path):
+        return try DirectoryBlobStore(root: URL(fileURLWithPath: path))
+    case .s3(let bucket, let endpoint, let region):
+        guard let access = configuration.s3AccessKey, let secret = configuration.s3SecretKey else {
+            throw ConfigurationError("PARLEY_FILES=s3://... needs PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY")
+        }
+        return try S3BlobStore(bucket: bucket, endpoint: endpoint, region: region, accessKey: access, secretKey: secret, http: .shared)
+    }
 }

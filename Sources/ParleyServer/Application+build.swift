@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import ParleyBus
 import ParleyCore
+import ParleyFiles
 import ParleyStore
 import Prometheus
 
@@ -24,7 +25,8 @@ public func buildApplication(
     // Everything that can refuse the configuration comes before the store opens a connection.
     let tokens = await Tokens(secret: try jwtSecret(configuration))
     let bus = try makeBus(configuration, logger: logger)
-    let parts = NodeParts(configuration, store: try await makeStore(configuration, logger: logger), bus: bus, tokens: tokens, logger: logger)
+    let blobs = try makeBlobStore(configuration)
+    let parts = NodeParts(configuration, store: try await makeStore(configuration, logger: logger), bus: bus, tokens: tokens, blobs: blobs, logger: logger)
     let router = try await buildRouter(parts, registry: registry, drain: drain)
     // This run of the node on the bus: a node restarted under the same name is a new incarnation, so that the
     // survivors clean up the users and attendees of the one that died, as they would for any dead node.
@@ -57,6 +59,8 @@ public func buildApplication(
         services: [
             parts.store, bus, hub, presence, OutboxRelay(store: parts.store, bus: bus, logger: logger),
             MeetingReaper(nodeId: incarnation, meetings: parts.meetings, logger: logger),
+            UnsentFileSweeper(
+                store: parts.store, blobs: blobs, ttl: .seconds(configuration.fileUnsentTTL), sweeps: configuration.role.servesREST, logger: logger),
         ],
         onServerRunning: { listener in
             // NIO accepts 4 connections per wake-up of the listening socket by default: behind a storm of
@@ -79,16 +83,18 @@ struct NodeParts: Sendable {
     let store: SQLStore
     let bus: any Bus
     let tokens: Tokens
+    let blobs: any BlobStore
     let sessions: Sessions
     let meetings: Meetings
     let events: EventPublisher
     let logger: Logger
 
-    init(_ configuration: Configuration, store: SQLStore, bus: any Bus, tokens: Tokens, logger: Logger) {
+    init(_ configuration: Configuration, store: SQLStore, bus: any Bus, tokens: Tokens, blobs: any BlobStore, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.bus = bus
         self.tokens = tokens
+        self.blobs = blobs
         self.logger = logger
         sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(tokens.accessLifetime), logger: logger)
         meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
@@ -126,6 +132,9 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         RoomController(store: store, events: roomEvents, meetings: parts.meetings, throttles: throttles).addRoutes(to: api)
         MessageController(store: store, events: parts.events, bus: bus, throttles: throttles).addRoutes(to: api)
         MeetingController(meetings: parts.meetings, ice: ICEServers(configuration)).addRoutes(to: api)
+        let files = FileController(store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes)
+        files.addRoutes(to: api)
+        files.addLinkRoutes(to: router)
     }
     if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {
         router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true, logger: logger))

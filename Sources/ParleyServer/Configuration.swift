@@ -62,6 +62,15 @@ public struct Configuration: Sendable {
     public var fanOutFlushWindow = 20
     /// What one client may hold and spend; see docs/security.md.
     public var limits = ClientLimits()
+    /// Where files' bytes go (`PARLEY_FILES`): `dir:PATH`, or `s3://BUCKET?endpoint=URL&region=REGION`. Nil keeps
+    /// them in `parley-files/` beside the SQLite file.
+    public var files: String?
+    public var s3AccessKey: String?
+    public var s3SecretKey: String?
+    /// The largest file a user may upload.
+    public var fileMaxBytes: Int64 = 25 << 20
+    /// How long an uploaded file that no message carries is kept before it is swept, in seconds.
+    public var fileUnsentTTL = 86_400
 
     public init() {}
 
@@ -128,6 +137,11 @@ public struct Configuration: Sendable {
         limits.refreshes = try integer("PARLEY_REFRESH_LIMIT", 1...100_000_000) ?? limits.refreshes
         limits.creations = try integer("PARLEY_CREATE_LIMIT", 1...100_000_000) ?? limits.creations
         limits.sendsPerSecond = try integer("PARLEY_SEND_LIMIT", 1...100_000_000) ?? limits.sendsPerSecond
+        files = value("PARLEY_FILES")
+        s3AccessKey = value("PARLEY_S3_ACCESS_KEY")
+        s3SecretKey = value("PARLEY_S3_SECRET_KEY")
+        fileMaxBytes = try integer("PARLEY_FILE_MAX_BYTES", 1...(1 << 40)).map(Int64.init) ?? fileMaxBytes
+        fileUnsentTTL = try integer("PARLEY_FILE_UNSENT_TTL", 1...(365 * 86_400)) ?? fileUnsentTTL
     }
 }
 

@@ -54,6 +54,16 @@ public protocol Store: Service {
     /// Removes a member, or the actor themselves. An owner who leaves hands ownership on; a group left empty is deleted.
     func removeMember(room: String, user: String, actor: String) async throws -> MemberRemoval
 
+    // MARK: Files
+    /// Records a file announced for upload by a member of its room; `not_found` for anyone else.
+    func createFile(_ file: StoredFile) async throws
+    /// The file, if `viewer` is a member of its room (or no viewer is named).
+    func file(_ id: String, viewer: String?) async throws -> StoredFile?
+    /// Marks the file's bytes as in, once; false when they were already.
+    func markFileStored(_ id: String, at time: Timestamp) async throws -> Bool
+    /// Removes the records of files no message carries that were announced before `cutoff`, and returns them.
+    func sweepUnsentFiles(before cutoff: Timestamp, limit: Int) async throws -> [StoredFile]
+
     // MARK: Messages
     /// Stores a message with the room's next `seq` and an outbox row, in one transaction. A retried `clientId`
     /// returns the original message with `created == false`.

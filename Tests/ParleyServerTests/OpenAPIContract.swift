@@ -131,6 +131,8 @@ final class OpenAPIContract: Sendable {
         case (.null, nil): break
         case (.null, .some): errors.append("the document takes no request body")
         case (_, nil): if requestBody["required"] == .bool(true) { errors.append("the document requires a request body") }
+        case (_, .some) where requestBody["content"]["*/*"] != .null:
+            break  // any bytes
         case (_, .some(let body)):
             let schema = requestBody["content"]["application/json"]["schema"]
             if schema == .null { errors.append("the request body is not documented as application/json") }
@@ -163,7 +165,7 @@ final class OpenAPIContract: Sendable {
             return body.isEmpty ? errors : errors + ["answered a body of \(body.count) bytes where the document has none"]
         }
         let mediaType = headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        guard let media = content[mediaType] else {
+        guard let media = content[mediaType] ?? content["*/*"] else {
             return errors + ["answered Content-Type '\(mediaType)', where the document has \(content.keys.sorted())"]
         }
         if mediaType == "application/json" {
@@ -207,7 +209,7 @@ extension OpenAPIContract {
             Issue.record("\(method) \(pathAndQuery[0]) is not in the document", sourceLocation: sourceLocation)
             return try await client.execute(uri: uri, method: method, headers: headers, body: buffer) { ($0.status, .null, $0.headers) }
         }
-        let sent = try encoded.map { try JSONDecoder().decode(JSONValue.self, from: $0) }
+        let sent = try encoded.map { try JSONDecoder().decode(JSONValue.self, from: $0) } ?? raw.map(JSONValue.string)
         for error in requestErrors(operation, pathParameters: pathParameters, query: query, body: sent, conforming: conforming && raw == nil) {
             Issue.record("request \(operation): \(error)", sourceLocation: sourceLocation)
         }

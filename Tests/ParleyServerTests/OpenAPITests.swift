@@ -59,6 +59,7 @@ struct OpenAPITests {
             try await walk.auth()
             try await walk.chat()
             try await walk.meetings()
+            try await walk.files()
             try await walk.refusals()
         }
         let uncalled = contract.operations.subtracting(contract.calls.keys).sorted().map(\.description)
@@ -111,7 +112,9 @@ struct OpenAPITests {
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
             let bus = try makeBus(configuration, logger: .init(label: "test"))
-            let parts = NodeParts(configuration, store: store, bus: bus, tokens: await Tokens(secret: TestApp.secret), logger: .init(label: "test"))
+            let parts = NodeParts(
+                configuration, store: store, bus: bus, tokens: await Tokens(secret: TestApp.secret), blobs: try makeBlobStore(configuration),
+                logger: .init(label: "test"))
             return try await buildRouter(parts, registry: .init())
         }
     }

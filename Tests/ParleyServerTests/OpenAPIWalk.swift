@@ -216,7 +216,9 @@ struct OpenAPIWalk {
                 let (status, _, _) = try await contract.call(client, method, uri, conforming: false)
                 #expect(status == .unauthorized, "\(operation) without a token")
             }
-            if contract.object(operation)["requestBody"] != .null {
+            // A signed link answers 403 to any request that does not carry its signature; its body is any bytes.
+            let signed = contract.object(operation)["parameters"].array?.contains { $0["name"].string == "signature" } ?? false
+            if contract.object(operation)["requestBody"]["content"]["application/json"] != .null {
                 let refusals: [(String, HTTPFields, HTTPResponse.Status)] = [
                     ("{}", [.contentType: "text/plain"], .unsupportedMediaType),
                     ("{\"name\":", [:], .badRequest),
@@ -230,8 +232,8 @@ struct OpenAPIWalk {
             guard operation.path.contains("{") else { continue }
             // A room or meeting the caller is not in answers as one that does not exist.
             let body = contract.acceptedBody(operation)
-            let (missing, _, _) = try await contract.call(client, method, uri, headers: auth, json: body)
-            #expect(missing == .notFound, "\(operation) for ids that name nothing")
+            let (missing, _, _) = try await contract.call(client, method, uri, headers: auth, json: body, conforming: !signed)
+            #expect(missing == (signed ? .forbidden : .notFound), "\(operation) for ids that name nothing")
             let control = operation.path.replacing(/\{(\w+)\}/) { _ in "x%01" }
             let (refused, _, _) = try await contract.call(client, method, control, headers: auth, json: body, conforming: false)
             #expect(refused == .badRequest, "\(operation) with a control character in the path")
@@ -240,5 +242,51 @@ struct OpenAPIWalk {
 
     static func group(_ name: String, _ members: [Account]) -> [String: JSONValue] {
         ["name": .string(name), "members": .array(members.map { .string($0.user.id) })]
+    }
+
+    /// Files: announced by a member, uploaded through the signed link, fetched by members through a short-lived link.
+    func files() async throws {
+        let (ann, bea, cid) = (try await signUp("ann"), try await signUp("bea"), try await signUp("cid"))
+        let room = try await contact(ann, bea)
+        func announce(_ account: Account, name: String, size: Int64, type: String, expect status: HTTPResponse.Status) async throws -> JSONValue {
+            try await call(
+                .post, "/api/rooms/\(room)/files", account, json: ["name": .string(name), "size": .int(size), "contentType": .string(type)] as [String: JSONValue],
+                expect: status
+            ).body
+        }
+        let announced = try await announce(ann, name: "../notes.txt", size: 11, type: "Text/Plain; charset=utf-8", expect: .created)
+        #expect(announced["file"]["name"].string == "notes.txt" && announced["file"]["contentType"].string == "text/plain")
+        let id = try #require(announced["file"]["id"].string), upload = try #require(announced["upload"]["url"].string)
+        #expect(announced["upload"]["headers"]["Content-Type"].string == "text/plain")
+        _ = try await announce(cid, name: "x.txt", size: 11, type: "text/plain", expect: .notFound)
+        _ = try await announce(ann, name: "big.bin", size: 26 << 20, type: "application/octet-stream", expect: .contentTooLarge)
+        _ = try await announce(ann, name: "/", size: 1, type: "text/plain", expect: .badRequest)
+        _ = try await announce(ann, name: "x", size: 1, type: "no type", expect: .badRequest)
+
+        func put(_ url: String, _ body: String, type: String = "text/plain") async throws -> HTTPResponse.Status {
+            try await contract.call(client, .put, url, headers: [.contentType: type], raw: body).status
+        }
+        #expect(try await put(upload, "too short") == .badRequest)
+        #expect(try await put(upload, "hello files", type: "text/html") == .badRequest)
+        #expect(try await put(upload.replacingOccurrences(of: "signature=", with: "signature=00"), "hello files") == .forbidden)
+        #expect(try await put(upload.replacingOccurrences(of: "expires=", with: "expires=1"), "hello files") == .forbidden)
+        #expect(try await put(upload, "hello files") == .noContent)
+        #expect(try await put(upload, "hello files") == .conflict)
+
+        // An image whose bytes are not of its type is refused, and nothing of it kept.
+        let fake = try await announce(ann, name: "cat.png", size: 8, type: "image/png", expect: .created)
+        #expect(try await put(try #require(fake["upload"]["url"].string), "notapng!", type: "image/png") == .badRequest)
+
+        let linked = try await contract.call(client, .get, "/api/files/\(id)", headers: bea.auth)
+        #expect(linked.status == .found)
+        let location = try #require(linked.headers[.location])
+        let bytes = try await contract.call(client, .get, location)
+        #expect(bytes.status == .ok && bytes.headers[.contentDisposition] == "attachment; filename=\"notes.txt\"")
+        #expect(bytes.headers[.contentType] == "text/plain" && bytes.headers[.xContentTypeOptions] == "nosniff")
+        let fakeLink = try await contract.call(client, .get, "/api/files/\(try #require(fake["file"]["id"].string))", headers: ann.auth)
+        #expect(try await contract.call(client, .get, try #require(fakeLink.headers[.location])).status == .notFound)
+        try await call(.get, "/api/files/\(id)", cid, expect: .notFound)
+        try await call(.get, "/api/files/f_nosuchfile", ann, expect: .notFound)
+        #expect(try await contract.call(client, .get, location.replacingOccurrences(of: "action=get", with: "action=put")).status == .forbidden)
     }
 }

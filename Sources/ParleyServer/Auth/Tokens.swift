@@ -11,10 +11,13 @@ public final class Tokens: Sendable {
     static let algorithm = "HS256"
 
     private let keys: JWTKeyCollection
+    /// Signs the links to files kept in a folder, under a key derived from the same secret.
+    let fileLinks: FileURLSigner
     let accessLifetime: Int64
     let refreshLifetime: Int64
 
     init(secret: String, accessLifetime: Int64 = 15 * 60, refreshLifetime: Int64 = 30 * 24 * 3600) async {
+        self.fileLinks = FileURLSigner(secret: secret)
         self.keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         self.accessLifetime = accessLifetime
