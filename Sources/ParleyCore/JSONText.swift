@@ -87,6 +87,21 @@ public struct JSONText: Sendable {
             raw(",\"deletedAt\":")
             string(deletedAt.iso8601)
         }
+        if let files = message.files {
+            raw(",\"files\":[")
+            for (index, file) in files.enumerated() {
+                raw(index == 0 ? "{\"id\":" : ",{\"id\":")
+                string(file.id)
+                raw(",\"name\":")
+                string(file.name)
+                raw(",\"size\":")
+                integer(file.size)
+                raw(",\"contentType\":")
+                string(file.contentType)
+                raw("}")
+            }
+            raw("]")
+        }
         raw("}")
     }
 }

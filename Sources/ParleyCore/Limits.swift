@@ -20,6 +20,8 @@ public enum Limits {
     public static let sdpBytes = 32 * 1024
     /// One ICE candidate line.
     public static let candidateBytes = 1024
+    /// Files sent with one message.
+    public static let filesPerMessage = 10
     /// A whole REST request body.
     public static let requestBodyBytes = 64 * 1024
 }

@@ -9,10 +9,12 @@ public struct Message: Codable, Hashable, Sendable {
     public var text: String?
     public var sentAt: Timestamp
     public var deletedAt: Timestamp?
+    /// The files sent with it; nil when it has none (and once it is deleted).
+    public var files: [FileRef]?
 
     public init(
         room: String, seq: Int64, clientId: String, sender: String, text: String?, sentAt: Timestamp,
-        deletedAt: Timestamp? = nil
+        deletedAt: Timestamp? = nil, files: [FileRef]? = nil
     ) {
         self.room = room
         self.seq = seq
@@ -21,6 +23,7 @@ public struct Message: Codable, Hashable, Sendable {
         self.text = text
         self.sentAt = sentAt
         self.deletedAt = deletedAt
+        self.files = files
     }
 
     public var isDeleted: Bool { deletedAt != nil }
@@ -34,6 +37,7 @@ public struct Message: Codable, Hashable, Sendable {
         try container.encode(text, forKey: .text)
         try container.encode(sentAt, forKey: .sentAt)
         try container.encodeIfPresent(deletedAt, forKey: .deletedAt)
+        try container.encodeIfPresent(files, forKey: .files)
     }
 }
 

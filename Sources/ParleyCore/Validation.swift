@@ -44,6 +44,15 @@ public enum Validate {
         return value
     }
 
+    /// A message's text and files: text as `text` says, or empty when files go with it; 1 to 10 distinct file ids.
+    public static func message(text: String, files: [String]) throws -> (text: String, files: [String]) {
+        guard files.count <= Limits.filesPerMessage else {
+            throw ParleyError.invalid("files", "may hold at most \(Limits.filesPerMessage) files")
+        }
+        guard Set(files).count == files.count else { throw ParleyError.invalid("files", "must not name a file twice") }
+        return (files.isEmpty || !text.isEmpty ? try Self.text(text) : "", files)
+    }
+
     /// A message's idempotency key, a UUID; normalised to lowercase so that a retry matches whatever its case.
     /// Read byte by byte: 36 characters, hex digits in groups of 8, 4, 4, 4 and 12 between hyphens. Foundation's
     /// `UUID(uuidString:)` reads the same form through `sscanf` and `snprintf`, on every send, and lets a space or a

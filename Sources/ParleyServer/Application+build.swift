@@ -43,7 +43,7 @@ public func buildApplication(
         configuration.role.servesWebSockets
         ? Gateway(
             hub: hub, store: parts.store, bus: bus, tokens: tokens, sessions: parts.sessions, events: parts.events, presence: presence,
-            meetings: parts.meetings, drain: drain, rateLimit: configuration.rateLimit, limits: configuration.limits,
+            meetings: parts.meetings, attachments: FileAttachments(store: parts.store, blobs: blobs), drain: drain, rateLimit: configuration.rateLimit, limits: configuration.limits,
             allowedOrigins: Set(configuration.allowedOrigins), logger: logger)
         : nil
 
@@ -130,7 +130,9 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         let roomEvents = RoomEvents(bus: bus, store: store, logger: logger)
         ContactController(store: store, events: roomEvents, throttles: throttles).addRoutes(to: api)
         RoomController(store: store, events: roomEvents, meetings: parts.meetings, throttles: throttles).addRoutes(to: api)
-        MessageController(store: store, events: parts.events, bus: bus, throttles: throttles).addRoutes(to: api)
+        MessageController(
+            store: store, events: parts.events, bus: bus, throttles: throttles, attachments: FileAttachments(store: store, blobs: parts.blobs)
+        ).addRoutes(to: api)
         MeetingController(meetings: parts.meetings, ice: ICEServers(configuration)).addRoutes(to: api)
         let files = FileController(store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes)
         files.addRoutes(to: api)

@@ -57,3 +57,75 @@ extension SQLStore {
         }
     }
 }
+
+/// Messages with files.
+extension SQLStore {
+    public func send(room: String, sender: String, clientId: String, text: String, files ids: [String]) async throws -> Sent {
+        guard !ids.isEmpty else { return try await send(room: room, sender: sender, clientId: clientId, text: text) }
+        return try await transaction { sql in
+            // The room's lock first, as every send takes it: its seqs go out in order and none is skipped.
+            guard let last = try await sql.first("SELECT last_seq FROM rooms WHERE id = ?" + dialect.forUpdate, [.text(room)])?.int(0) else {
+                throw ParleyError.notFound("room")
+            }
+            _ = try await sql.role(of: sender, in: room)
+            if let row = try await sql.first(
+                "SELECT \(Self.messageColumns) FROM messages m WHERE m.room_id = ? AND m.sender_id = ? AND m.client_id = ?",
+                [.text(room), .text(sender), .text(clientId)])
+            {
+                let original = try await Self.withFiles([try Self.message(from: row)], sql)[0]
+                return Sent(message: original, created: false, outbox: nil)
+            }
+            let found = try await sql.query(
+                "SELECT \(Self.fileColumns) FROM files f WHERE f.id IN (\(Self.placeholders(ids.count)))", ids.map { .text($0) }
+            ).map { try Self.file(from: $0) }
+            let byId = Dictionary(found.map { ($0.ref.id, $0) }) { first, _ in first }
+            let refs = try ids.map { id in
+                guard let file = byId[id], file.room == room, file.uploader == sender, file.storedAt != nil, file.messageSeq == nil else {
+                    throw ParleyError.invalid("files", "must be files you uploaded to this room, whole, and not sent before")
+                }
+                return file.ref
+            }
+            let now = Timestamp.now
+            let message = Message(room: room, seq: last + 1, clientId: clientId, sender: sender, text: text, sentAt: now, files: refs)
+            try await sql.execute(
+                "INSERT INTO messages (room_id, seq, client_id, sender_id, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(room), .int(message.seq), .text(clientId), .text(sender), .text(text), .int(now.milliseconds)])
+            try await sql.execute(
+                "UPDATE files SET message_seq = ? WHERE id IN (\(Self.placeholders(ids.count)))", [.int(message.seq)] + ids.map { .text($0) })
+            try await sql.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", [.int(message.seq), .text(room)])
+            try await sql.execute(
+                "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ?", [.int(message.seq), .text(room), .text(sender)])
+            let outbox = try await sql.enqueue(.messageCreated(message), on: Channel.room(room), now: now)
+            return Sent(message: message, created: true, outbox: outbox)
+        }
+    }
+
+    /// The messages with the files each was sent with, in the order they were named: one read per room.
+    static func withFiles(_ messages: [Message], _ sql: any SQLExecutor) async throws -> [Message] {
+        var files: [String: [Int64: [FileRef]]] = [:]
+        for (room, inRoom) in Dictionary(grouping: messages.filter { !$0.isDeleted }, by: \.room) {
+            let seqs = inRoom.map(\.seq)
+            for row in try await sql.query(
+                "SELECT \(fileColumns) FROM files f WHERE f.room_id = ? AND f.message_seq BETWEEN ? AND ? ORDER BY f.created_at, f.id",
+                [.text(room), .int(seqs.min()!), .int(seqs.max()!)])
+            {
+                let file = try file(from: row)
+                files[room, default: [:]][file.messageSeq!, default: []].append(file.ref)
+            }
+        }
+        return messages.map { message in
+            var message = message
+            message.files = files[message.room]?[message.seq]
+            return message
+        }
+    }
+
+    /// Takes the files of a message out of the store, returning them so that their bytes go too.
+    static func removeFiles(room: String, seq: Int64, _ sql: any SQLExecutor) async throws -> [StoredFile] {
+        let files = try await sql.query(
+            "SELECT \(fileColumns) FROM files f WHERE f.room_id = ? AND f.message_seq = ?", [.text(room), .int(seq)]
+        ).map { try file(from: $0) }
+        if !files.isEmpty { try await sql.execute("DELETE FROM files WHERE room_id = ? AND message_seq = ?", [.text(room), .int(seq)]) }
+        return files
+    }
+}

@@ -55,7 +55,10 @@ extension SQLStore {
                 read[page] = try rows.map { try message(from: $0) }
             }
         }
-        return read.mapValues { $0.sorted { $0.seq < $1.seq } }
+        for (page, messages) in read {
+            read[page] = try await withFiles(messages.sorted { $0.seq < $1.seq }, sql)
+        }
+        return read
     }
 
     public func deleteMessage(room: String, seq: Int64, actor: String) async throws -> Sent {
@@ -77,8 +80,9 @@ extension SQLStore {
                 [.int(now.milliseconds), .text(room), .int(seq)])
             message.text = nil
             message.deletedAt = now
+            let removed = try await Self.removeFiles(room: room, seq: seq, sql)
             let outbox = try await sql.enqueue(.messageDeleted(message), on: Channel.room(room), now: now)
-            return Sent(message: message, created: true, outbox: outbox)
+            return Sent(message: message, created: true, outbox: outbox, removedFiles: removed)
         }
     }
 

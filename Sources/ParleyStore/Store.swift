@@ -64,6 +64,10 @@ public protocol Store: Service {
     /// Removes the records of files no message carries that were announced before `cutoff`, and returns them.
     func sweepUnsentFiles(before cutoff: Timestamp, limit: Int) async throws -> [StoredFile]
 
+    /// Stores a message with files as `send` does, in one transaction with the files taken up: each must be the
+    /// sender's, announced for this room, with its bytes in, and not sent before (`invalid_field` otherwise).
+    func send(room: String, sender: String, clientId: String, text: String, files: [String]) async throws -> Sent
+
     // MARK: Messages
     /// Stores a message with the room's next `seq` and an outbox row, in one transaction. A retried `clientId`
     /// returns the original message with `created == false`.
@@ -133,6 +137,8 @@ public struct Sent: Sendable, Hashable {
     public var created: Bool
     /// The event to publish, committed to the outbox; nil when nothing new was written.
     public var outbox: OutboxEntry?
+    /// The files a deletion took out of the store, whose bytes are to go too.
+    public var removedFiles: [StoredFile] = []
 }
 
 /// What removing a member did.

@@ -286,6 +286,19 @@ struct OpenAPIWalk {
         let fakeLink = try await contract.call(client, .get, "/api/files/\(try #require(fake["file"]["id"].string))", headers: ann.auth)
         #expect(try await contract.call(client, .get, try #require(fakeLink.headers[.location])).status == .notFound)
         try await call(.get, "/api/files/\(id)", cid, expect: .notFound)
+
+        // Sent with a message, once: the message carries it, history too; deleting the message takes its bytes.
+        let note: [String: JSONValue] = ["clientId": .string(UUID().uuidString), "files": .array([.string(id)])]
+        let (_, sent) = try await call(.post, "/api/rooms/\(room)/messages", ann, json: note, expect: .created)
+        #expect(sent["text"].string == "" && sent["files"][0]["id"].string == id && sent["files"][0]["size"].integer == 11)
+        try await call(.post, "/api/rooms/\(room)/messages", ann, json: note, expect: .ok)
+        let again: [String: JSONValue] = ["clientId": .string(UUID().uuidString), "text": .string("once more"), "files": .array([.string(id)])]
+        try await call(.post, "/api/rooms/\(room)/messages", ann, json: again, expect: .badRequest)
+        let (_, history) = try await call(.get, "/api/rooms/\(room)/messages", bea, expect: .ok)
+        #expect(history.array?.last?["files"][0]["name"].string == "notes.txt")
+        let seq = try #require(sent["seq"].integer)
+        try await call(.delete, "/api/rooms/\(room)/messages/\(seq)", ann, expect: .ok)
+        try await call(.get, "/api/files/\(id)", bea, expect: .notFound)
         try await call(.get, "/api/files/f_nosuchfile", ann, expect: .notFound)
         #expect(try await contract.call(client, .get, location.replacingOccurrences(of: "action=get", with: "action=put")).status == .forbidden)
     }

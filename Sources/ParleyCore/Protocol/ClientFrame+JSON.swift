@@ -52,6 +52,13 @@ extension ClientFrame {
         let room = try string("room")
         let clientId = try string("clientId")
         let text = try string("text")
+        let files = try field("files") { value in
+            value.array.flatMap { items in
+                let ids = items.compactMap(\.string)
+                return ids.count == items.count ? ids : nil
+            }
+        }
+        for file in files ?? [] { try clean(file, "files") }
         let seq = try field("seq", \.integer)
         let token = try string("token")
         let meeting = try string("meeting")
@@ -69,7 +76,11 @@ extension ClientFrame {
         switch frameKind {
         case .subscribe: body = .subscribe(try require(rooms, "rooms"))
         case .unsubscribe: body = .unsubscribe(try require(rooms, "rooms").map(\.room))
-        case .send: body = .send(room: try require(room, "room"), clientId: try require(clientId, "clientId"), text: try require(text, "text"))
+        case .send:
+            let files = files ?? []
+            body = .send(
+                room: try require(room, "room"), clientId: try require(clientId, "clientId"),
+                text: files.isEmpty ? try require(text, "text") : text ?? "", files: files)
         case .typing: body = .typing(room: try require(room, "room"))
         case .read: body = .read(room: try require(room, "room"), seq: try require(seq, "seq"))
         case .auth: body = .auth(token: try require(token, "token"))
@@ -98,7 +109,7 @@ extension ClientFrame.RoomCursor {
 
 extension ClientFrame: Encodable {
     private enum CodingKeys: String, CodingKey {
-        case id, type, rooms, room, clientId, text, seq, token, meeting, to, kind, payload
+        case id, type, rooms, room, clientId, text, files, seq, token, meeting, to, kind, payload
     }
 
     /// The frame as a client sends it, fields flat beside `type`.
@@ -111,10 +122,11 @@ extension ClientFrame: Encodable {
             try container.encode(rooms, forKey: .rooms)
         case .unsubscribe(let rooms):
             try container.encode(rooms.map { RoomCursor(room: $0) }, forKey: .rooms)
-        case .send(let room, let clientId, let text):
+        case .send(let room, let clientId, let text, let files):
             try container.encode(room, forKey: .room)
             try container.encode(clientId, forKey: .clientId)
-            try container.encode(text, forKey: .text)
+            if !text.isEmpty || files.isEmpty { try container.encode(text, forKey: .text) }
+            if !files.isEmpty { try container.encode(files, forKey: .files) }
         case .typing(let room), .meetingStart(let room):
             try container.encode(room, forKey: .room)
         case .read(let room, let seq):

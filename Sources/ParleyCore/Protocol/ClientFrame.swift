@@ -15,7 +15,8 @@ public struct ClientFrame: Hashable, Sendable {
         /// Each room with the last `seq` the client holds: what came after is replayed, then live events follow.
         case subscribe([RoomCursor])
         case unsubscribe([String])
-        case send(room: String, clientId: String, text: String)
+        /// `text` is empty when only `files` (up to 10 ids of files the sender uploaded to the room) are sent.
+        case send(room: String, clientId: String, text: String, files: [String] = [])
         case typing(room: String)
         case read(room: String, seq: Int64)
         /// Renews the socket's access token.

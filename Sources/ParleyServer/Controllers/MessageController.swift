@@ -9,10 +9,12 @@ struct MessageController {
     let events: EventPublisher
     let bus: any Bus
     let throttles: Throttles
+    let attachments: FileAttachments
 
     struct Send: Decodable {
         let clientId: String
-        let text: String
+        let text: String?
+        let files: [String]?
     }
 
     struct Read: Decodable {
@@ -38,9 +40,12 @@ struct MessageController {
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Message> {
         let body = try await request.json(Send.self, context: context)
         try await throttles.spend(.send, by: try context.caller())
-        let sent = try await store.send(
-            room: try context.parameters.require("room"), sender: try context.caller(),
-            clientId: try Validate.clientId(body.clientId), text: try Validate.text(body.text))
+        let (room, sender, clientId) = (try context.parameters.require("room"), try context.caller(), try Validate.clientId(body.clientId))
+        let message = try Validate.message(text: body.text ?? "", files: body.files ?? [])
+        let sent =
+            message.files.isEmpty
+            ? try await store.send(room: room, sender: sender, clientId: clientId, text: message.text)
+            : try await attachments.send(room: room, sender: sender, clientId: clientId, text: message.text, files: message.files)
         // Acknowledged only now, after commit; the publish that follows may fail, and the outbox covers that.
         events.publish(sent.outbox)
         return JSONBody(sent.message, status: sent.created ? .created : .ok)
@@ -50,6 +55,7 @@ struct MessageController {
         guard let seq = Int64(try context.parameters.require("seq")) else { throw ParleyError.notFound("message") }
         let sent = try await store.deleteMessage(room: try context.parameters.require("room"), seq: seq, actor: try context.caller())
         events.publish(sent.outbox)
+        await attachments.removeBytes(of: sent)
         return JSONBody(sent.message)
     }
 

@@ -25,6 +25,7 @@ final class Gateway: Sendable {
     let events: EventPublisher
     let presence: Presence
     let meetings: Meetings
+    let attachments: FileAttachments
     let drain: NodeDrain
     /// Frames per second per connection; the bucket holds twice as many.
     let rateLimit: Int
@@ -36,7 +37,7 @@ final class Gateway: Sendable {
 
     init(
         hub: Hub, store: any Store, bus: any Bus, tokens: Tokens, sessions: Sessions, events: EventPublisher, presence: Presence, meetings: Meetings,
-        drain: NodeDrain, rateLimit: Int, limits: ClientLimits, allowedOrigins: Set<String>, logger: Logger
+        attachments: FileAttachments, drain: NodeDrain, rateLimit: Int, limits: ClientLimits, allowedOrigins: Set<String>, logger: Logger
     ) {
         self.limits = limits
         self.hub = hub
@@ -47,6 +48,7 @@ final class Gateway: Sendable {
         self.events = events
         self.presence = presence
         self.meetings = meetings
+        self.attachments = attachments
         self.drain = drain
         self.rateLimit = rateLimit
         self.allowedOrigins = allowedOrigins
@@ -190,7 +192,13 @@ final class Gateway: Sendable {
                 connection.enqueue(.unsubscribe(room: room))
             }
             if let reply { connection.enqueue(.frame(reply)) }
-        case .send(let room, let clientId, let text):
+        case .send(let room, let clientId, let text, let files) where !files.isEmpty:
+            let message = try Validate.message(text: text, files: files)
+            let sent = try await attachments.send(
+                room: room, sender: connection.userId, clientId: try Validate.clientId(clientId), text: message.text, files: message.files)
+            if let id = frame.id { connection.enqueue(.frame(Frames.reply(re: id, message: sent.message))) }
+            events.publish(sent.outbox)
+        case .send(let room, let clientId, let text, _):
             let sent = try await store.send(
                 room: room, sender: connection.userId, clientId: try Validate.clientId(clientId), text: try Validate.text(text))
             // The reply is the acknowledgement, and the row is committed by now.
