@@ -5,12 +5,18 @@ public struct User: Codable, Hashable, Sendable {
     public var username: String
     /// Display name.
     public var name: String
+    /// Where their picture is (`/api/avatars/NAME`); nil when they have none, and clients show initials.
+    public var avatar: String?
 
-    public init(id: String, username: String, name: String) {
+    public init(id: String, username: String, name: String, avatar: String? = nil) {
         self.id = id
         self.username = username
         self.name = name
+        self.avatar = avatar
     }
+
+    /// The path an avatar image of this name is served at.
+    public static func avatarPath(_ name: String) -> String { "/api/avatars/\(name)" }
 }
 
 /// A contact of the caller, with the direct room the two of them share.

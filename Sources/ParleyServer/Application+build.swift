@@ -137,6 +137,9 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         let files = FileController(store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes)
         files.addRoutes(to: api)
         files.addLinkRoutes(to: router)
+        let avatars = AvatarController(store: store, blobs: parts.blobs)
+        avatars.addRoutes(to: api)
+        avatars.addPublicRoutes(to: router)
     }
     if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {
         router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true, logger: logger))

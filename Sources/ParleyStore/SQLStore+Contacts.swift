@@ -48,7 +48,7 @@ extension SQLStore {
                 SELECT \(Self.userColumns), c.room_id FROM contacts c JOIN users u ON u.id = c.contact_id
                 WHERE c.owner_id = ? ORDER BY lower(u.name), u.username
                 """, [.text(user)]
-            ).map { Contact(user: try Self.user(from: $0), room: try $0.text(3)) }
+            ).map { Contact(user: try Self.user(from: $0), room: try $0.text(4)) }
         }
     }
 }

@@ -88,7 +88,7 @@ extension SQLStore {
             WHERE rm.room_id = ? ORDER BY rm.joined_at, u.username
             """, [.text(room)]
         ).map { row in
-            Member(user: try user(from: row), role: Role(rawValue: try row.text(3)) ?? .member, lastReadSeq: try row.int(4))
+            Member(user: try user(from: row), role: Role(rawValue: try row.text(4)) ?? .member, lastReadSeq: try row.int(5))
         }
         return RoomDetail(room: summary, members: members)
     }
@@ -101,7 +101,7 @@ extension SQLStore {
             SELECT r.id, r.kind, r.name, r.last_seq, r.created_at, rm.role,
                 (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.last_read_seq
                     AND x.sender_id <> rm.user_id AND x.deleted_at IS NULL),
-                p.id, p.username, p.name,
+                p.id, p.username, p.name, p.avatar,
                 m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at,
                 \(meetingColumns)
             FROM room_members rm
@@ -116,7 +116,7 @@ extension SQLStore {
         var summaries: [RoomSummary] = []
         for row in rows {
             let peer = row.isNull(7) ? nil : try user(from: row, at: 7)
-            let openMeeting = row.isNull(17) ? nil : try await withAttendees(try Self.meeting(from: row, at: 17), sql)
+            let openMeeting = row.isNull(18) ? nil : try await withAttendees(try Self.meeting(from: row, at: 18), sql)
             summaries.append(
                 RoomSummary(
                     id: try row.text(0),
@@ -125,7 +125,7 @@ extension SQLStore {
                     peer: peer,
                     role: Role(rawValue: try row.text(5)) ?? .member,
                     lastSeq: try row.int(3),
-                    lastMessage: row.isNull(10) ? nil : try message(from: row, at: 10),
+                    lastMessage: row.isNull(11) ? nil : try message(from: row, at: 11),
                     unread: try row.int(6),
                     meeting: openMeeting,
                     createdAt: Timestamp(milliseconds: try row.int(4))))

@@ -2,10 +2,12 @@ import Foundation
 import ParleyCore
 
 extension SQLStore {
-    static let userColumns = "u.id, u.username, u.name"
+    static let userColumns = "u.id, u.username, u.name, u.avatar"
 
     static func user(from row: SQLRow, at column: Int = 0) throws -> User {
-        User(id: try row.text(column), username: try row.text(column + 1), name: try row.text(column + 2))
+        User(
+            id: try row.text(column), username: try row.text(column + 1), name: try row.text(column + 2),
+            avatar: try row.optionalText(column + 3).map(User.avatarPath))
     }
 
     public func createUser(username: String, name: String, passwordHash: String) async throws -> User {
@@ -22,7 +24,7 @@ extension SQLStore {
         try await read { sql in
             try await sql.first(
                 "SELECT \(Self.userColumns), u.password_hash FROM users u WHERE u.username = ?", [.text(username)]
-            ).map { (try Self.user(from: $0), try $0.text(3)) }
+            ).map { (try Self.user(from: $0), try $0.text(4)) }
         }
     }
 
@@ -59,5 +61,19 @@ extension SQLStore {
         text.replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
+    }
+
+    /// Sets or clears the user's avatar (the name of its image in the blob store) and returns the user and the name
+    /// of the image it replaced, whose bytes are to go.
+    public func setAvatar(of id: String, to avatar: String?) async throws -> (user: User, replaced: String?) {
+        try await transaction { sql in
+            guard let row = try await sql.first("SELECT u.avatar FROM users u WHERE u.id = ?" + dialect.forUpdate, [.text(id)]) else {
+                throw ParleyError.notFound("user")
+            }
+            let replaced = try row.optionalText(0)
+            try await sql.execute("UPDATE users SET avatar = ? WHERE id = ?", [avatar.map { .text($0) } ?? .null, .text(id)])
+            let user = try await sql.first("SELECT \(Self.userColumns) FROM users u WHERE u.id = ?", [.text(id)]).map { try Self.user(from: $0) }
+            return (user!, replaced)
+        }
     }
 }

@@ -18,6 +18,8 @@ public protocol Store: Service {
     func credentials(username: String) async throws -> (user: User, passwordHash: String)?
     func user(id: String) async throws -> User?
     func searchUsers(_ query: String, limit: Int) async throws -> [User]
+    /// Sets or clears the user's avatar image and returns the user and the image it replaced.
+    func setAvatar(of id: String, to avatar: String?) async throws -> (user: User, replaced: String?)
 
     func insertRefreshToken(_ token: RefreshToken) async throws
     /// Uses up `presentedHash` and stores `next` in the same family. A token that is unknown, expired or revoked

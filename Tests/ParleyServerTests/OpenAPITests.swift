@@ -60,6 +60,7 @@ struct OpenAPITests {
             try await walk.chat()
             try await walk.meetings()
             try await walk.files()
+            try await walk.avatars()
             try await walk.refusals()
         }
         let uncalled = contract.operations.subtracting(contract.calls.keys).sorted().map(\.description)

@@ -302,4 +302,27 @@ struct OpenAPIWalk {
         try await call(.get, "/api/files/f_nosuchfile", ann, expect: .notFound)
         #expect(try await contract.call(client, .get, location.replacingOccurrences(of: "action=get", with: "action=put")).status == .forbidden)
     }
+
+    /// Pictures: set with an image's bytes, served at a public path that never changes, replaced and removed.
+    func avatars() async throws {
+        let dee = try await signUp("dee")
+        func put(_ body: String) async throws -> (status: HTTPResponse.Status, body: JSONValue) {
+            let answer = try await contract.call(client, .put, "/api/me/avatar", headers: dee.auth + [.contentType: "image/webp"], raw: body)
+            return (answer.status, answer.body)
+        }
+        // WebP's magic bytes are ASCII: RIFF, a size, WEBP.
+        let (status, me) = try await put("RIFF0000WEBPVP8 a small picture")
+        #expect(status == .ok)
+        let avatar = try #require(me["avatar"].string)
+        #expect(avatar.hasPrefix("/api/avatars/a_") && avatar.hasSuffix(".webp"))
+        let image = try await contract.call(client, .get, avatar)
+        #expect(image.status == .ok && image.headers[.contentType] == "image/webp")
+        #expect(try await put("<svg onload=alert(1)>").status == .badRequest)
+        let (_, replaced) = try await put("RIFF0000WEBPVP8 another")
+        #expect(replaced["avatar"].string != avatar)
+        #expect(try await contract.call(client, .get, avatar).status == .notFound)
+        let (_, cleared) = try await call(.delete, "/api/me/avatar", dee, expect: .ok)
+        #expect(cleared["avatar"] == .null)
+        try await call(.get, "/api/avatars/a_nothing.png", expect: .notFound)
+    }
 }

@@ -131,16 +131,17 @@ struct SessionTests {
             let expiry = Timestamp.now.adding(seconds: 3600)
             try await store.insertRefreshToken(RefreshToken(hash: "t1", userId: alice.id, familyId: "f1", expiresAt: expiry))
             let bus = LocalBus()
-            let sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(900), liveFor: .milliseconds(500), logger: .init(label: "test"))
+            let sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(900), liveFor: .seconds(2), logger: .init(label: "test"))
             let access = Tokens.Access(userId: alice.id, session: "f1", expiresAt: .distantFuture)
             try await sessions.require(access)
-            // A live answer ages in time: its 500 ms are waited out, here and below.
-            try await Task.sleep(for: .milliseconds(600))
+            // A live answer ages in time: its 2 s are waited out, here and below. Long enough that a loaded machine's
+            // revocation below still comes while the answer is young.
+            try await Task.sleep(for: .milliseconds(2100))
             try await sessions.require(access)
             _ = try await store.revokeRefreshToken(hash: "t1", now: .now)
             // Revoked in the store but not announced: the node trusts its answer until it is old.
             try await sessions.require(access)
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(2100))
             await #expect(throws: ParleyError.self) { try await sessions.require(access) }
 
             try await store.insertRefreshToken(RefreshToken(hash: "t2", userId: alice.id, familyId: "f2", expiresAt: expiry))
