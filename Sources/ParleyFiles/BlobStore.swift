@@ -91,10 +91,11 @@ public struct BlobStoreError: Error, CustomStringConvertible {
 /// `PARLEY_FILES`: which store, and where.
 public enum BlobStoreLocation: Sendable, Equatable {
     case directory(String)
-    case s3(bucket: String, endpoint: String, region: String)
+    case s3(bucket: String, endpoint: String, region: String, publicEndpoint: String? = nil)
 
-    /// `dir:PATH` or `s3://BUCKET?endpoint=URL&region=REGION` (the endpoint defaults to AWS's for the region, the
-    /// region to us-east-1).
+    /// `dir:PATH` or `s3://BUCKET?endpoint=URL&region=REGION&public=URL` (the endpoint defaults to AWS's for the
+    /// region, the region to us-east-1). `public` is where clients reach the store, when not at `endpoint` (a
+    /// MinIO the nodes reach inside a private network): presigned URLs are signed for it.
     public init(_ text: String) throws {
         if text.hasPrefix("dir:") {
             let path = String(text.dropFirst("dir:".count))
@@ -108,9 +109,10 @@ public enum BlobStoreLocation: Sendable, Equatable {
         let query = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }) { $1 }
         let region = query["region"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
         let endpoint = query["endpoint"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://s3.\(region).amazonaws.com"
-        guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
-            throw BlobStoreError(.unavailable, "the S3 endpoint must be an http:// or https:// URL")
+        let publicEndpoint = query["public"].flatMap { $0.isEmpty ? nil : $0 }
+        for url in [endpoint] + (publicEndpoint.map { [$0] } ?? []) where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw BlobStoreError(.unavailable, "the S3 endpoints must be http:// or https:// URLs")
         }
-        self = .s3(bucket: bucket, endpoint: endpoint, region: region)
+        self = .s3(bucket: bucket, endpoint: endpoint, region: region, publicEndpoint: publicEndpoint)
     }
 }

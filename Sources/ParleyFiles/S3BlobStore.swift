@@ -9,45 +9,57 @@ import NIOHTTP1
 public struct S3BlobStore: BlobStore {
     public let bucket: String
     public let endpoint: URL
+    /// Where clients reach the store; the endpoint, unless it is only reachable from the nodes.
+    public let publicEndpoint: URL
     let signer: SignatureV4
     let http: HTTPClient
     /// How long a request of Parley's own to the bucket may take.
     static let timeout: TimeAmount = .seconds(60)
 
-    public init(bucket: String, endpoint: String, region: String, accessKey: String, secretKey: String, http: HTTPClient) throws {
-        guard let url = URL(string: endpoint), url.host != nil else { throw BlobStoreError(.unavailable, "bad S3 endpoint \(endpoint)") }
+    public init(
+        bucket: String, endpoint: String, region: String, accessKey: String, secretKey: String, publicEndpoint: String? = nil, http: HTTPClient
+    ) throws {
+        guard let url = URL(string: endpoint), url.host != nil, let clients = URL(string: publicEndpoint ?? endpoint), clients.host != nil else {
+            throw BlobStoreError(.unavailable, "bad S3 endpoint \(endpoint)")
+        }
         self.bucket = bucket
         self.endpoint = url
+        self.publicEndpoint = clients
         self.signer = SignatureV4(accessKey: accessKey, secretKey: secretKey, region: region)
         self.http = http
     }
 
     /// `host` or `host:port`, as the `Host` header carries it.
-    var host: String { endpoint.port.map { "\(endpoint.host!):\($0)" } ?? endpoint.host! }
+    var host: String { Self.host(endpoint) }
+    var publicHost: String { Self.host(publicEndpoint) }
+
+    static func host(_ url: URL) -> String { url.port.map { "\(url.host!):\($0)" } ?? url.host! }
 
     func path(_ key: String) -> String { "/\(SignatureV4.encode(bucket))/\(SignatureV4.encodePath(key))" }
 
-    func url(_ path: String, query: String) -> String {
-        "\(endpoint.scheme ?? "https")://\(host)\(path)" + (query.isEmpty ? "" : "?\(query)")
+    func url(_ path: String, query: String, public: Bool = false) -> String {
+        let base = `public` ? publicEndpoint : endpoint
+        return "\(base.scheme ?? "https")://\(Self.host(base))\(path)" + (query.isEmpty ? "" : "?\(query)")
     }
 
     // MARK: Presigned
 
     public func directUpload(key: String, size: Int64, contentType: String, expires: TimeInterval, now: Date) -> DirectRequest? {
         // The content type is signed: the bucket refuses the upload unless the client sends the one declared.
-        let request = SignatureV4.Request(method: "PUT", host: host, path: path(key), headers: [("content-type", contentType)])
+        let request = SignatureV4.Request(method: "PUT", host: publicHost, path: path(key), headers: [("content-type", contentType)])
         let query = signer.presignedQuery(request, expires: Int(expires), at: now)
-        return DirectRequest(method: "PUT", url: url(request.path, query: query), headers: ["Content-Type": contentType])
+        return DirectRequest(method: "PUT", url: url(request.path, query: query, public: true), headers: ["Content-Type": contentType])
     }
 
     public func directDownload(key: String, filename: String, contentType: String, inline: Bool, expires: TimeInterval, now: Date) -> DirectRequest? {
         let request = SignatureV4.Request(
-            method: "GET", host: host, path: path(key),
+            method: "GET", host: publicHost, path: path(key),
             query: [
                 ("response-content-disposition", ContentDisposition.header(filename: filename, inline: inline)),
                 ("response-content-type", contentType),
             ])
-        return DirectRequest(method: "GET", url: url(request.path, query: signer.presignedQuery(request, expires: Int(expires), at: now)))
+        return DirectRequest(
+            method: "GET", url: url(request.path, query: signer.presignedQuery(request, expires: Int(expires), at: now), public: true))
     }
 
     // MARK: Parley's own requests

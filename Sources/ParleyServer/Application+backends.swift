@@ -48,10 +48,12 @@ func makeBlobStore(_ configuration: Configuration) throws -> any BlobStore {
     switch try BlobStoreLocation(configuration.files ?? "dir:\(folder)") {
     case .directory(let path):
         return try DirectoryBlobStore(root: URL(fileURLWithPath: path))
-    case .s3(let bucket, let endpoint, let region):
+    case .s3(let bucket, let endpoint, let region, let publicEndpoint):
         guard let access = configuration.s3AccessKey, let secret = configuration.s3SecretKey else {
             throw ConfigurationError("PARLEY_FILES=s3://... needs PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY")
         }
-        return try S3BlobStore(bucket: bucket, endpoint: endpoint, region: region, accessKey: access, secretKey: secret, http: .shared)
+        return try S3BlobStore(
+            bucket: bucket, endpoint: endpoint, region: region, accessKey: access, secretKey: secret, publicEndpoint: publicEndpoint,
+            http: .shared)
     }
 }

@@ -117,6 +117,9 @@ import Testing
         #expect(
             try BlobStoreLocation("s3://chat-files?endpoint=http://127.0.0.1:9000&region=eu-west-1")
                 == .s3(bucket: "chat-files", endpoint: "http://127.0.0.1:9000", region: "eu-west-1"))
+        #expect(
+            try BlobStoreLocation("s3://chat-files?endpoint=http://minio:9000&public=https://files.example.com")
+                == .s3(bucket: "chat-files", endpoint: "http://minio:9000", region: "us-east-1", publicEndpoint: "https://files.example.com"))
         #expect(try BlobStoreLocation("s3://chat-files") == .s3(bucket: "chat-files", endpoint: "https://s3.us-east-1.amazonaws.com", region: "us-east-1"))
         for bad in ["dir:", "s3://", "ftp://x", "s3://b?endpoint=file:///etc"] {
             #expect(throws: BlobStoreError.self) { _ = try BlobStoreLocation(bad) }

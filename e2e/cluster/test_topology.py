@@ -97,7 +97,7 @@ def test_compose_and_traefik_match_haproxy(cluster):
         assert traefik_routes(compose) == haproxy_routes(file.read())
 
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "api", "ws", "traefik"}
+    assert set(services) == {"postgres", "redis", "minio", "minio-bucket", "migrate", "api", "ws", "traefik"}
     for name in ("api", "ws"):
         node = services[name]
         # Scalable: no fixed name and no host port; health-checked; started after the migration succeeded.
@@ -107,10 +107,13 @@ def test_compose_and_traefik_match_haproxy(cluster):
         assert node["command"] == ["serve", "--role", name]
         assert node["stop_signal"] == "SIGTERM"
         assert node["environment"]["PARLEY_JWT_SECRET"].startswith("${PARLEY_JWT_SECRET:?")
+        # Files in MinIO, which the nodes reach inside the network and clients at its published address.
+        assert node["environment"]["PARLEY_FILES"].startswith("s3://parley-files?endpoint=http://minio:9000&public=")
+        assert node["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["command"] == ["migrate"] and services["migrate"]["restart"] == "no"
-    for store in ("postgres", "redis"):
+    for store in ("postgres", "redis", "minio"):
         assert services[store]["volumes"] and services[store]["healthcheck"]["test"]
-    assert set(compose["volumes"]) == {"postgres", "redis"}
+    assert set(compose["volumes"]) == {"postgres", "redis", "minio"}
 
     with open(os.path.join(ROOT, "traefik", "traefik.yml")) as file:
         static = yaml.safe_load(file)
