@@ -57,3 +57,12 @@ func makeBlobStore(_ configuration: Configuration) throws -> any BlobStore {
             http: .shared)
     }
 }
+
+/// The origins a browser sends files' bytes to and fetches them from besides the node's own: the bucket's public
+/// address, with `s3://`.
+func fileOrigins(_ configuration: Configuration) throws -> [String] {
+    guard let files = configuration.files, case .s3(_, let endpoint, _, let publicEndpoint) = try BlobStoreLocation(files),
+        let url = URLComponents(string: publicEndpoint ?? endpoint), let scheme = url.scheme, let host = url.host
+    else { return [] }
+    return ["\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")]
+}

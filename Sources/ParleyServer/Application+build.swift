@@ -109,7 +109,7 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         parts.configuration, parts.store, parts.bus, parts.tokens, parts.sessions, parts.logger
     )
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: SecurityHeaders())
+    router.add(middleware: SecurityHeaders(connectSources: try fileOrigins(configuration)))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: InputGuard())
     router.add(middleware: MetricsMiddleware())
