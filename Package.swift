@@ -175,13 +175,14 @@ let package = Package(
         ),
 
         // What the terminal clients, `parley` and `parley-peer`, share: the profile's stored sign-in and its renewal,
-        // --server and --profile, room names, output and exit statuses.
+        // --server and --profile, room names, output and exit statuses, and files sent and saved.
         .target(
             name: "ParleyCommandLine",
             dependencies: [
                 "ParleyClient",
                 "ParleyCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -16,7 +16,7 @@ import Synchronization
 /// ```
 public final class ParleyClient: Sendable {
     public let baseURL: String
-    private let http: HTTPClient
+    let http: HTTPClient
     private let session = Mutex<Session?>(nil)
 
     public init(baseURL: String, http: HTTPClient = .shared) {
@@ -101,10 +101,19 @@ public final class ParleyClient: Sendable {
 
     // MARK: Messages
 
-    /// Sends a message. Retrying with the same `clientId` returns the original rather than a copy.
+    /// Sends a message: text, files announced and uploaded to the room (`announceFile`, `upload`), or both. Retrying
+    /// with the same `clientId` returns the original rather than a copy.
     @discardableResult
-    public func send(room: String, text: String, clientId: UUID = UUID()) async throws -> Message {
-        try await request(.POST, "/api/rooms/\(room)/messages", ["clientId": clientId.uuidString.lowercased(), "text": text])
+    public func send(room: String, text: String?, files: [String] = [], clientId: UUID = UUID()) async throws -> Message {
+        struct Body: Encodable {
+            let clientId: String
+            let text: String?
+            let files: [String]?
+        }
+        // A message of files alone leaves its text out.
+        let text = files.isEmpty ? text ?? "" : text.flatMap { $0.isEmpty ? nil : $0 }
+        let body = Body(clientId: clientId.uuidString.lowercased(), text: text, files: files.isEmpty ? nil : files)
+        return try await request(.POST, "/api/rooms/\(room)/messages", body)
     }
 
     public func messages(room: String, before: Int64? = nil, after: Int64? = nil, limit: Int? = nil) async throws -> [Message] {
@@ -170,17 +179,17 @@ public final class ParleyClient: Sendable {
 
     // MARK: Transport
 
-    private struct Empty: Decodable {}
+    struct Empty: Decodable {}
 
-    private struct ErrorEnvelope: Decodable {
+    struct ErrorEnvelope: Decodable {
         let error: ParleyError.Wire
     }
 
-    private func request<Response: Decodable>(_ method: HTTPMethod, _ path: String) async throws -> Response {
+    func request<Response: Decodable>(_ method: HTTPMethod, _ path: String) async throws -> Response {
         try await request(method, path, Optional<[String: String]>.none)
     }
 
-    private func request<Body: Encodable, Response: Decodable>(
+    func request<Body: Encodable, Response: Decodable>(
         _ method: HTTPMethod, _ path: String, _ body: Body?
     ) async throws -> Response {
         var request = HTTPClientRequest(url: baseURL + path)
@@ -194,13 +203,7 @@ public final class ParleyClient: Sendable {
         }
         let response = try await http.execute(request, timeout: .seconds(30))
         let bytes = Data(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
-        guard (200..<300).contains(response.status.code) else {
-            let wire = try? JSONDecoder().decode(ErrorEnvelope.self, from: bytes).error
-            throw ParleyClientError(
-                status: Int(response.status.code),
-                code: wire.map { ParleyError.Code(rawValue: $0.code) } ?? .internal,
-                message: wire?.message ?? "HTTP \(response.status.code)")
-        }
+        guard (200..<300).contains(response.status.code) else { throw ParleyClientError(status: response.status, body: bytes) }
         if Response.self == Empty.self { return Empty() as! Response }
         return try JSONDecoder().decode(Response.self, from: bytes)
     }
@@ -212,6 +215,28 @@ public struct ParleyClientError: Error, Sendable, CustomStringConvertible {
     public var code: ParleyError.Code
     public var message: String
     public var description: String { "HTTP \(status) \(code): \(message)" }
+
+    init(status: Int, code: ParleyError.Code, message: String) {
+        (self.status, self.code, self.message) = (status, code, message)
+    }
+
+    /// The error an answer carries: Parley's `{"error": ...}`, or for another server (a bucket) its status alone.
+    init(status: HTTPResponseStatus, body: Data) {
+        let wire = try? JSONDecoder().decode(ParleyClient.ErrorEnvelope.self, from: body).error
+        self.status = Int(status.code)
+        code = wire.map { ParleyError.Code(rawValue: $0.code) } ?? Self.code(for: status)
+        message = wire?.message ?? "HTTP \(status.code) \(status.reasonPhrase)"
+    }
+
+    private static func code(for status: HTTPResponseStatus) -> ParleyError.Code {
+        switch status {
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .unauthorized: .unauthorized
+        case .payloadTooLarge: .tooLarge
+        default: .internal
+        }
+    }
 }
 
 extension ParleyError {

@@ -25,10 +25,25 @@ public struct Output {
 
     public func message(_ message: Message, sender username: String?) {
         let line = MessageLine(message, username: username)
+        let files = (message.files ?? []).map { " [\($0.name), \(Self.size($0.size)): \($0.id)]" }.joined()
+        let text = message.text.map { $0.isEmpty && !files.isEmpty ? "" : $0 } ?? "(deleted)"
         emit(
             line,
-            "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): \(message.text ?? "(deleted)")"
+            "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): \(text)\(files)"
         )
+    }
+
+    /// A byte count for people: 512 B, 3.4 KiB, 25.0 MiB.
+    public static func size(_ bytes: Int64) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return String(format: "%.1f", value) + " " + units[unit]
     }
 
     public static func encode<Value: Encodable>(_ value: Value) -> String {
@@ -55,10 +70,12 @@ public struct MessageLine: Encodable {
     public let sentAt: Timestamp
     public let clientId: String
     public let deletedAt: Timestamp?
+    /// `{id, name, size, contentType}` of each file it carries; absent when it has none.
+    public let files: [FileRef]?
 
     public init(_ message: Message, username: String?) {
         (room, seq, sender, self.username) = (message.room, message.seq, message.sender, username)
-        (text, sentAt, clientId, deletedAt) = (message.text, message.sentAt, message.clientId, message.deletedAt)
+        (text, sentAt, clientId, deletedAt, files) = (message.text, message.sentAt, message.clientId, message.deletedAt, message.files)
     }
 }
 

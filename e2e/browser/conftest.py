@@ -31,7 +31,10 @@ def cluster(request):
             with open(os.path.join(SCREENSHOTS, f"{name}.log"), "w") as file:
                 file.write(cluster.run("logs", name))
 
-    with Cluster(prefix="parley-browser-").running(request, "--api", "1", "--ws", "2", before_down=keep_logs) as cluster:
+    cluster = Cluster(prefix="parley-browser-")
+    # Files in the cluster's own folder, which every node shares.
+    cluster.environment["PARLEY_FILES"] = f"dir:{os.path.join(cluster.folder, 'files')}"
+    with cluster.running(request, "--api", "1", "--ws", "2", before_down=keep_logs):
         yield cluster
 
 

@@ -21,9 +21,16 @@ from local_cluster import Cluster  # noqa: E402
 from terminal_user import BINARY, PASSWORD  # noqa: E402, F401
 
 
+# The largest file the suite's cluster takes: small, so that test_files can go over it cheaply.
+FILE_MAX_BYTES = 1 << 20
+
+
 @pytest.fixture(scope="session")
 def cluster(request):
-    cluster = Cluster(prefix="parley-cli-", PARLEY_BIN=BINARY, PARLEY_REGISTER_LIMIT="1000")
+    cluster = Cluster(prefix="parley-cli-", PARLEY_BIN=BINARY, PARLEY_REGISTER_LIMIT="1000", PARLEY_FILE_MAX_BYTES=str(FILE_MAX_BYTES))
+    # Files in the cluster's own folder, which every node shares.
+    cluster.files = os.path.join(cluster.folder, "files")
+    cluster.environment["PARLEY_FILES"] = f"dir:{cluster.files}"
     with cluster.running(request, "--api", "1", "--ws", "2"):
         yield cluster
 

@@ -4,27 +4,37 @@ import ParleyClient
 import ParleyCommandLine
 import ParleyCore
 
-/// `parley send ROOM [TEXT]`: sends a message (standard input when TEXT is absent) and prints its seq.
+/// `parley send ROOM [TEXT] [--file PATH...]`: sends a message (standard input when neither TEXT nor a file is
+/// given) and prints its seq. Files are announced to the room, then uploaded, each streamed from disk, and then the
+/// message goes with them.
 struct Send: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send a message; without TEXT, standard input is sent.")
+    static let configuration = CommandConfiguration(abstract: "Send a message; without TEXT or --file, standard input is sent.")
 
     @OptionGroup var options: ClientOptions
     @Argument(help: "A room id, @username for your direct room with a contact, or a group's name.") var room: String
-    @Argument(help: "The text; standard input when absent.") var text: String?
+    @Argument(help: "The text; standard input when absent and no file is sent.") var text: String?
+    @Option(name: .customLong("file"), help: "A file to send with it (repeat for more, up to \(Limits.filesPerMessage)).")
+    var files: [String] = []
+
+    func validate() throws {
+        if files.count > Limits.filesPerMessage { throw ValidationError("at most \(Limits.filesPerMessage) files go with one message") }
+    }
 
     func run() async throws {
-        let body = text ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let local = try files.map(LocalFile.init(path:))
+        let body = text ?? (local.isEmpty ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : "")
         let trimmed = body.hasSuffix("\n") ? String(body.dropLast()) : body
-        guard !trimmed.isEmpty else { throw ValidationError("nothing to send: the text is empty") }
+        guard !trimmed.isEmpty || !local.isEmpty else { throw ValidationError("nothing to send: the text is empty") }
         let signedIn = try SignedIn(options)
         let room = try await RoomName.resolve(room, signedIn)
+        let ids = try await Attachments.upload(local, to: room, signedIn)
         // One clientId for every try: if an answer is lost on the way back, the retry returns the stored message.
         let clientId = UUID()
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let message = try await signedIn.call { try await $0.send(room: room, text: trimmed, clientId: clientId) }
+                let message = try await signedIn.call { try await $0.send(room: room, text: trimmed, files: ids, clientId: clientId) }
                 options.output.emit(MessageLine(message, username: await signedIn.user.username), "sent #\(message.seq)")
                 return
             } catch let error where attempt < 3 && !(error is ParleyClientError) && !(error is CLIError) {

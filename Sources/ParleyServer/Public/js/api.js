@@ -144,7 +144,13 @@ export class Api extends EventTarget {
     }
     if (response.status === 204) return null;
     const text = await response.text();
-    const answer = text ? JSON.parse(text) : null;
+    let answer = null;
+    try {
+      answer = text ? JSON.parse(text) : null;
+    } catch (error) {
+      // A proxy's error page, when no node could answer: its status says what there is to say.
+      if (response.ok) throw error;
+    }
     if (!response.ok) {
       throw new ApiError(response.status, answer?.error?.code ?? "internal", answer?.error?.message ?? `The server answered ${response.status}.`);
     }

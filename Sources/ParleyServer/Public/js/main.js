@@ -1,14 +1,17 @@
-// Parley's web client: sign in, rooms, chat and calls, in plain ES modules with no build step. This file puts it
-// together: it makes the REST API (api.js), the socket (live.js) and the store (store.js), mounts the views (views/)
-// on them, and turns every event from the socket into a change of the store, which the views then draw.
+// Parley's web client: sign in, rooms, chat, files and calls, in plain ES modules with no build step. This file puts
+// it together: it makes the REST API (api.js), the socket (live.js), files' uploads and downloads (files.js) and the
+// store (store.js), mounts the views (views/) on them, and turns every event from the socket into a change of the
+// store, which the views then draw.
 
 import { Api } from "./api.js";
+import { Files } from "./files.js";
 import { Live } from "./live.js";
 import { Store } from "./store.js";
 import { Sync } from "./sync.js";
 import { exposeForTests } from "./testhook.js";
 import { mountAuth } from "./views/auth.js";
 import { mountCall } from "./views/call.js";
+import { mountComposer } from "./views/composer.js";
 import { mountFeedback, toast } from "./views/feedback.js";
 import { mountMessages } from "./views/messages.js";
 import { mountPeople } from "./views/people.js";
@@ -18,9 +21,10 @@ import { stopTone } from "./views/tone.js";
 const api = new Api();
 const live = new Live(api, { node: new URLSearchParams(location.search).get("node") });
 const store = new Store();
-const sync = new Sync({ api, live, store });
-const app = { api, live, store, sync };
-for (const mount of [mountFeedback, mountAuth, mountRooms, mountMessages, mountPeople, mountCall]) mount(app);
+const files = new Files(api);
+const sync = new Sync({ api, live, store, files });
+const app = { api, live, store, sync, files };
+for (const mount of [mountFeedback, mountAuth, mountRooms, mountMessages, mountComposer, mountPeople, mountCall]) mount(app);
 exposeForTests(app);
 
 api.addEventListener("signedout", () => {

@@ -24,8 +24,11 @@ export class Store {
   // room → (seq → message), for the rooms opened in this page only; `#exhausted` holds those whose first message is in.
   #messages = new Map();
   #exhausted = new Set();
-  // clientId → {room, text, state: "sending" | "failed", error}: messages sent and not yet stored.
+  // clientId → {room, text, files, state: "sending" | "failed", error}: messages sent and not yet stored. Each of
+  // `files` is {file: the File, ref: {id, name, size, contentType} once announced, uploaded: whether its bytes are in}.
   #pending = new Map();
+  // clientId → the fraction of each of its files' bytes sent so far.
+  #progress = new Map();
   #members = new Map();
   #typing = new Map();
   #connection = Object.freeze({ online: false, node: null });
@@ -90,6 +93,10 @@ export class Store {
   }
   pendingMessage(clientId) {
     return this.#pending.get(clientId) ?? null;
+  }
+  /** How much of each of a pending message's files has been uploaded, from 0 to 1. */
+  progress(clientId) {
+    return this.#progress.get(clientId) ?? [];
   }
   /** [clientId, pending] pairs, oldest first; of one room when `room` is given. */
   pending(room = null) {
@@ -190,11 +197,22 @@ export class Store {
     this.#emit("pending", { clientId, room: pending.room });
   }
 
+  /** How much of a pending message's file `index` has been uploaded: topic "progress". */
+  setProgress(clientId, index, fraction) {
+    const pending = this.#pending.get(clientId);
+    if (!pending) return;
+    const progress = [...this.progress(clientId)];
+    progress[index] = fraction;
+    this.#progress.set(clientId, Object.freeze(progress));
+    this.#emit("progress", { clientId, room: pending.room, index, fraction });
+  }
+
   /** A pending message stored, or given up: topic "pending". */
   removePending(clientId) {
     const pending = this.#pending.get(clientId);
     if (!pending) return;
     this.#pending.delete(clientId);
+    this.#progress.delete(clientId);
     this.#emit("pending", { clientId, room: pending.room });
   }
 

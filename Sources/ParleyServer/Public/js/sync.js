@@ -6,10 +6,11 @@ import { uuid } from "./api.js";
 const pageSize = 50;
 
 export class Sync {
-  constructor({ api, live, store }) {
+  constructor({ api, live, store, files }) {
     this.api = api;
     this.live = live;
     this.store = store;
+    this.files = files;
     this.loadingOlder = new Map();
   }
 
@@ -82,28 +83,63 @@ export class Sync {
     else this.api.request("POST", `/api/rooms/${room}/read`, { seq }).catch(() => {});
   }
 
-  /** Sends a new message; it shows as pending until the server has stored it. */
-  compose(room, text) {
+  /** Sends a new message, of text, files (File objects) or both; it shows as pending until the server has stored it. */
+  compose(room, text, files = []) {
     const clientId = uuid();
-    this.store.putPending(clientId, { room, text, state: "sending", error: null });
+    const attached = Object.freeze(files.map((file) => Object.freeze({ file, ref: null, uploaded: false })));
+    this.store.putPending(clientId, { room, text, files: attached, state: "sending", error: null });
     return this.send(clientId);
   }
 
-  /** Sends (or resends, with the same clientId, so that the server stores it once) a pending message. */
+  /**
+   * Sends (or resends, with the same clientId, so that the server stores it once) a pending message: first the
+   * bytes of each of its files not uploaded yet, each announced again if its upload failed, then the message.
+   */
   async send(clientId) {
     const pending = this.store.pendingMessage(clientId);
     if (!pending) return;
-    this.store.putPending(clientId, { state: "sending" });
+    this.store.putPending(clientId, { state: "sending", error: null });
     try {
+      const ids = await this.upload(clientId);
+      // A message of files alone has no text.
+      const frame = { room: pending.room, clientId };
+      if (pending.text || !ids.length) frame.text = pending.text;
+      if (ids.length) frame.files = ids;
       const message = this.live.online
-        ? (await this.live.request({ type: "send", room: pending.room, clientId, text: pending.text })).message
-        : await this.api.request("POST", `/api/rooms/${pending.room}/messages`, { clientId, text: pending.text });
+        ? (await this.live.request({ type: "send", ...frame })).message
+        : await this.api.request("POST", `/api/rooms/${pending.room}/messages`, frame);
       this.store.removePending(clientId);
       this.store.addMessages(message.room, [message]);
     } catch (error) {
       // Unless it arrived meanwhile, over the socket.
       if (this.store.pendingMessage(clientId)) this.store.putPending(clientId, { state: "failed", error: error.message });
     }
+  }
+
+  /** Uploads a pending message's files, one after the other, and answers their ids. */
+  async upload(clientId) {
+    const { room, files = [] } = this.store.pendingMessage(clientId);
+    const done = [...files];
+    const update = (index, changes) => {
+      done[index] = Object.freeze({ ...done[index], ...changes });
+      this.store.putPending(clientId, { files: Object.freeze([...done]) });
+    };
+    for (const [index, attached] of files.entries()) {
+      if (attached.uploaded) continue;
+      // A file whose upload failed is announced anew rather than sent again to its link, which may have expired or
+      // have taken the bytes with only the answer lost; the server sweeps the file left unsent.
+      const { file: ref, upload } = await this.files.announce(room, attached.file);
+      update(index, { ref });
+      this.store.setProgress(clientId, index, 0);
+      await this.files.upload(upload, attached.file, (fraction) => this.store.setProgress(clientId, index, fraction));
+      update(index, { uploaded: true });
+    }
+    return done.map((attached) => attached.ref.id);
+  }
+
+  /** Gives up a pending message that failed. */
+  discard(clientId) {
+    if (this.store.pendingMessage(clientId)?.state === "failed") this.store.removePending(clientId);
   }
 
   /** Sends again every pending message that failed (after the socket comes back). */

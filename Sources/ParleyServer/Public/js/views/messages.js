@@ -1,16 +1,16 @@
-// The open room's conversation: its messages, the pending ones after them, who is typing, and the composer. Messages
-// are drawn one at a time, keyed by room and seq: a new one is one node inserted in seq order, a deleted one replaces
-// its node, and the whole list is drawn only when another room is opened. Older pages load as the list is scrolled
-// to its top.
+// The open room's conversation: its messages, the pending ones after them, and who is typing. Messages are drawn one
+// at a time, keyed by room and seq: a new one is one node inserted in seq order, a deleted one replaces its node, and
+// the whole list is drawn only when another room is opened. Older pages load as the list is scrolled to its top.
 
 import { $, atEnd, h } from "../dom.js";
+import { mountAttachments } from "./attachments.js";
 import { act } from "./feedback.js";
 
 const clock = (sentAt) => new Date(sentAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
-export function mountMessages({ live, store, sync }) {
+export function mountMessages({ store, sync, files }) {
   const list = $("#messages");
-  const input = $("#message-input");
+  const attachments = mountAttachments({ files }, list);
   // The room drawn in the list, its messages' nodes by seq, its pending ones' by clientId, the newest seq of this
   // user's own there, and the node that reads "seen" (only that one can).
   let shown = null;
@@ -26,7 +26,8 @@ export function mountMessages({ live, store, sync }) {
       "li",
       { class: `message${mine ? " mine" : ""}${message.deletedAt ? " deleted" : ""}`, dataset: { room: message.room, seq: message.seq } },
       store.room(message.room)?.kind === "group" && !mine ? h("span", { class: "author", dataset: { user: message.sender } }, store.nameOf(message.sender)) : null,
-      h("span", { class: "text" }, message.text ?? "message deleted"),
+      message.text === "" && message.files?.length ? null : h("span", { class: "text" }, message.text ?? "message deleted"),
+      message.files?.length && !message.deletedAt ? attachments.filesNode(message.files) : null,
       h(
         "span",
         { class: "meta" },
@@ -42,12 +43,14 @@ export function mountMessages({ live, store, sync }) {
     return h(
       "li",
       { class: "message mine pending", dataset: { clientId } },
-      h("span", { class: "text" }, pending.text),
+      pending.text ? h("span", { class: "text" }, pending.text) : null,
+      pending.files?.length ? attachments.pendingFilesNode(pending.files, store.progress(clientId), failed) : null,
       h(
         "span",
         { class: "meta" },
         h("span", { class: "state", dataset: { state: pending.state } }, failed ? `not sent: ${pending.error}` : "sending…"),
         failed ? h("button", { class: "link retry", "aria-label": "Send this message again" }, "retry") : null,
+        failed ? h("button", { class: "link discard", "aria-label": "Do not send this message" }, "discard") : null,
       ),
     );
   }
@@ -105,7 +108,7 @@ export function mountMessages({ live, store, sync }) {
     }
     drawTyping();
     list.scrollTop = list.scrollHeight;
-    input.focus();
+    $("#message-input").focus();
   }
 
   store.on("current", ({ id }) => id !== null && show(id));
@@ -146,6 +149,7 @@ export function mountMessages({ live, store, sync }) {
     if (follow) list.scrollTop = list.scrollHeight;
   });
 
+  store.on("progress", ({ clientId, room, index, fraction }) => room === shown && attachments.showProgress(pendingNodes.get(clientId), index, fraction));
   store.on("members", ({ room }) => room === shown && markSeen());
   store.on("read", ({ room }) => room === shown && markSeen());
   store.on("typing", ({ room }) => room === shown && drawTyping());
@@ -160,10 +164,11 @@ export function mountMessages({ live, store, sync }) {
   });
 
   list.addEventListener("click", (event) => {
-    const button = event.target.closest("button.delete, button.retry");
+    const button = event.target.closest("button.delete, button.retry, button.discard");
     const item = button?.closest("li");
     if (!button) return;
     if (button.classList.contains("retry")) sync.send(item.dataset.clientId);
+    else if (button.classList.contains("discard")) sync.discard(item.dataset.clientId);
     else act(() => sync.deleteMessage(item.dataset.room, Number(item.dataset.seq)))();
   });
 
@@ -177,26 +182,4 @@ export function mountMessages({ live, store, sync }) {
       list.scrollTop = list.scrollHeight - before;
     }),
   );
-
-  $("#composer").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
-    if (!text || !store.current) return;
-    input.value = "";
-    sync.compose(store.current, text);
-  });
-
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) {
-      event.preventDefault();
-      $("#composer").requestSubmit();
-    }
-  });
-
-  let typingSent = 0;
-  input.addEventListener("input", () => {
-    if (!store.current || Date.now() - typingSent < 2500) return;
-    typingSent = Date.now();
-    live.notify({ type: "typing", room: store.current });
-  });
 }

@@ -6,6 +6,9 @@ import { act } from "./feedback.js";
 
 const activity = (room) => room.lastMessage?.sentAt ?? room.createdAt;
 
+/** A message of files alone, in a line: their names. */
+const filesPreview = (message) => `📎 ${message.files?.map((file) => file.name).join(", ") || "a file"}`;
+
 export function mountRooms({ store, sync }) {
   const list = $("#rooms");
   const items = new Map();
@@ -15,7 +18,7 @@ export function mountRooms({ store, sync }) {
   function roomButton(room) {
     const online = room.peer ? store.online(room.peer.id) === true : null;
     const last = room.lastMessage;
-    const preview = last ? (last.text ?? "message deleted") : "No messages yet";
+    const preview = !last ? "No messages yet" : last.text === null ? "message deleted" : last.text || filesPreview(last);
     const label = `${room.name}${online === null ? "" : online ? ", online" : ", offline"}${room.unread ? `, ${room.unread} unread` : ""}${room.meeting ? ", call in progress" : ""}`;
     return h(
       "button",
