@@ -28,4 +28,7 @@ public struct StoredFile: Hashable, Sendable {
 
     /// Where its bytes live in the blob store: Parley's own key, never the user's file name.
     public var key: String { "files/\(room)/\(ref.id)" }
+    /// Where a client sends its bytes straight to the bucket: checked there, and copied to `key` before the file is
+    /// sent, so that the upload link, still good for a while, cannot change what members download.
+    public var uploadKey: String { "uploads/\(room)/\(ref.id)" }
 }

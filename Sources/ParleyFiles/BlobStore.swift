@@ -27,6 +27,9 @@ public protocol BlobStore: Sendable {
 
     /// Removes the blob; removing one that is not there succeeds.
     func delete(key: String) async throws
+
+    /// Copies a blob to another key, inside the store.
+    func copy(from source: String, to target: String) async throws
 }
 
 /// A request a client makes to the store itself.

@@ -62,6 +62,13 @@ public struct DirectoryBlobStore: BlobStore {
         return BlobInfo(size: size.int64Value, contentType: nil)
     }
 
+    public func copy(from source: String, to target: String) async throws {
+        let destination = path(target)
+        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: destination)
+        try FileManager.default.copyItem(at: path(source), to: destination)
+    }
+
     public func delete(key: String) async throws {
         do {
             try FileManager.default.removeItem(at: path(key))

@@ -106,6 +106,12 @@ public struct S3BlobStore: BlobStore {
         guard (200..<300).contains(response.status.code) || response.status == .notFound else { throw await failure(response, "DELETE") }
     }
 
+    /// S3's CopyObject: the bucket copies the bytes itself.
+    public func copy(from source: String, to target: String) async throws {
+        let response = try await send("PUT", target, headers: [("x-amz-copy-source", path(source))])
+        guard response.status == .ok else { throw await failure(response, "COPY") }
+    }
+
     /// Creates the bucket, for tests and first runs; one that exists already is fine.
     public func createBucket() async throws {
         let request = SignatureV4.Request(method: "PUT", host: host, path: "/\(SignatureV4.encode(bucket))")

@@ -69,6 +69,8 @@ import Testing
             #expect(try await store.info(key: "files/r_1/f_1")?.size == Int64(bytes.count))
             #expect(try await Self.collect(store.read(key: "files/r_1/f_1", offset: 0, length: nil)) == bytes)
             #expect(try await Self.collect(store.read(key: "files/r_1/f_1", offset: 100, length: 50)) == Array(bytes[100..<150]))
+            try await store.copy(from: "files/r_1/f_1", to: "files/r_2/f_1")
+            #expect(try await Self.collect(store.read(key: "files/r_2/f_1", offset: 0, length: nil)) == bytes)
             try await store.delete(key: "files/r_1/f_1")
             #expect(try await store.info(key: "files/r_1/f_1") == nil)
             #expect(try await store.read(key: "files/r_1/f_1", offset: 0, length: nil) == nil)

@@ -18,16 +18,19 @@ struct FileAttachments: Sendable {
     /// announced; bytes that do not are removed. A file uploaded through Parley was checked as it came.
     private func checkUpload(_ id: String, room: String, sender: String) async throws {
         guard let file = try await store.file(id, viewer: nil), file.room == room, file.uploader == sender, file.storedAt == nil,
-            let info = try await blobs.info(key: file.key)
+            let info = try await blobs.info(key: file.uploadKey)
         else { return }
         var head: [UInt8] = []
-        if info.size == file.ref.size, let body = try await blobs.read(key: file.key, offset: 0, length: Int64(FileRules.sniffLength)) {
+        if info.size == file.ref.size, let body = try await blobs.read(key: file.uploadKey, offset: 0, length: Int64(FileRules.sniffLength)) {
             for try await chunk in body.chunks { head += chunk.readableBytesView }
         }
         guard info.size == file.ref.size, FileRules.bytes(head, match: file.ref.contentType) else {
-            try await blobs.delete(key: file.key)
+            try await blobs.delete(key: file.uploadKey)
             throw ParleyError.invalid("files", "\(file.ref.name) is not the \(file.ref.size) bytes of \(file.ref.contentType) announced")
         }
+        // The checked bytes move to where members fetch them; what the upload link sends from now on goes nowhere.
+        try await blobs.copy(from: file.uploadKey, to: file.key)
+        try await blobs.delete(key: file.uploadKey)
         _ = try await store.markFileStored(id, at: .now)
     }
 

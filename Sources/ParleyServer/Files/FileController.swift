@@ -57,7 +57,8 @@ struct FileController {
             room: try context.parameters.require("room"), uploader: try context.caller(), createdAt: .now)
         try await store.createFile(file)
         let expires = Date().addingTimeInterval(Self.linkLifetime)
-        let direct = blobs.directUpload(key: file.key, size: file.ref.size, contentType: file.ref.contentType, expires: Self.linkLifetime, now: Date())
+        let direct = blobs.directUpload(
+            key: file.uploadKey, size: file.ref.size, contentType: file.ref.contentType, expires: Self.linkLifetime, now: Date())
         let upload = Announced.Upload(
             url: direct?.url ?? signer.url(file.ref.id, action: "put", expires: expires), method: "PUT",
             headers: direct?.headers ?? ["Content-Type": file.ref.contentType], expiresAt: Timestamp(expires))
@@ -66,7 +67,8 @@ struct FileController {
 
     /// A member of the file's room is sent to a short-lived link to its bytes; anyone else gets 404.
     @Sendable func link(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let file = try await store.file(try context.parameters.require("id"), viewer: try context.caller()) else {
+        // A file whose bytes are not in yet (or not yet checked, when they went to the bucket) has none to fetch.
+        guard let file = try await store.file(try context.parameters.require("id"), viewer: try context.caller()), file.storedAt != nil else {
             throw ParleyError.notFound("file")
         }
         let direct = blobs.directDownload(

@@ -31,7 +31,10 @@ struct UnsentFileSweeper: Service {
             let cutoff = Timestamp(milliseconds: Timestamp.now.milliseconds - ttl.components.seconds * 1000)
             while true {
                 let files = try await store.sweepUnsentFiles(before: cutoff, limit: 100)
-                for file in files { try await blobs.delete(key: file.key) }
+                for file in files {
+                    try await blobs.delete(key: file.key)
+                    try await blobs.delete(key: file.uploadKey)
+                }
                 if !files.isEmpty { logger.info("swept unsent files", metadata: ["count": "\(files.count)"]) }
                 if files.count < 100 { return }
             }
