@@ -695,9 +695,10 @@ def markdown(options, peers, cost, browsers):
     return "\n".join(lines)
 
 
-def write_section(path, body):
-    begin, end = "<!-- bench:calls -->", "<!-- /bench:calls -->"
-    section = f"{begin}\n## calls\n\n{body}\n{end}"
+def write_section(path, body, scenario="calls"):
+    """BENCHMARKS.md's text with the scenario's section replaced, or added after the other scenarios' sections."""
+    begin, end = f"<!-- bench:{scenario} -->", f"<!-- /bench:{scenario} -->"
+    section = f"{begin}\n## {scenario}\n\n{body}\n{end}"
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
     start = text.find(begin)
     stop = text.find(end, start + 1) if start >= 0 else -1
@@ -711,17 +712,18 @@ def write_section(path, body):
     return text
 
 
-def update_targets(text, figure, met):
-    """The call set-up row in the targets table of this machine's CPU, and the run named in that table's lead."""
+def update_targets(text, figure, met, scenario="calls", target=TARGET):
+    """The scenario's row (`target`) in the targets table of this machine's CPU, and its run named in that table's
+    lead."""
     cores, model, memory, kernel = machine()
     short = re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*$|\d+-Core", "", model)
     short = " ".join(short.split())
     lines = text.split("\n")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = re.search(r"commit (\w+)", commit())
-    sentence = f"Calls: the recorded run of {when}, code of {head.group(1) if head else 'an unknown commit'}."
+    sentence = f"{scenario.title()}: the recorded run of {when}, code of {head.group(1) if head else 'an unknown commit'}."
     lead = next((i for i, line in enumerate(lines) if line.startswith(f"**{cores} cores of a") and short in line), None)
-    row = f"| {TARGET} | {figure} | {met} |"
+    row = f"| {target} | {figure} | {met} |"
     if lead is None:
         kernel_short = ".".join(kernel.split(".")[:2])
         block = [f"**{cores} cores of {'an' if short[:1] in 'AEIOU' else 'a'} {short}, {memory} GiB, Linux {kernel_short}.** {sentence}",
@@ -734,7 +736,7 @@ def update_targets(text, figure, met):
     while stop < len(lines) and lines[stop].strip():
         stop += 1
     paragraph = " ".join(lines[lead:stop])
-    paragraph = re.sub(r"\s*Calls: the recorded run of [^.]*?, code of [^.]*\.", "", paragraph).rstrip() + " " + sentence
+    paragraph = re.sub(rf"\s*{scenario.title()}: the recorded run of [^.]*?, code of [^.]*\.", "", paragraph).rstrip() + " " + sentence
     wrapped = textwrap.wrap(paragraph, width=117, break_long_words=False, break_on_hyphens=False)
     lines[lead:stop] = wrapped
     # The table after it: replace the row, or add it at the end.
@@ -745,7 +747,7 @@ def update_targets(text, figure, met):
     while end < len(lines) and lines[end].startswith("|"):
         end += 1
     for i in range(start, end):
-        if lines[i].startswith(f"| {TARGET} |"):
+        if lines[i].startswith(f"| {target} |"):
             lines[i] = row
             break
     else:

@@ -16,17 +16,15 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import statistics
 import sys
-import textwrap
 import threading
 import time
 import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calls import Busy, commit, cpu_seconds, machine, memory_kib  # noqa: E402
+from calls import Busy, commit, cpu_seconds, machine, memory_kib, update_targets, write_section  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PASSWORD = "correct horse battery"
@@ -330,59 +328,6 @@ def markdown(options, figures, idle):
     return "\n".join(lines)
 
 
-def write_section(path, body):
-    begin, end = "<!-- bench:files -->", "<!-- /bench:files -->"
-    section = f"{begin}\n## files\n\n{body}\n{end}"
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    start = text.find(begin)
-    stop = text.find(end, start + 1) if start >= 0 else -1
-    if start >= 0 and stop >= 0:
-        return text[:start] + section + text[stop + len(end):]
-    # After the other scenarios' sections, before the notes that follow them.
-    closes = list(re.finditer(r"<!-- /bench:[a-z]+ -->\n", text))
-    at = closes[-1].end() if closes else len(text)
-    return text[:at] + "\n" + section + "\n" + text[at:]
-
-
-def update_targets(text, figure, met):
-    """The files row in the targets table of this machine's CPU, and the run named in that table's lead."""
-    cores, model, memory, kernel = machine()
-    short = " ".join(re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*$|\d+-Core", "", model).split())
-    lines = text.split("\n")
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = re.search(r"commit (\w+)", commit())
-    sentence = f"Files: the recorded run of {when}, code of {head.group(1) if head else 'an unknown commit'}."
-    lead = next((i for i, line in enumerate(lines) if line.startswith(f"**{cores} cores of a") and short in line), None)
-    row = f"| {TARGET} | {figure} | {met} |"
-    if lead is None:
-        kernel_short = ".".join(kernel.split(".")[:2])
-        block = [f"**{cores} cores of {'an' if short[:1] in 'AEIOU' else 'a'} {short}, {memory} GiB, Linux {kernel_short}.** {sentence}",
-                 "", "| target | figure | met |", "|---|---|---|", row, ""]
-        at = next((i for i, line in enumerate(lines) if line.startswith('"Close to the bare floor"')), None)
-        at = at if at is not None else next((i for i, line in enumerate(lines) if line.startswith("## ") and i > 0), len(lines))
-        return "\n".join(lines[:at] + block + lines[at:])
-    stop = lead
-    while stop < len(lines) and lines[stop].strip():
-        stop += 1
-    paragraph = " ".join(lines[lead:stop])
-    paragraph = re.sub(r"\s*Files: the recorded run of [^.]*?, code of [^.]*\.", "", paragraph).rstrip() + " " + sentence
-    wrapped = textwrap.wrap(paragraph, width=117, break_long_words=False, break_on_hyphens=False)
-    lines[lead:stop] = wrapped
-    start = lead + len(wrapped)
-    while start < len(lines) and not lines[start].startswith("|"):
-        start += 1
-    end = start
-    while end < len(lines) and lines[end].startswith("|"):
-        end += 1
-    for i in range(start, end):
-        if lines[i].startswith(f"| {TARGET} |"):
-            lines[i] = row
-            break
-    else:
-        lines.insert(end, row)
-    return "\n".join(lines)
-
-
 def main():
     parser = argparse.ArgumentParser(description="Files' throughput, CPU per MiB and the node's RSS; figures go to BENCHMARKS.md.")
     parser.add_argument("--cluster", default=os.environ.get("PARLEY_CLUSTER_DIR", os.path.join(ROOT, ".cluster")))
@@ -410,9 +355,9 @@ def main():
     print(f"target: {TARGET}: {figure}" + ("" if standard else " (not the target's 10 × 25 MiB: the table is left alone)"))
     if options.dry_run:
         return 0
-    text = write_section(options.output, body)
+    text = write_section(options.output, body, scenario="files")
     if standard:
-        text = update_targets(text, figure, "yes" if growth < TARGET_MIB else "no")
+        text = update_targets(text, figure, "yes" if growth < TARGET_MIB else "no", scenario="files", target=TARGET)
     with open(options.output + ".tmp", "w") as file:
         file.write(text)
     os.replace(options.output + ".tmp", options.output)
