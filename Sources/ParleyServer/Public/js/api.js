@@ -78,6 +78,22 @@ export class Api extends EventTarget {
     }
   }
 
+  /** Sets the signed-in user's picture from an image's bytes (a Blob); answers the user, with its new `avatar`. */
+  async setAvatar(image) {
+    return this.updateUser(await this.request("PUT", "/api/me/avatar", image));
+  }
+
+  /** Removes the signed-in user's picture; answers the user, without `avatar`. */
+  async removeAvatar() {
+    return this.updateUser(await this.request("DELETE", "/api/me/avatar"));
+  }
+
+  /** The signed-in user as the server now answers them, kept in the session. */
+  updateUser(user) {
+    if (this.session) this.session = { ...this.session, user };
+    return user;
+  }
+
   /**
    * Rotates the refresh cookie for a new access token; concurrent callers share one rotation. Tabs share the cookie,
    * so their rotations take turns (Web Locks): each then presents the cookie the one before it set, where two at once
@@ -97,7 +113,10 @@ export class Api extends EventTarget {
     return this.refreshing;
   }
 
-  /** A request on behalf of the signed-in user; a 401 refreshes the token and tries once more. */
+  /**
+   * A request on behalf of the signed-in user; a 401 refreshes the token and tries once more. The body is sent as
+   * JSON, or as its own bytes when it is a Blob (a File).
+   */
   async request(method, path, body) {
     try {
       return await this.call(method, path, body, true);
@@ -134,11 +153,12 @@ export class Api extends EventTarget {
 
   async call(method, path, body, authenticated) {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const bytes = body instanceof Blob;
+    if (body !== undefined) headers["Content-Type"] = bytes ? body.type || "application/octet-stream" : "application/json";
     if (authenticated && this.token) headers.Authorization = `Bearer ${this.token}`;
     let response;
     try {
-      response = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(this.base + path, { method, headers, body: body === undefined || bytes ? body : JSON.stringify(body) });
     } catch {
       throw new ApiError(0, "network", "Parley cannot be reached. Check your connection and try again.");
     }

@@ -40,10 +40,18 @@ export function formatSize(bytes) {
 export async function contentTypeOf(file) {
   const type = file.type || "application/octet-stream";
   if (!isImage(type)) return type;
-  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
-  const matches = images[type].some((magic) => head.length >= magic.length && magic.every((byte, i) => byte === null || head[i] === byte));
-  return matches ? type : "application/octet-stream";
+  return matchesMagic(await headOf(file), type) ? type : "application/octet-stream";
 }
+
+/** The image type a file's first bytes say it is, whatever its name or declared type, or null. */
+export async function imageTypeOf(file) {
+  const head = await headOf(file);
+  return Object.keys(images).find((type) => matchesMagic(head, type)) ?? null;
+}
+
+const headOf = async (file) => new Uint8Array(await file.slice(0, 12).arrayBuffer());
+
+const matchesMagic = (head, type) => images[type].some((magic) => head.length >= magic.length && magic.every((byte, i) => byte === null || head[i] === byte));
 
 // How many images' bytes stay in memory as blob: URLs, so that redrawing a room does not fetch them again.
 const keptImages = 100;

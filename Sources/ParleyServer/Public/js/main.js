@@ -15,6 +15,7 @@ import { mountComposer } from "./views/composer.js";
 import { mountFeedback, toast } from "./views/feedback.js";
 import { mountMessages } from "./views/messages.js";
 import { mountPeople } from "./views/people.js";
+import { mountProfile } from "./views/profile.js";
 import { mountRooms } from "./views/rooms.js";
 import { stopTone } from "./views/tone.js";
 
@@ -24,7 +25,7 @@ const store = new Store();
 const files = new Files(api);
 const sync = new Sync({ api, live, store, files });
 const app = { api, live, store, sync, files };
-for (const mount of [mountFeedback, mountAuth, mountRooms, mountMessages, mountComposer, mountPeople, mountCall]) mount(app);
+for (const mount of [mountFeedback, mountAuth, mountRooms, mountMessages, mountComposer, mountPeople, mountProfile, mountCall]) mount(app);
 exposeForTests(app);
 
 api.addEventListener("signedout", () => {

@@ -131,9 +131,10 @@ export class Store {
     this.#emit("me", { user });
   }
 
-  /** Topic "users", with the ids of users new to the store or renamed. */
+  /** Topic "users", with the ids of users new to the store, renamed, or with another picture. */
   addUsers(users) {
-    const changed = users.filter((user) => this.#users.get(user.id)?.name !== user.name).map((user) => user.id);
+    const differs = (user, held) => held?.name !== user.name || held?.avatar !== user.avatar;
+    const changed = users.filter((user) => differs(user, this.#users.get(user.id))).map((user) => user.id);
     for (const user of users) this.#users.set(user.id, frozen(user));
     if (changed.length) this.#emit("users", { ids: changed });
   }
@@ -144,16 +145,23 @@ export class Store {
     this.#emit("contacts");
   }
 
-  /** Adds or replaces a room's summary: topic "room". */
+  /** Adds or replaces a room's summary, as the server sent it: topic "room". */
   putRoom(room) {
-    this.#rooms.set(room.id, frozen(room));
     if (room.peer) this.addUsers([room.peer]);
-    this.#emit("room", { id: room.id });
+    this.#setRoom(room);
   }
 
+  /** Changes a room's summary. Its peer is taken only from `changes`: the one it holds may be older than the store's. */
   updateRoom(id, changes) {
     const room = this.#rooms.get(id);
-    if (room) this.putRoom({ ...room, ...changes });
+    if (!room) return;
+    if (changes.peer) this.addUsers([changes.peer]);
+    this.#setRoom({ ...room, ...changes });
+  }
+
+  #setRoom(room) {
+    this.#rooms.set(room.id, frozen(room));
+    this.#emit("room", { id: room.id });
   }
 
   /** Topic "room.removed"; a removed current room leaves no room current, without a "current" change. */

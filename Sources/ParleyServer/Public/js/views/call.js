@@ -3,6 +3,7 @@
 
 import { Call } from "../call.js";
 import { $, h } from "../dom.js";
+import { personOf, refreshAvatar, userAvatar } from "./avatar.js";
 import { act, toast } from "./feedback.js";
 import { startTone, stopTone } from "./tone.js";
 
@@ -13,13 +14,16 @@ function setToggle(button, on, label, device) {
   button.classList.toggle("off", !on);
 }
 
-function tileNode(tile, name) {
-  const video = h("video", { autoplay: true, playsinline: true, muted: tile.local, "aria-label": tile.local ? "Your camera" : `Video of ${name}` });
-  video.muted = tile.local;
-  return h("figure", { class: `tile${tile.local ? " local" : ""}`, dataset: { conn: tile.conn, user: tile.user } }, video, h("figcaption", {}));
-}
-
 export function mountCall({ api, live, store }) {
+  /** An attendee's tile: their video, and their face in its place while their camera is off. */
+  function tileNode(tile) {
+    const name = store.nameOf(tile.user);
+    const video = h("video", { autoplay: true, playsinline: true, muted: tile.local, "aria-label": tile.local ? "Your camera" : `Video of ${name}` });
+    video.muted = tile.local;
+    const face = userAvatar(store, tile.user, "large");
+    return h("figure", { class: `tile${tile.local ? " local" : ""}`, dataset: { conn: tile.conn, user: tile.user } }, video, face, h("figcaption", {}));
+  }
+
   const grid = $("#grid");
 
   function draw() {
@@ -39,7 +43,8 @@ export function mountCall({ api, live, store }) {
     grid.dataset.count = String(tiles.length);
     const existing = new Map([...grid.children].map((tile) => [tile.dataset.conn, tile]));
     const ordered = tiles.map((tile) => {
-      const element = existing.get(tile.conn) ?? tileNode(tile, store.nameOf(tile.user));
+      const element = existing.get(tile.conn) ?? tileNode(tile);
+      refreshAvatar(element.querySelector(".avatar"), personOf(store, tile.user), "large");
       const video = element.querySelector("video");
       if (tile.stream && video.srcObject !== tile.stream) video.srcObject = tile.stream;
       const showsVideo = tile.media.video || tile.media.screen;
@@ -90,6 +95,9 @@ export function mountCall({ api, live, store }) {
     }
     draw();
   }
+
+  // An attendee's picture or name, learnt or changed during the call.
+  store.on("users", () => store.call && draw());
 
   store.on("call", ({ call }) => {
     $("#call").hidden = call === null;

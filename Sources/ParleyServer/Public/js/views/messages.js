@@ -4,6 +4,7 @@
 
 import { $, atEnd, h } from "../dom.js";
 import { mountAttachments } from "./attachments.js";
+import { personOf, refreshAvatar, userAvatar } from "./avatar.js";
 import { act } from "./feedback.js";
 
 const clock = (sentAt) => new Date(sentAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -24,7 +25,8 @@ export function mountMessages({ store, sync, files }) {
     if (mine) lastMine = Math.max(lastMine, message.seq);
     return h(
       "li",
-      { class: `message${mine ? " mine" : ""}${message.deletedAt ? " deleted" : ""}`, dataset: { room: message.room, seq: message.seq } },
+      { class: `message${mine ? " mine" : ""}${message.deletedAt ? " deleted" : ""}`, dataset: { room: message.room, seq: message.seq, sender: message.sender } },
+      mine ? null : userAvatar(store, message.sender),
       store.room(message.room)?.kind === "group" && !mine ? h("span", { class: "author", dataset: { user: message.sender } }, store.nameOf(message.sender)) : null,
       message.text === "" && message.files?.length ? null : h("span", { class: "text" }, message.text ?? "message deleted"),
       message.files?.length && !message.deletedAt ? attachments.filesNode(message.files) : null,
@@ -77,6 +79,19 @@ export function mountMessages({ store, sync, files }) {
     list.insertBefore(node, before);
   }
 
+  /**
+   * A message right after another of the same sender's continues it: its face and name are not shown again, as in a
+   * conversation read top to bottom. Marked over the whole list, since a message may arrive between two others.
+   */
+  function markRuns() {
+    let previous = null;
+    for (const node of list.children) {
+      const sender = node.dataset.sender;
+      node.classList.toggle("continued", sender !== undefined && sender === previous);
+      previous = sender;
+    }
+  }
+
   /** The newest of this user's messages reads "seen" once every other member has read it. */
   function markSeen() {
     const others = (store.members(shown) ?? []).filter((member) => member.user.id !== store.me);
@@ -104,6 +119,7 @@ export function mountMessages({ store, sync, files }) {
         return node;
       });
       list.replaceChildren(...messages, ...pending);
+      markRuns();
       markSeen();
     }
     drawTyping();
@@ -128,6 +144,7 @@ export function mountMessages({ store, sync, files }) {
     const older = seqs.filter((seq) => seq < first).sort((a, b) => a - b);
     list.prepend(...older.map((seq) => keyed(store.message(room, seq))));
     for (const seq of seqs) if (!(seq < first)) put(store.message(room, seq));
+    markRuns();
     markSeen();
     if (follow) list.scrollTop = list.scrollHeight;
   });
@@ -154,11 +171,15 @@ export function mountMessages({ store, sync, files }) {
   store.on("read", ({ room }) => room === shown && markSeen());
   store.on("typing", ({ room }) => room === shown && drawTyping());
 
-  // Names learnt late (a group's members) replace "Someone" over their messages.
+  // Names learnt late (a group's members) replace "Someone" over their messages, and new pictures the faces beside.
   store.on("users", ({ ids }) => {
     const changed = new Set(ids);
     for (const author of list.querySelectorAll(".author")) {
       if (changed.has(author.dataset.user)) author.textContent = store.nameOf(author.dataset.user);
+    }
+    for (const face of list.querySelectorAll("li.message > .avatar")) {
+      const sender = face.parentElement.dataset.sender;
+      if (changed.has(sender)) refreshAvatar(face, personOf(store, sender));
     }
     drawTyping();
   });

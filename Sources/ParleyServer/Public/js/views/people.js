@@ -2,6 +2,7 @@
 // roles (an owner sets roles; an owner or admin adds and removes members below their own rank).
 
 import { $, h } from "../dom.js";
+import { avatarNode } from "./avatar.js";
 import { act } from "./feedback.js";
 
 const rank = { owner: 2, admin: 1, member: 0 };
@@ -19,7 +20,8 @@ export function mountPeople({ api, store, sync }) {
           h(
             "li",
             {},
-            h("span", {}, `${user.name} `, h("span", { class: "muted" }, `@${user.username}`)),
+            avatarNode(user, "small"),
+            h("span", { class: "name" }, `${user.name} `, h("span", { class: "muted" }, `@${user.username}`)),
             known.has(user.id)
               ? h("span", { class: "muted" }, "contact")
               : h("button", { class: "secondary", dataset: { add: user.username }, "aria-label": `Add ${user.name} as a contact`, onclick: act(() => addContact(user)) }, "Add"),
@@ -85,6 +87,7 @@ export function mountPeople({ api, store, sync }) {
         h(
           "li",
           {},
+          avatarNode(member.user, "small"),
           h("span", { class: "name" }, member.user.name),
           myRole === "owner" && member.user.id !== store.me
             ? h(

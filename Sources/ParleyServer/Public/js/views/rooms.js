@@ -2,6 +2,7 @@
 // id: a change to a room redraws that item and moves it to its place, and leaves the others be.
 
 import { $, h } from "../dom.js";
+import { avatarNode, personOf } from "./avatar.js";
 import { act } from "./feedback.js";
 
 const activity = (room) => room.lastMessage?.sentAt ?? room.createdAt;
@@ -15,6 +16,15 @@ export function mountRooms({ store, sync }) {
   // The room whose name the header shows; it stays there after "back" (on phones the header is then hidden).
   let headed = null;
 
+  /**
+   * A direct room's face is its peer's, with their presence (the peer as the store holds them: maybe newer than the
+   * room's summary); a group's is its name's initials.
+   */
+  function face(room, online) {
+    if (!room.peer) return h("span", { class: "face" }, avatarNode(room, "group"));
+    return h("span", { class: "face" }, avatarNode(personOf(store, room.peer.id)), h("span", { class: `dot${online ? " online" : ""}`, "aria-hidden": "true" }));
+  }
+
   function roomButton(room) {
     const online = room.peer ? store.online(room.peer.id) === true : null;
     const last = room.lastMessage;
@@ -23,7 +33,7 @@ export function mountRooms({ store, sync }) {
     return h(
       "button",
       { class: `room${room.id === store.current ? " current" : ""}`, dataset: { room: room.id }, "aria-label": label },
-      online === null ? h("span", { class: "dot group", "aria-hidden": "true" }) : h("span", { class: `dot${online ? " online" : ""}`, "aria-hidden": "true" }),
+      face(room, online),
       h("span", { class: "name" }, room.name),
       room.meeting ? h("span", { class: "badge-meeting", title: "Call in progress" }, "● call") : null,
       room.unread ? h("span", { class: "unread" }, String(room.unread)) : null,
@@ -98,10 +108,12 @@ export function mountRooms({ store, sync }) {
     drawHeader();
   });
 
-  // Names learnt late (a group's members) show in the previews of group rooms.
+  // Names learnt late (a group's members) show in the previews of group rooms, and a peer's new picture in theirs.
   store.on("users", ({ ids }) => {
     const changed = new Set(ids);
-    for (const room of store.rooms) if (room.kind === "group" && changed.has(room.lastMessage?.sender)) draw(room.id);
+    for (const room of store.rooms) {
+      if (changed.has(room.peer?.id) || (room.kind === "group" && changed.has(room.lastMessage?.sender))) draw(room.id);
+    }
   });
 
   store.on("members", ({ room }) => room === store.current && drawHeader());
