@@ -128,4 +128,23 @@ extension SQLStore {
         if !files.isEmpty { try await sql.execute("DELETE FROM files WHERE room_id = ? AND message_seq = ?", [.text(room), .int(seq)]) }
         return files
     }
+
+    /// Puts the keys of a room's files in the trash, in the transaction that deletes the room (and with it the
+    /// files' rows): both places their bytes may be.
+    static func trashFiles(ofRoom room: String, _ sql: any SQLExecutor) async throws {
+        for prefix in ["files/", "uploads/"] {
+            try await sql.execute(
+                "INSERT INTO blob_trash (key, created_at) SELECT ? || room_id || '/' || id, ? FROM files WHERE room_id = ?",
+                [.text(prefix), .int(Timestamp.now.milliseconds), .text(room)])
+        }
+    }
+
+    /// Takes up to `limit` keys out of the trash, for their bytes to be removed.
+    public func takeTrash(limit: Int) async throws -> [String] {
+        try await transaction { sql in
+            let keys = try await sql.query("SELECT key FROM blob_trash ORDER BY created_at, key LIMIT ?", [.int(Int64(limit))]).map { try $0.text(0) }
+            if !keys.isEmpty { try await sql.execute("DELETE FROM blob_trash WHERE key IN (\(Self.placeholders(keys.count)))", keys.map { .text($0) }) }
+            return keys
+        }
+    }
 }

@@ -62,6 +62,7 @@ extension SQLStore {
             let role = try await Self.groupRole(of: actor, in: id, sql)
             guard RoomPolicy.canDelete(role) else { throw ParleyError.forbidden("only the owner deletes a group") }
             let members = try await Self.memberIds(of: id, sql)
+            try await Self.trashFiles(ofRoom: id, sql)
             try await sql.execute("DELETE FROM rooms WHERE id = ?", [.text(id)])
             return members
         }

@@ -65,6 +65,8 @@ public protocol Store: Service {
     func markFileStored(_ id: String, at time: Timestamp) async throws -> Bool
     /// Removes the records of files no message carries that were announced before `cutoff`, and returns them.
     func sweepUnsentFiles(before cutoff: Timestamp, limit: Int) async throws -> [StoredFile]
+    /// Takes up to `limit` keys of bytes whose files went with a deleted room, for them to be removed.
+    func takeTrash(limit: Int) async throws -> [String]
 
     /// Stores a message with files as `send` does, in one transaction with the files taken up: each must be the
     /// sender's, announced for this room, with its bytes in, and not sent before (`invalid_field` otherwise).

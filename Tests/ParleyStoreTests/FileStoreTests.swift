@@ -72,4 +72,20 @@ struct FileStoreTests {
             #expect(kept.allSatisfy { $0 != nil })
         }
     }
+
+    @Test("deleting a group puts its files' bytes in the trash, which is emptied once", arguments: Backend.allCases)
+    func deletedRoomsTrashTheirBytes(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let alice = try await store.makeUser("Alice")
+            let bob = try await store.makeUser("Bob")
+            let group = try await store.createGroup(owner: alice.id, name: "Photos", members: [bob.id]).room.id
+            let sent = try await announce(store, group, by: alice.id)
+            _ = try await store.send(room: group, sender: alice.id, clientId: UUID().uuidString, text: "", files: [sent.ref.id])
+            let unsent = try await announce(store, group, by: bob.id)
+            _ = try await store.deleteRoom(group, actor: alice.id)
+            let trashed = Set(try await store.takeTrash(limit: 100))
+            #expect(trashed == [sent.key, sent.uploadKey, unsent.key, unsent.uploadKey])
+            #expect(try await store.takeTrash(limit: 100).isEmpty)
+        }
+    }
 }

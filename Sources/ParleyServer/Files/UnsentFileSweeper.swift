@@ -4,7 +4,8 @@ import ParleyFiles
 import ParleyStore
 import ServiceLifecycle
 
-/// Removes files that were uploaded but never sent, once `ttl` has passed, bytes and all. Every API node sweeps;
+/// Removes files that were uploaded but never sent, once `ttl` has passed, bytes and all, and the bytes of files whose
+/// room was deleted. Every API node sweeps;
 /// two that sweep at once may both remove a file's bytes, which is harmless.
 struct UnsentFileSweeper: Service {
     let store: any Store
@@ -36,7 +37,13 @@ struct UnsentFileSweeper: Service {
                     try await blobs.delete(key: file.uploadKey)
                 }
                 if !files.isEmpty { logger.info("swept unsent files", metadata: ["count": "\(files.count)"]) }
-                if files.count < 100 { return }
+                if files.count < 100 { break }
+            }
+            // The bytes of files whose room was deleted.
+            while true {
+                let keys = try await store.takeTrash(limit: 100)
+                for key in keys { try await blobs.delete(key: key) }
+                if keys.count < 100 { break }
             }
         } catch {
             logger.warning("sweeping unsent files failed", metadata: ["error": "\(error)"])
