@@ -134,10 +134,11 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
             store: store, events: parts.events, bus: bus, throttles: throttles, attachments: FileAttachments(store: store, blobs: parts.blobs)
         ).addRoutes(to: api)
         MeetingController(meetings: parts.meetings, ice: ICEServers(configuration)).addRoutes(to: api)
-        let files = FileController(store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes)
+        let files = FileController(
+            store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes, throttles: throttles)
         files.addRoutes(to: api)
         files.addLinkRoutes(to: router)
-        let avatars = AvatarController(store: store, blobs: parts.blobs)
+        let avatars = AvatarController(store: store, blobs: parts.blobs, throttles: throttles)
         avatars.addRoutes(to: api)
         avatars.addPublicRoutes(to: router)
     }

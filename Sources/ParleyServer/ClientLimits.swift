@@ -38,6 +38,8 @@ public struct ClientLimits: Sendable {
     public var creations = 30
     /// Messages sent over REST per user per second (WebSocket sends have the frame rate limit).
     public var sendsPerSecond = 40
+    /// Files announced and avatars set per user per minute: each may bring megabytes.
+    public var uploads = 60
 
     public init() {}
 }

@@ -20,6 +20,8 @@ struct Throttles: Sendable {
         case creation
         /// REST sends, per user, a second.
         case send
+        /// Files announced and avatars set, per user, a minute.
+        case upload
     }
 
     /// Spends one of `rate` for `subject`, or throws `rate_limited` with when to come back.
@@ -30,6 +32,7 @@ struct Throttles: Sendable {
             case .refresh: (limits.refreshes, .seconds(60))
             case .creation: (limits.creations, .seconds(60))
             case .send: (limits.sendsPerSecond, .seconds(1))
+            case .upload: (limits.uploads, .seconds(60))
             }
         guard let counted = await tolerant({ try await bus.count(["parley:throttle:\(rate.rawValue):\(subject)"], window: window) })?.first,
             counted.count > limit

@@ -10,6 +10,7 @@ import ParleyStore
 struct AvatarController {
     let store: any Store
     let blobs: any BlobStore
+    let throttles: Throttles
     /// The largest picture.
     static let maxBytes: Int64 = 1 << 20
     /// The picture types taken, by their magic bytes, with the extension their names carry.
@@ -30,6 +31,7 @@ struct AvatarController {
             throw ParleyError(.badRequest, "a picture needs a Content-Length")
         }
         guard length <= Self.maxBytes else { throw ParleyError(.tooLarge, "a picture may hold at most 1 MiB") }
+        try await throttles.spend(.upload, by: try context.caller())
         let head = HeadBytes()
         // Its name is its key and its type's extension; the type is known only once its first bytes have come.
         let id = Identifier.make("a")

@@ -14,6 +14,7 @@ struct FileController {
     let blobs: any BlobStore
     let signer: FileURLSigner
     let maxBytes: Int64
+    let throttles: Throttles
     /// How long an upload or download link lasts.
     static let linkLifetime: TimeInterval = 15 * 60
 
@@ -50,6 +51,7 @@ struct FileController {
     /// 201 with the file and where to send its bytes; 413 when it is over the size limit, before any byte comes.
     @Sendable func announce(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Announced> {
         let body = try await request.json(Announce.self, context: context)
+        try await throttles.spend(.upload, by: try context.caller())
         guard body.size > 0 else { throw ParleyError.invalid("size", "must be at least 1 byte") }
         guard body.size <= maxBytes else { throw ParleyError(.tooLarge, "a file may hold at most \(maxBytes) bytes") }
         let file = StoredFile(
