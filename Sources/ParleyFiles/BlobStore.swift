@@ -15,7 +15,7 @@ public protocol BlobStore: Sendable {
     func directDownload(key: String, filename: String, contentType: String, inline: Bool, expires: TimeInterval, now: Date) -> DirectRequest?
 
     /// Stores the chunks as the blob `key`, which must come to `size` bytes; a shorter or longer body fails and
-    /// leaves nothing stored.
+    /// leaves nothing stored. A folder refuses a key it holds already (`exists`); a bucket replaces it.
     func write<Body: AsyncSequence & Sendable>(key: String, size: Int64, contentType: String, body: Body) async throws
     where Body.Element == ByteBuffer
 
@@ -82,7 +82,7 @@ public struct BlobChunks: AsyncSequence, Sendable {
 
 /// A blob store refused or failed.
 public struct BlobStoreError: Error, CustomStringConvertible {
-    public enum Kind: Sendable { case sizeMismatch, unavailable }
+    public enum Kind: Sendable { case sizeMismatch, unavailable, exists }
     public let kind: Kind
     public let description: String
 

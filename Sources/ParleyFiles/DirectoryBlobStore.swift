@@ -38,7 +38,14 @@ public struct DirectoryBlobStore: BlobStore {
             }
             guard written == size else { throw BlobStoreError(.sizeMismatch, "\(written) bytes, not the \(size) declared") }
             try file.close()
-            try FileManager.default.moveItem(at: temporary, to: target)
+            // Linked into place, which fails if a blob is there already: two writes of one key never replace each
+            // other's bytes, and the second learns it.
+            guard link(temporary.path, target.path) == 0 else {
+                throw errno == EEXIST
+                    ? BlobStoreError(.exists, "\(key) is stored already")
+                    : BlobStoreError(.unavailable, "cannot store \(key): \(String(cString: strerror(errno)))")
+            }
+            try? FileManager.default.removeItem(at: temporary)
         } catch {
             try? file.close()
             try? FileManager.default.removeItem(at: temporary)

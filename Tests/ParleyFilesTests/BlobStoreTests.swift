@@ -91,6 +91,17 @@ import Testing
         }
     }
 
+    /// Two uploads of one file to a folder: the first stays, the second learns it was too late.
+    @Test func aFolderKeepsTheFirstOfTwoWrites() async throws {
+        try await withStore(.directory) { store, _ in
+            try await store.write(key: "files/r_1/f_3", size: 3, contentType: "text/plain", body: Self.chunks([1, 2, 3]))
+            await #expect(throws: BlobStoreError.self) {
+                try await store.write(key: "files/r_1/f_3", size: 3, contentType: "text/plain", body: Self.chunks([4, 5, 6]))
+            }
+            #expect(try await Self.collect(store.read(key: "files/r_1/f_3", offset: 0, length: nil)) == [1, 2, 3])
+        }
+    }
+
     /// A client moves the bytes itself with the presigned URLs: up with the declared type, down with the name and
     /// the disposition asked for.
     @Test func presignedUploadAndDownload() async throws {

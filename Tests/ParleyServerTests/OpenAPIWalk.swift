@@ -317,6 +317,8 @@ struct OpenAPIWalk {
         #expect(avatar.hasPrefix("/api/avatars/a_") && avatar.hasSuffix(".webp"))
         let image = try await contract.call(client, .get, avatar)
         #expect(image.status == .ok && image.headers[.contentType] == "image/webp")
+        // Only its own name serves it: another extension would serve it as another type.
+        try await call(.get, avatar.replacingOccurrences(of: ".webp", with: ".png"), expect: .notFound)
         #expect(try await put("<svg onload=alert(1)>").status == .badRequest)
         let (_, replaced) = try await put("RIFF0000WEBPVP8 another")
         #expect(replaced["avatar"].string != avatar)

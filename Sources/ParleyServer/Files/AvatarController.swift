@@ -44,6 +44,9 @@ struct AvatarController {
             try await blobs.delete(key: Self.key(id))
             throw ParleyError.invalid("body", "must be a PNG, JPEG or WebP picture")
         }
+        // Kept under its whole name, so that no other extension serves it as another type.
+        try await blobs.copy(from: Self.key(id), to: Self.key("\(id).\(ext)"))
+        try await blobs.delete(key: Self.key(id))
         let (user, replaced) = try await store.setAvatar(of: try context.caller(), to: "\(id).\(ext)")
         if let replaced { try? await blobs.delete(key: Self.key(replaced)) }
         return JSONBody(user)
@@ -56,10 +59,8 @@ struct AvatarController {
         return JSONBody(user)
     }
 
-    /// Where a picture's bytes are, by its id or its name (`a_ID.png`).
-    static func key(_ name: String) -> String {
-        "avatars/\(name.split(separator: ".").first.map(String.init) ?? name)"
-    }
+    /// Where a picture's bytes are: by its name (`a_ID.png`), or by its id while it comes in.
+    static func key(_ name: String) -> String { "avatars/\(name)" }
 
     /// A picture, to anyone who has its path; it never changes, so caches keep it.
     @Sendable func image(_ request: Request, context: AppRequestContext) async throws -> Response {

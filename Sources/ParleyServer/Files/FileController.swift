@@ -97,6 +97,9 @@ struct FileController {
             try await blobs.write(key: file.key, size: file.ref.size, contentType: file.ref.contentType, body: head.watching(request.body))
         } catch let error as BlobStoreError where error.kind == .sizeMismatch {
             throw ParleyError.invalid("body", "must be the \(file.ref.size) bytes announced")
+        } catch let error as BlobStoreError where error.kind == .exists {
+            // Another upload of the same file finished first.
+            throw ParleyError(.conflict, "the file's bytes are in already")
         }
         guard FileRules.bytes(head.bytes, match: file.ref.contentType) else {
             try await blobs.delete(key: file.key)
