@@ -91,6 +91,7 @@ final class Attendance {
 
     func run() async throws {
         GStreamer.prepareCertificate()
+        defer { GStreamer.awaitCertificate() }
         let input = self.input
         do {
             media = try LocalMedia(video: options.videoSource, audio: options.audioSource) { input.yield(.mediaFailed($0)) }

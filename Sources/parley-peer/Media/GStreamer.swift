@@ -29,9 +29,18 @@ enum GStreamer {
     /// the peer signs in and connects, it is ready before the first call needs it.
     static func prepareCertificate() {
         Thread.detachNewThread {
+            defer { certificateMade.signal() }
             guard let dtls = try? make("dtlsdec") else { return }
             gst_object_unref(dtls)
         }
+    }
+
+    private static let certificateMade = DispatchSemaphore(value: 0)
+
+    /// Waits, a few seconds at most, for the certificate `prepareCertificate` makes: the process must not exit while
+    /// OpenSSL makes it, or its exit handlers pull OpenSSL's state from under that thread.
+    static func awaitCertificate() {
+        _ = certificateMade.wait(timeout: .now() + 5)
     }
 
     /// A bin from a launch description (`queue ! vp8dec ! fakesink`); its unlinked pads become ghost pads, named

@@ -134,12 +134,16 @@ final class LocalMedia: @unchecked Sendable {
 /// the start.
 final class PipelineWatcher: Sendable {
     private let stopped = Atomic(false)
+    private let ended = DispatchSemaphore(value: 0)
 
     init(_ pipeline: Element, loop: Bool, failed: @escaping @Sendable (String) -> Void) {
         let pipeline = UncheckedElement(pipeline)
         Thread.detachNewThread { [self] in
             let bus = gst_element_get_bus(pipeline.element)!
-            defer { gst_object_unref(bus) }
+            defer {
+                gst_object_unref(bus)
+                ended.signal()
+            }
             while !self.stopped.load(ordering: .relaxed) {
                 let types = GstMessageType(GST_MESSAGE_ERROR.rawValue | GST_MESSAGE_EOS.rawValue)
                 guard let message = gst_bus_timed_pop_filtered(bus, 200_000_000, types) else { continue }
@@ -158,7 +162,12 @@ final class PipelineWatcher: Sendable {
         }
     }
 
-    func stop() { stopped.store(true, ordering: .relaxed) }
+    /// Stops reading, and waits for the thread to end (a bus read lasts at most 200 ms), so that none outlives the
+    /// pipeline.
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        _ = ended.wait(timeout: .now() + 2)
+    }
 }
 
 /// An element pointer handed between threads; GStreamer's objects are thread-safe.
