@@ -43,7 +43,7 @@ public func buildApplication(
         configuration.role.servesWebSockets
         ? Gateway(
             hub: hub, store: parts.store, bus: bus, tokens: tokens, sessions: parts.sessions, events: parts.events, presence: presence,
-            meetings: parts.meetings, attachments: FileAttachments(store: parts.store, blobs: blobs), drain: drain, rateLimit: configuration.rateLimit, limits: configuration.limits,
+            meetings: parts.meetings, attachments: parts.attachments, drain: drain, rateLimit: configuration.rateLimit, limits: configuration.limits,
             allowedOrigins: Set(configuration.allowedOrigins), logger: logger)
         : nil
 
@@ -84,6 +84,8 @@ struct NodeParts: Sendable {
     let bus: any Bus
     let tokens: Tokens
     let blobs: any BlobStore
+    /// Files as messages take them up and let them go, for REST sends and socket sends alike.
+    let attachments: FileAttachments
     let sessions: Sessions
     let meetings: Meetings
     let events: EventPublisher
@@ -95,6 +97,7 @@ struct NodeParts: Sendable {
         self.bus = bus
         self.tokens = tokens
         self.blobs = blobs
+        attachments = FileAttachments(store: store, blobs: blobs)
         self.logger = logger
         sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(tokens.accessLifetime), logger: logger)
         meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
@@ -131,7 +134,7 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         ContactController(store: store, events: roomEvents, throttles: throttles).addRoutes(to: api)
         RoomController(store: store, events: roomEvents, meetings: parts.meetings, throttles: throttles).addRoutes(to: api)
         MessageController(
-            store: store, events: parts.events, bus: bus, throttles: throttles, attachments: FileAttachments(store: store, blobs: parts.blobs)
+            store: store, events: parts.events, bus: bus, throttles: throttles, attachments: parts.attachments
         ).addRoutes(to: api)
         MeetingController(meetings: parts.meetings, ice: ICEServers(configuration)).addRoutes(to: api)
         let files = FileController(

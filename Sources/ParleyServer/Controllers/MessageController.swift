@@ -42,10 +42,7 @@ struct MessageController {
         try await throttles.spend(.send, by: try context.caller())
         let (room, sender, clientId) = (try context.parameters.require("room"), try context.caller(), try Validate.clientId(body.clientId))
         let message = try Validate.message(text: body.text ?? "", files: body.files ?? [])
-        let sent =
-            message.files.isEmpty
-            ? try await store.send(room: room, sender: sender, clientId: clientId, text: message.text)
-            : try await attachments.send(room: room, sender: sender, clientId: clientId, text: message.text, files: message.files)
+        let sent = try await attachments.send(room: room, sender: sender, clientId: clientId, text: message.text, files: message.files)
         // Acknowledged only now, after commit; the publish that follows may fail, and the outbox covers that.
         events.publish(sent.outbox)
         return JSONBody(sent.message, status: sent.created ? .created : .ok)

@@ -192,15 +192,11 @@ final class Gateway: Sendable {
                 connection.enqueue(.unsubscribe(room: room))
             }
             if let reply { connection.enqueue(.frame(reply)) }
-        case .send(let room, let clientId, let text, let files) where !files.isEmpty:
+        case .send(let room, let clientId, let text, let files):
+            let clientId = try Validate.clientId(clientId)
             let message = try Validate.message(text: text, files: files)
             let sent = try await attachments.send(
-                room: room, sender: connection.userId, clientId: try Validate.clientId(clientId), text: message.text, files: message.files)
-            if let id = frame.id { connection.enqueue(.frame(Frames.reply(re: id, message: sent.message))) }
-            events.publish(sent.outbox)
-        case .send(let room, let clientId, let text, _):
-            let sent = try await store.send(
-                room: room, sender: connection.userId, clientId: try Validate.clientId(clientId), text: try Validate.text(text))
+                room: room, sender: connection.userId, clientId: clientId, text: message.text, files: message.files)
             // The reply is the acknowledgement, and the row is committed by now.
             if let id = frame.id { connection.enqueue(.frame(Frames.reply(re: id, message: sent.message))) }
             events.publish(sent.outbox)
