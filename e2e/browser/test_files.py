@@ -54,10 +54,12 @@ def png(width, height, rgb=(40, 120, 200)):
 
 
 def fresh(browser, cluster):
-    """The browser with no session: no cookies, no storage."""
+    """The browser with no session: no cookies, no storage. Cookies are cleared once the client has left the page:
+    a page that renews its session as it starts would set one again after the clear."""
     browser.get(cluster.url("ws-1"))
-    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
     browser.execute_script("localStorage.clear(); sessionStorage.clear()")
+    browser.get("about:blank")
+    browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
 def sent(browser):
