@@ -45,6 +45,19 @@ static inline gboolean parley_webrtc_add_local_ip_address(GstElement *webrtc, co
     return added;
 }
 
+/// Adds a transceiver that only receives, with the codec of `caps`: the m-line a receive-only peer offers. FALSE if
+/// webrtcbin refused it.
+static inline gboolean parley_webrtc_add_recvonly_transceiver(GstElement *webrtc, const gchar *caps) {
+    GstCaps *codec = gst_caps_from_string(caps);
+    if (codec == NULL) return FALSE;
+    GstWebRTCRTPTransceiver *transceiver = NULL;
+    g_signal_emit_by_name(webrtc, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, codec, &transceiver);
+    gst_caps_unref(codec);
+    if (transceiver == NULL) return FALSE;
+    gst_object_unref(transceiver);
+    return TRUE;
+}
+
 /// Fixes the codec a webrtcbin sink pad's transceiver offers and answers, whether or not media flows yet.
 static inline void parley_pad_set_codec_preferences(GstPad *pad, const gchar *caps) {
     GObject *transceiver = NULL;

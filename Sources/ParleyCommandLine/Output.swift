@@ -4,7 +4,7 @@ import ParleyClient
 import ParleyCore
 
 /// What the client commands print: lines for people, or with `--json` one JSON object per line.
-public struct Output {
+public struct Output: Sendable {
     public let json: Bool
 
     public init(json: Bool) {

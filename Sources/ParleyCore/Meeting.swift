@@ -46,13 +46,19 @@ public struct Attendee: Codable, Hashable, Sendable {
     public var user: String
     public var media: MediaState
     public var joinedAt: Timestamp
+    /// True for the recorder, which receives every attendee's media and sends none: clients show it as the
+    /// recording, not as a person. Absent for everyone else.
+    public var recorder: Bool?
 
     public init(conn: String, user: String, media: MediaState, joinedAt: Timestamp) {
         self.conn = conn
         self.user = user
         self.media = media
         self.joinedAt = joinedAt
+        self.recorder = user == User.recorderId ? true : nil
     }
+
+    public var isRecorder: Bool { user == User.recorderId }
 
     /// The node that holds the connection: the part of its id before the last dot.
     public var node: String { Self.node(of: conn) }
@@ -77,6 +83,8 @@ public struct Meeting: Codable, Hashable, Sendable {
     public var endReason: MeetingEndReason?
     /// The connections in it now; empty once it ended.
     public var attendees: [Attendee]
+    /// The recording running, if one is.
+    public var recording: MeetingRecording?
 
     public init(
         id: String, room: String, host: String, state: MeetingState, startedAt: Timestamp, ringsUntil: Timestamp,
@@ -94,6 +102,17 @@ public struct Meeting: Codable, Hashable, Sendable {
     }
 }
 
+/// A meeting's recording as its meeting object shows it: who started it, and when.
+public struct MeetingRecording: Codable, Hashable, Sendable {
+    public var by: String
+    public var startedAt: Timestamp
+
+    public init(by: String, startedAt: Timestamp) {
+        self.by = by
+        self.startedAt = startedAt
+    }
+}
+
 /// What a change to a meeting did, for the caller to announce after its commit.
 public struct MeetingChange: Sendable, Hashable {
     /// The meeting after the change, with its attendees.
@@ -104,11 +123,14 @@ public struct MeetingChange: Sendable, Hashable {
     public var stateChanged: Bool
     /// Attendees that this change removed, for `attendee.left`.
     public var left: [Attendee]
+    /// The recording this change stopped (the meeting ended), for `recording.stopped`.
+    public var stoppedRecording: RecordingJob?
 
-    public init(meeting: Meeting, members: [String], stateChanged: Bool, left: [Attendee] = []) {
+    public init(meeting: Meeting, members: [String], stateChanged: Bool, left: [Attendee] = [], stoppedRecording: RecordingJob? = nil) {
         self.meeting = meeting
         self.members = members
         self.stateChanged = stateChanged
         self.left = left
+        self.stoppedRecording = stoppedRecording
     }
 }

@@ -25,6 +25,10 @@ public struct ParleyError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let meetingFull = Code(rawValue: "meeting_full")
         /// The meeting has ended: it can be neither joined nor answered.
         public static let meetingEnded = Code(rawValue: "meeting_ended")
+        /// No recorder worker is free to record: none runs, or all are busy. REST answers 503.
+        public static let recorderUnavailable = Code(rawValue: "recorder_unavailable")
+        /// The group's owner or an admin forbade recording its meetings.
+        public static let recordingForbidden = Code(rawValue: "recording_forbidden")
         /// A signal's target connection is no longer there.
         public static let peerGone = Code(rawValue: "peer_gone")
         /// A request body over the size limit.

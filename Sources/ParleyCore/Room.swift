@@ -51,12 +51,15 @@ public struct RoomSummary: Codable, Hashable, Sendable {
     public var unread: Int64
     /// The room's ringing or active meeting, with its attendees.
     public var meeting: Meeting?
+    /// Whether its meetings may be recorded: a group's owner and admins decide; always true for a direct room.
+    public var recordingAllowed: Bool
     public var createdAt: Timestamp
 
     public init(
         id: String, kind: RoomKind, name: String, peer: User?, role: Role, lastSeq: Int64,
-        lastMessage: Message?, unread: Int64, meeting: Meeting? = nil, createdAt: Timestamp
+        lastMessage: Message?, unread: Int64, meeting: Meeting? = nil, recordingAllowed: Bool = true, createdAt: Timestamp
     ) {
+        self.recordingAllowed = recordingAllowed
         self.id = id
         self.kind = kind
         self.name = name
@@ -81,6 +84,7 @@ public struct RoomSummary: Codable, Hashable, Sendable {
         try container.encode(lastMessage, forKey: .lastMessage)
         try container.encode(unread, forKey: .unread)
         try container.encode(meeting, forKey: .meeting)
+        try container.encode(recordingAllowed, forKey: .recordingAllowed)
         try container.encode(createdAt, forKey: .createdAt)
     }
 }

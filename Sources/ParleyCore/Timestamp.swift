@@ -16,6 +16,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable {
     public var date: Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
     public func adding(seconds: Int64) -> Timestamp { Timestamp(milliseconds: milliseconds + seconds * 1000) }
+    public func adding(milliseconds: Int64) -> Timestamp { Timestamp(milliseconds: self.milliseconds + milliseconds) }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.milliseconds < rhs.milliseconds }
 

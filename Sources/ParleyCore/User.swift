@@ -15,6 +15,10 @@ public struct User: Codable, Hashable, Sendable {
         self.avatar = avatar
     }
 
+    /// The recorder's id: the system user that recordings of meetings are posted by, and that attends the
+    /// meetings it records. It is no member of any room, and nobody signs in as it.
+    public static let recorderId = "recorder"
+
     /// The path an avatar image of this name is served at.
     public static func avatarPath(_ name: String) -> String { "/api/avatars/\(name)" }
 }

@@ -58,7 +58,7 @@ public func buildApplication(
         // Started in this order and stopped in reverse: the hub needs the bus, and both outlive the sockets.
         services: [
             parts.store, bus, hub, presence, OutboxRelay(store: parts.store, bus: bus, logger: logger),
-            MeetingReaper(nodeId: incarnation, meetings: parts.meetings, logger: logger),
+            MeetingReaper(nodeId: incarnation, meetings: parts.meetings, recordings: parts.recordings, logger: logger),
             UnsentFileSweeper(
                 store: parts.store, blobs: blobs, ttl: .seconds(configuration.fileUnsentTTL), sweeps: configuration.role.servesREST, logger: logger),
         ],
@@ -88,6 +88,7 @@ struct NodeParts: Sendable {
     let attachments: FileAttachments
     let sessions: Sessions
     let meetings: Meetings
+    let recordings: Recordings
     let events: EventPublisher
     let logger: Logger
 
@@ -102,6 +103,8 @@ struct NodeParts: Sendable {
         sessions = Sessions(store: store, bus: bus, tokenLifetime: .seconds(tokens.accessLifetime), logger: logger)
         meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
         events = EventPublisher(bus: bus, store: store, logger: logger)
+        recordings = Recordings(
+            meetings: meetings, tokens: tokens, ice: ICEServers(configuration), attachments: attachments, events: events, logger: logger)
     }
 }
 
@@ -141,6 +144,10 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
             store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes, throttles: throttles)
         files.addRoutes(to: api)
         files.addLinkRoutes(to: router)
+        RecordingController(recordings: parts.recordings).addRoutes(to: api)
+        if let secret = configuration.recorderSecret {
+            RecorderController(recordings: parts.recordings, files: files, secret: secret).addRoutes(to: router)
+        }
         let avatars = AvatarController(store: store, blobs: parts.blobs, throttles: throttles)
         avatars.addRoutes(to: api)
         avatars.addPublicRoutes(to: router)

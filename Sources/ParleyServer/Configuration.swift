@@ -40,6 +40,9 @@ public struct Configuration: Sendable {
     public var stunURIs: [String] = []
     /// How long TURN credentials from `/api/turn` last, in seconds: about as long as a call, far short of a session.
     public var turnTTL = 3600
+    /// The secret recorder workers prove themselves with (`parley-peer record-worker`); without one, a node
+    /// accepts no recording.
+    public var recorderSecret: String?
     /// How long a meeting rings before it is missed, in seconds.
     public var ringTimeout = 45
     /// The most attendees a meeting holds: a full mesh grows as the square of this.
@@ -114,6 +117,10 @@ public struct Configuration: Sendable {
         turnURIs = list("PARLEY_TURN_URIS")
         stunURIs = list("PARLEY_STUN_URIS")
         turnTTL = try integer("PARLEY_TURN_TTL", 60...604_800) ?? turnTTL
+        recorderSecret = value("PARLEY_RECORDER_SECRET")
+        if let secret = recorderSecret, secret.utf8.count < 16 {
+            throw ConfigurationError("PARLEY_RECORDER_SECRET must hold at least 16 characters")
+        }
         ringTimeout = try integer("PARLEY_RING_TIMEOUT", 1...3600) ?? ringTimeout
         meetingCapacity = try integer("PARLEY_MEETING_CAPACITY", 2...64) ?? meetingCapacity
         migrate = try flag("PARLEY_MIGRATE")

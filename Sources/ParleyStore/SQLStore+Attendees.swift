@@ -8,7 +8,8 @@ extension SQLStore {
             guard meeting.state.isOpen else { throw ParleyError(.meetingEnded, "the meeting has ended") }
             let present = try await Self.attendees(of: id, sql)
             if present.contains(where: { $0.conn == attendee.conn }) { return try await Self.change(meeting, stateChanged: false, sql) }
-            guard present.count < capacity else {
+            // The recorder takes no attendee's place.
+            guard attendee.isRecorder || present.count(where: { !$0.isRecorder }) < capacity else {
                 throw ParleyError(.meetingFull, "the meeting is full: it holds at most \(capacity) attendees")
             }
             try await sql.execute(
@@ -18,8 +19,8 @@ extension SQLStore {
                 """,
                 [.text(id), .text(attendee.conn), .text(attendee.user), .text(attendee.node)] + Self.binds(attendee.media)
                     + [.int(attendee.joinedAt.milliseconds)])
-            // Anyone but the caller joining answers the call.
-            let answers = meeting.state == .ringing && attendee.user != meeting.host
+            // Anyone but the caller (or the recorder) joining answers the call.
+            let answers = meeting.state == .ringing && attendee.user != meeting.host && !attendee.isRecorder
             if answers {
                 meeting.state = .active
                 try await sql.execute("UPDATE meetings SET state = 'active' WHERE id = ?", [.text(id)])
@@ -99,9 +100,11 @@ extension SQLStore {
         ).map(attendee(from:))
     }
 
+    /// The meeting with its attendees, and its recording when one runs.
     static func withAttendees(_ meeting: Meeting, _ sql: any SQLExecutor) async throws -> Meeting {
         var meeting = meeting
         meeting.attendees = try await attendees(of: meeting.id, sql)
+        meeting.recording = try await runningRecording(of: meeting.id, sql)
         return meeting
     }
 

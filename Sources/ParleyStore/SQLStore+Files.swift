@@ -11,11 +11,11 @@ extension SQLStore {
             storedAt: try row.optionalInt(7).map(Timestamp.init(milliseconds:)), messageSeq: try row.optionalInt(8))
     }
 
-    /// Records a file announced for upload by a member of its room; `not_found` for anyone else.
+    /// Records a file announced for upload by a member of its room, or by the recorder; `not_found` for anyone
+    /// else.
     public func createFile(_ file: StoredFile) async throws {
         try await transaction { sql in
-            guard try await sql.first("SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?", [.text(file.room), .text(file.uploader)]) != nil
-            else { throw ParleyError.notFound("room") }
+            guard try await Self.mayPost(file.uploader, in: file.room, sql) else { throw ParleyError.notFound("room") }
             try await sql.execute(
                 "INSERT INTO files (id, room_id, uploader_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -67,7 +67,7 @@ extension SQLStore {
             guard let last = try await sql.first("SELECT last_seq FROM rooms WHERE id = ?" + dialect.forUpdate, [.text(room)])?.int(0) else {
                 throw ParleyError.notFound("room")
             }
-            _ = try await sql.role(of: sender, in: room)
+            guard try await Self.mayPost(sender, in: room, sql) else { throw ParleyError.notFound("room") }
             if let row = try await sql.first(
                 "SELECT \(Self.messageColumns) FROM messages m WHERE m.room_id = ? AND m.sender_id = ? AND m.client_id = ?",
                 [.text(room), .text(sender), .text(clientId)])
@@ -98,6 +98,13 @@ extension SQLStore {
             let outbox = try await sql.enqueue(.messageCreated(message), on: Channel.room(room), now: now)
             return Sent(message: message, created: true, outbox: outbox)
         }
+    }
+
+    /// Whether `user` posts in the room: a member does, and so does the recorder, which posts the recordings of
+    /// the room's meetings without being a member.
+    static func mayPost(_ user: String, in room: String, _ sql: any SQLExecutor) async throws -> Bool {
+        if user == User.recorderId { return true }
+        return try await sql.first("SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?", [.text(room), .text(user)]) != nil
     }
 
     /// The messages with the files each was sent with, in the order they were named: one read per room.

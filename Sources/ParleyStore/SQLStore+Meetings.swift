@@ -51,12 +51,12 @@ extension SQLStore {
                         (SELECT 1 FROM meeting_declines d WHERE d.meeting_id = mt.id AND d.user_id = rm.user_id))
                     ORDER BY mt.started_at
                     """, users.map { .text($0) })
-                var attendees: [String: [Attendee]] = [:]
+                var attendees: [String: Meeting] = [:]
                 var meetings: [String: [Meeting]] = [:]
                 for row in rows {
                     var meeting = try Self.meeting(from: row, at: 1)
-                    if attendees[meeting.id] == nil { attendees[meeting.id] = try await Self.attendees(of: meeting.id, sql) }
-                    meeting.attendees = attendees[meeting.id]!
+                    if attendees[meeting.id] == nil { attendees[meeting.id] = try await Self.withAttendees(meeting, sql) }
+                    meeting = attendees[meeting.id]!
                     meetings[try row.text(0), default: []].append(meeting)
                 }
                 return meetings
@@ -129,21 +129,26 @@ extension SQLStore {
             throw ParleyError.notFound("meeting")
         }
         let meeting = try meeting(from: row)
-        guard try await sql.first("SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?", [.text(meeting.room), .text(viewer)]) != nil
-        else { throw ParleyError.notFound("meeting") }
+        // The recorder sees the meetings it records, and no other.
+        let sees =
+            viewer == User.recorderId
+            ? try await sql.first("SELECT 1 FROM recordings WHERE meeting_id = ? AND state = 'recording'", [.text(meeting.id)]) != nil
+            : try await sql.first("SELECT 1 FROM room_members WHERE room_id = ? AND user_id = ?", [.text(meeting.room), .text(viewer)]) != nil
+        guard sees else { throw ParleyError.notFound("meeting") }
         return meeting
     }
 
-    /// After attendees left: the meeting ends once nobody is left in it, as cancelled if nobody had answered.
+    /// After attendees left: the meeting ends once nobody is left in it (a recorder is nobody), as cancelled if
+    /// nobody had answered.
     static func closeIfEmpty(_ meeting: Meeting, left: [Attendee], _ sql: any SQLExecutor) async throws -> MeetingChange {
         let remaining = try await attendees(of: meeting.id, sql)
-        guard remaining.isEmpty, meeting.state.isOpen else { return try await change(meeting, stateChanged: false, left: left, sql) }
+        guard remaining.allSatisfy(\.isRecorder), meeting.state.isOpen else { return try await change(meeting, stateChanged: false, left: left, sql) }
         var change = try await finish(meeting, as: .ended, reason: meeting.state == .ringing ? .cancelled : .empty, sql)
-        change.left = left
+        change.left = left + change.left
         return change
     }
 
-    /// Ends a meeting: its attendees are gone with it.
+    /// Ends a meeting: its attendees are gone with it, and its recording stops.
     static func finish(_ meeting: Meeting, as state: MeetingState, reason: MeetingEndReason, _ sql: any SQLExecutor) async throws
         -> MeetingChange
     {
@@ -156,7 +161,9 @@ extension SQLStore {
             "UPDATE meetings SET state = ?, ended_at = ?, end_reason = ? WHERE id = ?",
             [.text(state.rawValue), .int(now.milliseconds), .text(reason.rawValue), .text(meeting.id)])
         let left = try await removeAttendees("meeting_id = ?", [.text(meeting.id)], sql)
-        return try await change(meeting, stateChanged: true, left: left, sql)
+        var change = try await change(meeting, stateChanged: true, left: left, sql)
+        change.stoppedRecording = try await stopRecording(of: meeting.id, reason: .ended, sql)
+        return change
     }
 
     static func change(_ meeting: Meeting, stateChanged: Bool, left: [Attendee] = [], _ sql: any SQLExecutor) async throws

@@ -104,7 +104,7 @@ extension SQLStore {
                     AND x.sender_id <> rm.user_id AND x.deleted_at IS NULL),
                 p.id, p.username, p.name, p.avatar,
                 m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at,
-                \(meetingColumns)
+                \(meetingColumns), r.recording_allowed
             FROM room_members rm
             JOIN rooms r ON r.id = rm.room_id
             LEFT JOIN room_members pm ON r.kind = 'direct' AND pm.room_id = r.id AND pm.user_id <> rm.user_id
@@ -129,6 +129,7 @@ extension SQLStore {
                     lastMessage: row.isNull(11) ? nil : try message(from: row, at: 11),
                     unread: try row.int(6),
                     meeting: openMeeting,
+                    recordingAllowed: try row.int(26) != 0,
                     createdAt: Timestamp(milliseconds: try row.int(4))))
         }
         return summaries

@@ -59,9 +59,12 @@ extension SQLStore {
         try await sessionReads.submit(SessionOf(session: session, user: user)) { [self] batch in
             let rows = try await read { sql in
                 try await sql.query(
+                    // The recorder's session is the recording it attends, while a worker records it.
                     "SELECT DISTINCT t.family_id, t.user_id FROM refresh_tokens t JOIN (VALUES \(Self.values(batch.count, 2))) AS v"
-                        + " ON t.family_id = v.column1 AND t.user_id = v.column2 WHERE t.revoked_at IS NULL",
-                    batch.flatMap { [.text($0.session), .text($0.user)] })
+                        + " ON t.family_id = v.column1 AND t.user_id = v.column2 WHERE t.revoked_at IS NULL"
+                        + " UNION SELECT r.id, '\(User.recorderId)' FROM recordings r JOIN (VALUES \(Self.values(batch.count, 2))) AS v"
+                        + " ON r.id = v.column1 AND v.column2 = '\(User.recorderId)' WHERE r.state IN ('recording', 'stopping')",
+                    batch.flatMap { [.text($0.session), .text($0.user)] } + batch.flatMap { [.text($0.session), .text($0.user)] })
             }
             let live = Set(try rows.map { SessionOf(session: try $0.text(0), user: try $0.text(1)) })
             return batch.map { live.contains($0) }

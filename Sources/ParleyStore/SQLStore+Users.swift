@@ -46,7 +46,7 @@ extension SQLStore {
             try await sql.query(
                 """
                 SELECT \(Self.userColumns) FROM users u
-                WHERE u.username LIKE ? ESCAPE '\\' OR lower(u.name) LIKE ? ESCAPE '\\'
+                WHERE (u.username LIKE ? ESCAPE '\\' OR lower(u.name) LIKE ? ESCAPE '\\') AND u.id <> '\(User.recorderId)'
                 ORDER BY (u.username = ?) DESC, (u.username LIKE ? ESCAPE '\\' OR lower(u.name) LIKE ? ESCAPE '\\') DESC,
                 \(similarity) u.username
                 LIMIT ?

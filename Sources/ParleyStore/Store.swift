@@ -111,6 +111,28 @@ public protocol Store: Service {
     /// Turns the ringing meetings whose ring ran out into missed ones.
     func expireRings(now: Timestamp) async throws -> [MeetingChange]
 
+    // MARK: Recordings
+    /// Starts recording an open meeting for an attendee of it, or finds the recording running (`created` false).
+    /// `recorder_unavailable` unless a worker asked for a job at `workersIdleSince` or later; `recording_forbidden`
+    /// in a group that forbids it.
+    func startRecording(meeting: String, by user: String, workersIdleSince: Timestamp) async throws -> RecordingChange
+    /// Stops the meeting's recording for an attendee of it; the change's job is nil when none was running.
+    func stopRecording(meeting: String, by user: String) async throws -> RecordingChange
+    /// A worker asks for a job: it gets the oldest pending one, or one whose lease lapsed (as its next part), with a
+    /// lease of `lease` milliseconds; with none, the worker is noted as free.
+    func claimRecording(worker: String, lease: Int64, now: Timestamp) async throws -> RecordingJob?
+    /// Extends the lease of a job the worker holds for this part; nil when it holds it no more.
+    func renewRecording(_ id: String, worker: String, part: Int, lease: Int64, now: Timestamp) async throws -> RecordingJob?
+    /// The worker is done with its part: a stopping job is done; a running one ends, failed when the worker `lost`
+    /// the meeting. Nil when the worker holds the job no more.
+    func finishRecording(_ id: String, worker: String, part: Int, lost: Bool) async throws -> RecordingChange?
+    func recording(_ id: String) async throws -> RecordingJob?
+    /// Ends the jobs nobody will finish: pending ones no worker claimed, and ones whose lease lapsed, both `grace`
+    /// milliseconds ago. Returns those that were running, whose attendees are to be told.
+    func expireRecordings(now: Timestamp, grace: Int64) async throws -> [RecordingChange]
+    /// Allows or forbids recording a group's meetings: its owner and admins decide.
+    func setRecordingAllowed(room: String, allowed: Bool, actor: String) async throws
+
     // MARK: Outbox
     /// Removes an outbox row once its event is published, soon if not at once.
     func markPublished(outbox id: Int64)

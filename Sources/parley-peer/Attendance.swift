@@ -10,11 +10,38 @@ enum Mode: Sendable {
     case join(meeting: String)
     /// Answer rings (of one room, or any), `count` calls in all; 0 for no limit.
     case answer(room: String?, count: Int)
+    /// Attend a meeting as its recorder: receive every attendee's media, send none, until the recording stops.
+    case record(meeting: String)
+}
+
+/// Whom an attendance signs in as, and how it reaches the server: a user's stored sign-in, or a recorder's job.
+protocol AttendeeIdentity: Sendable {
+    var client: ParleyClient { get }
+    var webSocketURL: String { get }
+    /// The ICE servers to reach other attendees with, retried while the server is out of reach.
+    func iceServers(_ output: Output) async throws -> IceServers
+    /// The usernames of a room's members, by user id; empty when they cannot be read.
+    func usernames(in room: String) async -> [String: String]
+    /// Keeps the socket's access token fresh, for as long as the attendance runs.
+    func keepRenewed(_ live: LiveClient) async throws
+}
+
+extension SignedIn: AttendeeIdentity {
+    func iceServers(_ output: Output) async throws -> IceServers {
+        try await Reachable.retrying(self, output) { [self] in IceServers(try await call { try await $0.iceServers() }) }
+    }
+
+    func usernames(in room: String) async -> [String: String] {
+        let members = (try? await call { try await $0.room(room) })?.members ?? []
+        return Dictionary(members.map { ($0.user.id, $0.user.username) }) { first, _ in first }
+    }
 }
 
 struct PeerSettings: Sendable {
     var iceAddresses: [String]
     var record: URL?
+    /// Compose every attendee into one grid with mixed audio, written to this file (the recorder's).
+    var compose: URL?
     var duration: Duration?
     var stats: Bool
 }
@@ -55,21 +82,25 @@ final class PeerLink {
 /// parley-peer in a meeting: joins, holds one peer connection per other attendee (a full mesh), signals through
 /// Parley, and leaves at the end.
 final class Attendance {
-    private let signedIn: SignedIn
+    private let identity: any AttendeeIdentity
     private let live: LiveClient
     private let settings: PeerSettings
     private let report: Report
+    private let output: Output
     private let mode: Mode
-    private let options: PeerOptions
+    private let sources: (video: MediaSource, audio: MediaSource)
     private let inputs: AsyncStream<Input>
     private let input: AsyncStream<Input>.Continuation
     private var media: LocalMedia!
+    private var composer: Composer?
+    /// How long the composed recording runs, once it is finished.
+    private(set) var composed: Duration?
 
     private var conn: String?
     private var meeting: (id: String, room: String)?
     private var usernames: [String: String] = [:]
     private var peers: [String: PeerLink] = [:]
-    /// The meeting's other attendees.
+    /// The meeting's other attendees, a recorder left out: it is nobody to stay in a call with.
     private var others: Set<String> = []
     private var ice = IceServers()
     private var calls = 0
@@ -79,14 +110,25 @@ final class Attendance {
     private var timed: Set<String> = []
     private var done = false
 
-    init(_ mode: Mode, _ signedIn: SignedIn, _ options: PeerOptions) {
+    convenience init(_ mode: Mode, _ signedIn: SignedIn, _ options: PeerOptions) {
+        self.init(mode, signedIn, video: options.videoSource, audio: options.audioSource, output: options.client.output, settings: options.settings)
+    }
+
+    init(_ mode: Mode, _ identity: any AttendeeIdentity, video: MediaSource, audio: MediaSource, output: Output, settings: PeerSettings) {
         self.mode = mode
-        self.signedIn = signedIn
-        self.options = options
-        settings = options.settings
-        live = LiveClient(rest: signedIn.client, urls: [signedIn.webSocketURL])
-        report = Report(output: options.client.output)
+        self.identity = identity
+        self.sources = (video, audio)
+        self.output = output
+        self.settings = settings
+        live = LiveClient(rest: identity.client, urls: [identity.webSocketURL])
+        report = Report(output: output)
         (inputs, input) = AsyncStream.makeStream(of: Input.self)
+    }
+
+    /// What makes it leave, as `leave` on standard input does, from any thread.
+    var stopper: @Sendable () -> Void {
+        let input = self.input
+        return { input.yield(.stop) }
     }
 
     func run() async throws {
@@ -94,7 +136,8 @@ final class Attendance {
         defer { GStreamer.awaitCertificate() }
         let input = self.input
         do {
-            media = try LocalMedia(video: options.videoSource, audio: options.audioSource) { input.yield(.mediaFailed($0)) }
+            media = try LocalMedia(video: sources.video, audio: sources.audio) { input.yield(.mediaFailed($0)) }
+            if let path = settings.compose { composer = try Composer(pipeline: media.pipeline, path: path) }
         } catch let error as MediaError {
             throw CLIError("media: \(error)")
         }
@@ -102,16 +145,16 @@ final class Attendance {
         if let record = settings.record {
             try FileManager.default.createDirectory(at: record, withIntermediateDirectories: true)
         }
-        ice = try await Reachable.retrying(signedIn, options.client.output) { [signedIn] in try await Self.iceServers(signedIn) }
+        ice = try await identity.iceServers(output)
         let signals = Self.stopOnSignals(input)
         defer { signals.forEach { $0.cancel() } }
-        Self.readCommands(input)
+        if case .record = mode {} else { Self.readCommands(input) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [live] in await live.run() }
             group.addTask { [live] in
                 for await event in live.events { input.yield(.live(event)) }
             }
-            group.addTask { [signedIn, live] in try await signedIn.keepRenewed(live) }
+            group.addTask { [identity, live] in try await identity.keepRenewed(live) }
             group.addTask {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(1))
@@ -143,7 +186,7 @@ final class Attendance {
         case .live(.disconnected(let code)):
             if code == 4001 { throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized") }
             // LiveClient tries again, pausing longer after each try that fails, up to a few seconds.
-            if conn == nil { report.unreachable(signedIn.webSocketURL) } else { Output.error("disconnected; reconnecting") }
+            if conn == nil { report.unreachable(identity.webSocketURL) } else { Output.error("disconnected; reconnecting") }
             conn = nil
             await dropAll()
         case .live(.event(let event)):
@@ -178,7 +221,7 @@ final class Attendance {
         switch mode {
         case .call(let room):
             try await join(try await live.startMeeting(room: room).id)
-        case .join(let meeting):
+        case .join(let meeting), .record(let meeting):
             try await join(meeting)
         case .answer:
             // The rings of open meetings follow `hello`.
@@ -199,8 +242,16 @@ final class Attendance {
         case .meetingEnded(let ended, let reason) where ended.id == meeting?.id:
             report.ended(ended.id, reason: reason?.rawValue ?? ended.endReason?.rawValue ?? "ended")
             try await endCall()
+        case .recordingStopped(let notice) where notice.meeting == meeting?.id:
+            guard case .record = mode else { return }
+            report.ended(notice.meeting, reason: "recording \(notice.reason?.rawValue ?? "stopped")")
+            try await endCall()
+        case .attendeeLeft(let change) where change.meeting == meeting?.id && change.attendee.conn == conn:
+            // Taken out of the meeting: it ended, or this socket's node was taken for dead.
+            report.ended(change.meeting, reason: "left")
+            try await endCall()
         case .attendeeJoined(let change) where change.meeting == meeting?.id && change.attendee.conn != conn:
-            others.insert(change.attendee.conn)
+            if !change.attendee.isRecorder { others.insert(change.attendee.conn) }
             report.attendee(joined: true, change.attendee, username: username(change.attendee.user))
         case .attendeeLeft(let change) where change.meeting == meeting?.id:
             report.attendee(joined: false, change.attendee, username: username(change.attendee.user))
@@ -255,9 +306,8 @@ final class Attendance {
             return try await endCall()
         }
         meeting = (joined.id, joined.room)
-        others = Set(joined.attendees.map(\.conn).filter { $0 != conn })
-        let members = try await signedIn.call { try await $0.room(joined.room) }.members
-        for member in members { usernames[member.user.id] = member.user.username }
+        others = Set(joined.attendees.filter { !$0.isRecorder && $0.conn != conn }.map(\.conn))
+        usernames.merge(await identity.usernames(in: joined.room)) { _, new in new }
         report.joined(joined, conn: conn ?? "")
         if let duration = settings.duration, timed.insert(joined.id).inserted {
             let input = self.input
@@ -287,11 +337,13 @@ final class Attendance {
         done = true
     }
 
-    /// Leaves the meeting, hangs up every peer (finishing the recordings), and closes the socket.
+    /// Leaves the meeting, hangs up every peer (finishing the recordings and the composed file), and closes the
+    /// socket.
     private func leave() async {
         if let meeting, conn != nil { try? await live.leaveMeeting(meeting.id) }
         meeting = nil
         await dropAll()
+        if let composer { composed = await composer.finish() }
         await live.stop()
     }
 
@@ -305,7 +357,7 @@ final class Attendance {
         guard let conn else { throw CLIError("not connected") }
         let peer = try WebRTCPeer(
             conn: remote, user: user, username: username(user), polite: conn < remote, media: media, ice: ice,
-            iceAddresses: settings.iceAddresses, record: settings.record, payloadTypes: offer.map(SDP.payloadTypes) ?? [:],
+            iceAddresses: settings.iceAddresses, record: settings.record, composer: composer, payloadTypes: offer.map(SDP.payloadTypes) ?? [:],
             events: peerEvents)
         let link = PeerLink(peer)
         peers[remote] = link
@@ -451,11 +503,6 @@ final class Attendance {
     }
 
     // MARK: Setting up
-
-    /// The ICE servers of `GET /api/turn`, as webrtcbin takes them.
-    static func iceServers(_ signedIn: SignedIn) async throws -> IceServers {
-        IceServers(try await signedIn.call { try await $0.iceServers() })
-    }
 
     /// SIGINT and SIGTERM leave the meeting and end the program, as the duration's end does.
     private static func stopOnSignals(_ input: AsyncStream<Input>.Continuation) -> [any DispatchSourceSignal] {

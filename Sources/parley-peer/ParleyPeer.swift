@@ -10,7 +10,7 @@ struct ParleyPeer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-peer",
         abstract: "A WebRTC peer for Parley's meetings: call, answer or join, from the command line.",
-        subcommands: [Call.self, Answer.self, Join.self])
+        subcommands: [Call.self, Answer.self, Join.self, RecordWorker.self])
 
     static func main() async { await runAndExit() }
 }
@@ -41,7 +41,7 @@ struct PeerOptions: ParsableArguments {
 
     var settings: PeerSettings {
         PeerSettings(
-            iceAddresses: iceAddresses, record: record.map { URL(fileURLWithPath: $0) },
+            iceAddresses: iceAddresses, record: record.map { URL(fileURLWithPath: $0) }, compose: nil,
             duration: duration.map { .milliseconds(Int64($0 * 1000)) }, stats: stats)
     }
 

@@ -14,11 +14,13 @@ import Testing
 struct OpenAPITests {
     typealias Operation = OpenAPIContract.Operation
 
-    @Test("names exactly the routes a node of role all serves")
+    @Test("names exactly the routes a node of role all serves, with a recorder's secret")
     func routesBothWays() async throws {
         let contract = try OpenAPIContract(try OpenAPIDocument.bytes())
+        var configuration = testConfiguration()
+        configuration.recorderSecret = "a recorder's secret"
         let served = Set(
-            try await Self.router(testConfiguration()).routes.map {
+            try await Self.router(configuration).routes.map {
                 Operation(method: $0.method.rawValue.lowercased(), path: OpenAPIContract.normalised($0.path.description))
             })
         let documented = Set(contract.operations.map { Operation(method: $0.method, path: OpenAPIContract.normalised($0.path)) })
@@ -51,14 +53,17 @@ struct OpenAPITests {
         configuration.stunURIs = ["stun:stun.example.test:3478"]
         configuration.turnURIs = ["turn:turn.example.test:3478?transport=udp"]
         configuration.turnSecret = "north"
+        configuration.recorderSecret = "a recorder's secret"
         defer { removeSQLite(at: configuration.sqlitePath) }
         // Live, so that a WebSocket can join a meeting and its attendees be seen over REST.
+        let recorderSecret = configuration.recorderSecret!
         try await buildApplication(configuration).test(.live) { client in
-            let walk = OpenAPIWalk(contract: contract, client: client)
+            let walk = OpenAPIWalk(contract: contract, client: client, recorderSecret: recorderSecret)
             try await walk.probes()
             try await walk.auth()
             try await walk.chat()
             try await walk.meetings()
+            try await walk.recordings()
             try await walk.files()
             try await walk.avatars()
             try await walk.refusals()

@@ -12,6 +12,8 @@ import Testing
 struct OpenAPIWalk {
     let contract: OpenAPIContract
     let client: any TestClientProtocol
+    /// The node's PARLEY_RECORDER_SECRET, which the recorder's routes take.
+    let recorderSecret: String
 
     @discardableResult
     func call(
@@ -187,11 +189,92 @@ struct OpenAPIWalk {
         #expect(ice["iceServers"].array?.count == 2)
     }
 
+    /// Recording a meeting: refused to a non-attendee and without a free worker; started, taken by a worker whose
+    /// socket attends as the recorder, renewed, posted, stopped and finished; refused in a group that forbids it and
+    /// once the meeting has ended.
+    func recordings() async throws {
+        let (lea, max, nia) = (try await signUp("lea"), try await signUp("max"), try await signUp("nia"))
+        let recorder: HTTPFields = [.authorization: "Bearer \(recorderSecret)"]
+        let (_, created) = try await call(.post, "/api/rooms", lea, json: Self.group("Recorded", [max, nia]), expect: .created)
+        let group = try #require(created["room"]["id"].string)
+        let (_, ringing) = try await call(.post, "/api/rooms/\(group)/meetings", lea, expect: .created)
+        let id = try #require(ringing["id"].string)
+        try await attending(id, as: lea) {
+            try await call(.post, "/api/meetings/\(id)/recording", max, expect: .forbidden)
+            try await call(.post, "/api/meetings/\(id)/recording", lea, expect: .serviceUnavailable)
+            // A worker asks for a job and finds none: it is free from now on.
+            try await call(.post, "/api/recorder/claim", json: ["worker": "walker"], headers: recorder, expect: .noContent)
+            try await call(.post, "/api/recorder/claim", json: ["worker": "walker"], expect: .unauthorized)
+            let (_, started) = try await call(.post, "/api/meetings/\(id)/recording", lea, expect: .created)
+            #expect(started["recording"]["by"].string == lea.user.id)
+            try await call(.post, "/api/meetings/\(id)/recording", lea, expect: .ok)
+
+            let (_, claimed) = try await call(.post, "/api/recorder/claim", json: ["worker": "walker"], headers: recorder, expect: .ok)
+            let job = try #require(claimed["job"]["id"].string)
+            #expect(claimed["job"]["meeting"].string == id && claimed["job"]["part"].integer == 1)
+            try await attendingAsRecorder(id, token: try #require(claimed["token"].string)) {
+                let (_, seen) = try await call(.get, "/api/meetings/\(id)", nia, expect: .ok)
+                #expect(seen["attendees"].array?.contains { $0["recorder"].bool == true && $0["user"].string == User.recorderId } == true)
+                // Its token opens its socket, and no REST route.
+                try await call(.get, "/api/meetings", headers: [.authorization: "Bearer \(claimed["token"].string ?? "")"], expect: .unauthorized)
+            }
+            let held: [String: JSONValue] = ["worker": .string("walker"), "part": .int(1)]
+            let (_, renewed) = try await call(.post, "/api/recorder/recordings/\(job)/renew", json: held, headers: recorder, expect: .ok)
+            #expect(renewed["stop"].bool == false)
+            try await call(.post, "/api/recorder/recordings/\(job)/renew", json: ["worker": JSONValue.string("another"), "part": .int(1)], headers: recorder, expect: .conflict)
+
+            let (_, part) = try await call(.post, "/api/recorder/recordings/\(job)/parts", json: ["part": 1, "size": 11], headers: recorder, expect: .created)
+            #expect(part["file"]["contentType"].string == "video/webm")
+            let upload = try #require(part["upload"]["url"].string)
+            #expect(try await contract.call(client, .put, upload, headers: [.contentType: "video/webm"], raw: "webm cluster").status == .badRequest)
+            #expect(try await contract.call(client, .put, upload, headers: [.contentType: "video/webm"], raw: "webm frames").status == .noContent)
+            let file = try #require(part["file"]["id"].string)
+            let post: [String: JSONValue] = ["file": .string(file), "durationMs": .int(65_000)]
+            let (_, posted) = try await call(.post, "/api/recorder/recordings/\(job)/parts/1/message", json: post, headers: recorder, expect: .created)
+            #expect(posted["sender"].string == User.recorderId && posted["files"][0]["id"].string == file)
+            #expect(posted["text"].string?.hasPrefix("Recording of the call of ") == true && posted["text"].string?.hasSuffix(" · 1:05") == true)
+            try await call(.get, "/api/files/\(file)", nia, expect: .found)
+
+            let (_, stopped) = try await call(.delete, "/api/meetings/\(id)/recording", lea, expect: .ok)
+            #expect(stopped["recording"] == .null)
+            let (_, stopping) = try await call(.post, "/api/recorder/recordings/\(job)/renew", json: held, headers: recorder, expect: .ok)
+            #expect(stopping["stop"].bool == true)
+            let (_, finished) = try await call(
+                .post, "/api/recorder/recordings/\(job)/finish", json: held.merging(["lost": .bool(false)]) { $1 }, headers: recorder, expect: .ok)
+            #expect(finished["state"].string == "done" && finished["stopReason"].string == "stopped")
+            try await call(.post, "/api/recorder/recordings/\(job)/finish", json: held, headers: recorder, expect: .conflict)
+            try await call(.delete, "/api/meetings/\(id)/recording", lea, expect: .ok)
+
+            // The group's owner forbids recording.
+            let (_, forbidden) = try await call(.patch, "/api/rooms/\(group)", lea, json: ["recordingAllowed": false], expect: .ok)
+            #expect(forbidden["room"]["recordingAllowed"].bool == false)
+            try await call(.post, "/api/recorder/claim", json: ["worker": "walker"], headers: recorder, expect: .noContent)
+            try await call(.post, "/api/meetings/\(id)/recording", lea, expect: .forbidden)
+            try await call(.patch, "/api/rooms/\(group)", max, json: ["recordingAllowed": true], expect: .forbidden)
+            try await call(.post, "/api/meetings/\(id)/end", lea, expect: .ok)
+        }
+        try await call(.post, "/api/meetings/\(id)/recording", lea, expect: .gone)
+        try await call(.delete, "/api/meetings/\(id)/recording", lea, expect: .gone)
+    }
+
+    /// Runs `body` while the recorder attends the meeting from a WebSocket opened with a job's token.
+    private func attendingAsRecorder(_ meeting: String, token: String, _ body: () async throws -> Void) async throws {
+        let port = try #require(client.port)
+        let rest = ParleyClient(baseURL: "http://localhost:\(port)")
+        rest.restore(Session(user: User(id: User.recorderId, username: "parley:recorder", name: "Recorder"), accessToken: token, refreshToken: nil, expiresIn: 0))
+        try await attending(meeting, through: rest, media: MediaState(audio: false, video: false, screen: false), body)
+    }
+
     /// Runs `body` while `account` attends the meeting from a WebSocket.
     private func attending(_ meeting: String, as account: Account, _ body: () async throws -> Void) async throws {
         let port = try #require(client.port)
         let rest = ParleyClient(baseURL: "http://localhost:\(port)")
         try await rest.login(username: account.user.username, password: "password123")
+        try await attending(meeting, through: rest, media: MediaState(audio: true, video: false, screen: true), body)
+    }
+
+    private func attending(_ meeting: String, through rest: ParleyClient, media: MediaState, _ body: () async throws -> Void) async throws {
+        let port = try #require(client.port)
         let live = LiveClient(rest: rest, urls: ["ws://localhost:\(port)/ws"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await live.run() }
@@ -199,7 +282,7 @@ struct OpenAPIWalk {
             for await event in live.events {
                 if case .connected = event { break }
             }
-            try await live.joinMeeting(meeting, media: MediaState(audio: true, video: false, screen: true))
+            try await live.joinMeeting(meeting, media: media)
             try await body()
         }
     }
@@ -208,8 +291,8 @@ struct OpenAPIWalk {
     /// malformed or is too large; with ids that name nothing, or hold a control character.
     func refusals() async throws {
         let kim = try await signUp("kim")
-        let auth: HTTPFields = [.authorization: "Bearer \(kim.accessToken)"]
         for operation in contract.operations.sorted() {
+            let auth: HTTPFields = [.authorization: "Bearer \(operation.path.hasPrefix("/api/recorder/") ? recorderSecret : kim.accessToken)"]
             let method = HTTPRequest.Method(operation.method.uppercased())!
             let uri = operation.path.replacing(/\{(\w+)\}/) { $0.1 == "seq" ? "1" : "x_\($0.1)" }
             if contract.isSecured(operation) {

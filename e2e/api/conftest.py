@@ -58,6 +58,9 @@ class Node:
             PARLEY_CREATE_LIMIT="100000",
             PARLEY_LOGIN_ATTEMPTS="100000",
             PARLEY_SEND_LIMIT="100000",
+            # So that the recorder workers' routes are served, and answer what the document says to the fuzzer, who
+            # does not know the secret.
+            PARLEY_RECORDER_SECRET=uuid.uuid4().hex,
         )
         self.process = subprocess.Popen(
             [BINARY, "serve"], env=environment, stdout=open(self.log, "w"), stderr=subprocess.STDOUT

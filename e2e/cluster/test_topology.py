@@ -36,7 +36,7 @@ async def hello(url):
 
 def test_up_starts_every_process_and_haproxy_routes_by_path(cluster):
     status = cluster.status()
-    assert set(status) == {"api-1", "api-2", "ws-1", "ws-2", "ws-3", "redis", "postgres", "haproxy"}
+    assert set(status) == {"api-1", "api-2", "ws-1", "ws-2", "ws-3", "recorder-1", "redis", "postgres", "haproxy"}
     assert all(state == "up" for _, _, state in status.values()), status
     assert cluster.get("/healthz")[0] == 200
     assert b"<title>Parley</title>" in cluster.get("/")[1]
@@ -97,7 +97,7 @@ def test_compose_and_traefik_match_haproxy(cluster):
         assert traefik_routes(compose) == haproxy_routes(file.read())
 
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "minio", "minio-bucket", "migrate", "api", "ws", "traefik"}
+    assert set(services) == {"postgres", "redis", "minio", "minio-bucket", "migrate", "api", "ws", "recorder", "traefik"}
     for name in ("api", "ws"):
         node = services[name]
         # Scalable: no fixed name and no host port; health-checked; started after the migration succeeded.
@@ -110,10 +110,17 @@ def test_compose_and_traefik_match_haproxy(cluster):
         # Files in MinIO, which the nodes reach inside the network and clients at its published address.
         assert node["environment"]["PARLEY_FILES"].startswith("s3://parley-files?endpoint=http://minio:9000&public=")
         assert node["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
+        assert node["environment"]["PARLEY_RECORDER_SECRET"].startswith("${PARLEY_RECORDER_SECRET:?")
+    # The recorder worker: its own image, the nodes' secret, the nodes through Traefik, and a spool that outlives it.
+    recorder = services["recorder"]
+    assert recorder["build"]["target"] == "recorder" and "ports" not in recorder
+    assert recorder["environment"]["PARLEY_SERVER"] == "http://traefik:80"
+    assert recorder["environment"]["PARLEY_RECORDER_SECRET"] == services["api"]["environment"]["PARLEY_RECORDER_SECRET"]
+    assert recorder["volumes"] == ["recorder-spool:/spool"] and recorder["stop_signal"] == "SIGTERM"
     assert services["migrate"]["command"] == ["migrate"] and services["migrate"]["restart"] == "no"
     for store in ("postgres", "redis", "minio"):
         assert services[store]["volumes"] and services[store]["healthcheck"]["test"]
-    assert set(compose["volumes"]) == {"postgres", "redis", "minio"}
+    assert set(compose["volumes"]) == {"postgres", "redis", "minio", "recorder-spool"}
 
     with open(os.path.join(ROOT, "traefik", "traefik.yml")) as file:
         static = yaml.safe_load(file)
@@ -127,9 +134,13 @@ def test_compose_and_traefik_match_haproxy(cluster):
 
 def test_the_dockerfile_builds_in_one_stage_and_runs_slim(cluster):
     with open(os.path.join(ROOT, "Dockerfile")) as file:
-        stages = [line.split()[1:] for line in file if line.startswith("FROM ")]
+        text = file.read()
+    stages = [line.split()[1:] for line in text.splitlines() if line.startswith("FROM ")]
     assert stages[0][0].startswith("swift:") and stages[0][-1] == "build"
-    assert stages[-1] == ["debian:bookworm-slim"]
+    # The node's runtime is last, the default target; the recorder's has GStreamer and runs the worker.
+    assert stages[-1] == ["debian:bookworm-slim", "AS", "node"]
+    assert ["debian:bookworm-slim", "AS", "recorder"] in stages
+    assert 'ENTRYPOINT ["/app/parley-peer", "record-worker"]' in text and "gstreamer1.0-nice" in text
 
 
 def test_down_leaves_nothing_running():

@@ -41,6 +41,8 @@ extension Event: Codable {
             try container.encodeIfPresent(reason, forKey: .reason)
         case .attendeeJoined(let change), .attendeeLeft(let change), .attendeeMedia(let change):
             try change.encode(to: encoder)
+        case .recordingStarted(let notice), .recordingStopped(let notice), .recordingReady(let notice):
+            try notice.encode(to: encoder)
         case .signal(let signal):
             try signal.encode(to: encoder)
         case .error(let frame):
@@ -85,6 +87,9 @@ extension Event: Codable {
         case .attendeeJoined: self = .attendeeJoined(try AttendeeChange(from: decoder))
         case .attendeeLeft: self = .attendeeLeft(try AttendeeChange(from: decoder))
         case .attendeeMedia: self = .attendeeMedia(try AttendeeChange(from: decoder))
+        case .recordingStarted: self = .recordingStarted(try RecordingNotice(from: decoder))
+        case .recordingStopped: self = .recordingStopped(try RecordingNotice(from: decoder))
+        case .recordingReady: self = .recordingReady(try RecordingNotice(from: decoder))
         case .signal: self = .signal(try RelayedSignal(from: decoder))
         case .error:
             self = .error(

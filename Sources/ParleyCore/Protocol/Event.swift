@@ -22,6 +22,12 @@ public enum Event: Hashable, Sendable {
     case attendeeJoined(AttendeeChange)
     case attendeeLeft(AttendeeChange)
     case attendeeMedia(AttendeeChange)
+    /// To a meeting's attendees.
+    case recordingStarted(RecordingNotice)
+    /// To a meeting's attendees.
+    case recordingStopped(RecordingNotice)
+    /// To whoever started the recording: it was posted in the room.
+    case recordingReady(RecordingNotice)
     case signal(RelayedSignal)
     case error(ErrorFrame)
     /// On a user's channel at sign-out: the sockets of `session` close with 4001, or all the user's when it is nil.
@@ -49,6 +55,9 @@ public enum Event: Hashable, Sendable {
         case attendeeJoined = "attendee.joined"
         case attendeeLeft = "attendee.left"
         case attendeeMedia = "attendee.media"
+        case recordingStarted = "recording.started"
+        case recordingStopped = "recording.stopped"
+        case recordingReady = "recording.ready"
         case signal
         case error
         case sessionClosed = "session.closed"
@@ -63,7 +72,12 @@ public enum Event: Hashable, Sendable {
         }
 
         /// Events for a meeting's attendees, not its whole room.
-        public var isAttendeeEvent: Bool { self == .attendeeJoined || self == .attendeeLeft || self == .attendeeMedia }
+        public var isAttendeeEvent: Bool {
+            switch self {
+            case .attendeeJoined, .attendeeLeft, .attendeeMedia, .recordingStarted, .recordingStopped: true
+            default: false
+            }
+        }
     }
 
     public var kind: Kind {
@@ -85,6 +99,9 @@ public enum Event: Hashable, Sendable {
         case .attendeeJoined: .attendeeJoined
         case .attendeeLeft: .attendeeLeft
         case .attendeeMedia: .attendeeMedia
+        case .recordingStarted: .recordingStarted
+        case .recordingStopped: .recordingStopped
+        case .recordingReady: .recordingReady
         case .signal: .signal
         case .error: .error
         case .sessionClosed: .sessionClosed

@@ -14,8 +14,10 @@ struct RoomController {
         let members: [String]?
     }
 
-    struct Rename: Decodable {
-        let name: String
+    /// A group's name, whether its meetings may be recorded, or both.
+    struct Change: Decodable {
+        let name: String?
+        let recordingAllowed: Bool?
     }
 
     struct AddMember: Decodable {
@@ -56,9 +58,13 @@ struct RoomController {
     }
 
     @Sendable func rename(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RoomDetail> {
-        let body = try await request.json(Rename.self, context: context)
-        let name = try Validate.name(body.name)
-        return JSONBody(try await store.renameRoom(try context.parameters.require("room"), name: name, actor: try context.caller()))
+        let body = try await request.json(Change.self, context: context)
+        let (room, caller) = (try context.parameters.require("room"), try context.caller())
+        guard body.name != nil || body.recordingAllowed != nil else { throw ParleyError(.badRequest, "give name, recordingAllowed, or both") }
+        let name = try body.name.map { try Validate.name($0) }
+        if let allowed = body.recordingAllowed { try await store.setRecordingAllowed(room: room, allowed: allowed, actor: caller) }
+        guard let name else { return JSONBody(try await store.room(room, viewer: caller)) }
+        return JSONBody(try await store.renameRoom(room, name: name, actor: caller))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {

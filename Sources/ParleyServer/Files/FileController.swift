@@ -57,6 +57,11 @@ struct FileController {
         let file = StoredFile(
             ref: FileRef(id: Identifier.make("f"), name: try FileRules.name(body.name), size: body.size, contentType: try FileRules.contentType(body.contentType)),
             room: try context.parameters.require("room"), uploader: try context.caller(), createdAt: .now)
+        return JSONBody(try await offer(file), status: .created)
+    }
+
+    /// Records an announced file, and says where its bytes go.
+    func offer(_ file: StoredFile) async throws -> Announced {
         try await store.createFile(file)
         let expires = Date().addingTimeInterval(Self.linkLifetime)
         let direct = blobs.directUpload(
@@ -64,7 +69,7 @@ struct FileController {
         let upload = Announced.Upload(
             url: direct?.url ?? signer.url(file.ref.id, action: "put", expires: expires), method: "PUT",
             headers: direct?.headers ?? ["Content-Type": file.ref.contentType], expiresAt: Timestamp(expires))
-        return JSONBody(Announced(file: file.ref, upload: upload), status: .created)
+        return Announced(file: file.ref, upload: upload)
     }
 
     /// A member of the file's room is sent to a short-lived link to its bytes; anyone else gets 404.

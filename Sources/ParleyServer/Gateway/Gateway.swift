@@ -172,6 +172,7 @@ final class Gateway: Sendable {
     private func handle(_ frame: ClientFrame, _ connection: Connection) async throws {
         // Built by the frames that reply with it: a send replies with its acknowledgement, a signal through `answer`.
         var reply: ByteBuffer? { frame.id.map(Frames.ok(re:)) }
+        if connection.userId == User.recorderId { try Self.requireRecorderFrame(frame.body) }
         switch frame.body {
         case .subscribe(let named):
             guard named.count <= 1000 else { throw ParleyError.invalid("rooms", "may name at most 1000 rooms") }
@@ -260,6 +261,14 @@ final class Gateway: Sendable {
         } catch {
             await hub.unattend(connection, meeting: id)
             throw error
+        }
+    }
+
+    /// The recorder's socket attends the meetings it records, and does nothing else.
+    static func requireRecorderFrame(_ body: ClientFrame.Body) throws {
+        switch body {
+        case .meetingJoin, .meetingLeave, .signal, .media, .auth, .ping: return
+        default: throw ParleyError.forbidden("the recorder's socket only attends the meeting it records")
         }
     }
 

@@ -4,8 +4,8 @@ import ParleyCore
 import ParleyStore
 import ServiceLifecycle
 
-/// Ends what nobody will end: rings that ran out become missed, and the attendees of dead nodes leave, so that
-/// no ghost meeting outlives a crash. Every node runs one; the store's row locks let only one of them act on
+/// Ends what nobody will end: rings that ran out become missed, the attendees of dead nodes leave, so that no
+/// ghost meeting outlives a crash, and recordings that no recorder will finish end. Every node runs one; the store's row locks let only one of them act on
 /// each meeting.
 ///
 /// A node counts as dead once its heartbeat lapsed on two sweeps in a row, so that a node which has just
@@ -16,6 +16,7 @@ struct MeetingReaper: Service {
 
     let nodeId: String
     let meetings: Meetings
+    let recordings: Recordings
     let logger: Logger
 
     func run() async throws {
@@ -26,6 +27,7 @@ struct MeetingReaper: Service {
                 do {
                     for change in try await meetings.store.expireRings(now: .now) { await meetings.announce(change) }
                     if tick % Self.sweepNodesEvery == 0 { suspects = try await sweepNodes(suspects) }
+                    try await recordings.expire()
                 } catch {
                     logger.debug("meeting sweep failed", metadata: ["error": "\(error)"])
                 }

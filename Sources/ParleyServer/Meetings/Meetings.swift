@@ -120,13 +120,16 @@ struct Meetings: Sendable {
         for attendee in change.left {
             await publish(.attendeeLeft(AttendeeChange(room: meeting.room, meeting: meeting.id, attendee: attendee)), to: Channel.room(meeting.room))
         }
+        if let recording = change.stoppedRecording {
+            await publish(.recordingStopped(RecordingNotice(room: meeting.room, meeting: meeting.id, reason: recording.stopReason)), to: Channel.room(meeting.room))
+        }
         guard change.stateChanged else { return }
         for member in change.members {
             await publish(.meeting(meeting), to: Channel.user(member))
         }
     }
 
-    private func publish(_ event: Event, to channel: String) async {
+    func publish(_ event: Event, to channel: String) async {
         do {
             try await bus.publish(try Frames.encode(event), to: channel)
         } catch {

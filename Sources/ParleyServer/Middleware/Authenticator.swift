@@ -13,6 +13,8 @@ struct Authenticator: RouterMiddleware {
         }
         var context = context
         let access = try await tokens.verify(String(header.dropFirst("Bearer ".count)))
+        // The recorder's token opens its socket, and nothing else.
+        guard access.userId != User.recorderId else { throw ParleyError(.unauthorized, "the recorder's token serves only its socket") }
         try await sessions.require(access)
         context.userId = access.userId
         return try await next(request, context)

@@ -51,7 +51,7 @@ extension ParleyError.Code {
         switch self {
         case .badRequest, .invalidField: .badRequest
         case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
+        case .forbidden, .recordingForbidden: .forbidden
         case .notFound: .notFound
         case .conflict, .meetingFull: .conflict
         case .meetingEnded, .peerGone: .gone
@@ -59,7 +59,7 @@ extension ParleyError.Code {
         case .rateLimited: .tooManyRequests
         case .timeout: .requestTimeout
         case .unsupportedMediaType: .unsupportedMediaType
-        case .unavailable: .serviceUnavailable
+        case .unavailable, .recorderUnavailable: .serviceUnavailable
         default: .internalServerError
         }
     }

@@ -155,6 +155,11 @@ extension UnsafeMutablePointer where Pointee == GstElement {
 }
 
 extension UnsafeMutablePointer where Pointee == GstPad {
+    /// Sets a pad property from its text (a compositor pad's `xpos`, `120`).
+    func set(_ property: String, _ value: String) {
+        gst_util_set_object_arg(UnsafeMutableRawPointer(self).assumingMemoryBound(to: GObject.self), property, value)
+    }
+
     /// The current caps' first structure's name and fields, as `(media, encoding-name)` for RTP pads.
     var rtpFormat: (media: String, encoding: String)? {
         guard let caps = gst_pad_get_current_caps(self) else { return nil }

@@ -64,6 +64,9 @@ struct PeerCounters: Sendable {
 
 /// One peer connection of the mesh: a webrtcbin in the shared pipeline, fed from the local media's tees, whose
 /// incoming streams are decoded (counting frames) and, with `--record`, written to WebM.
+///
+/// With a composer, the connection only receives: it offers an audio and a video m-line to receive Opus and VP8, sends
+/// nothing, and hands what it decodes to the composer.
 final class WebRTCPeer: @unchecked Sendable {
     let conn: String
     let user: String
@@ -75,23 +78,27 @@ final class WebRTCPeer: @unchecked Sendable {
     private let name: String
     private let events: AsyncStream<PeerEvent>.Continuation
     private let recorder: Recorder?
+    private let composer: Composer?
     private let state = Mutex(Links())
     private let frames = Atomic(0)
 
     /// Unchecked: the elements and pads are GStreamer's thread-safe objects.
     private struct Links: @unchecked Sendable {
         var sending: [(kind: MediaKind, tee: Element, teePad: Pad, branch: Element)] = []
-        var receiving: [Element] = []
+        var receiving: [(kind: MediaKind?, branch: Element)] = []
         var closed = false
     }
 
     private static let serial = Atomic(0)
 
+    /// A peer connection in `media`'s pipeline. With a `composer` it receives only, composing what it receives
+    /// (nothing is then recorded per peer), on the offer's payload types when it answers.
     init(
         conn: String, user: String, username: String, polite: Bool, media: LocalMedia, ice: IceServers, iceAddresses: [String],
-        record: URL?, payloadTypes: [MediaKind: Int] = [:], events: AsyncStream<PeerEvent>.Continuation
+        record: URL?, composer: Composer? = nil, payloadTypes: [MediaKind: Int] = [:], events: AsyncStream<PeerEvent>.Continuation
     ) throws {
         (self.conn, self.user, self.username, self.polite, self.media, self.events) = (conn, user, username, polite, media, events)
+        self.composer = composer
         let name = "peer-\(conn)-\(Self.serial.add(1, ordering: .relaxed).newValue)"
         self.name = name
         webrtc = try GStreamer.make("webrtcbin")
@@ -103,7 +110,9 @@ final class WebRTCPeer: @unchecked Sendable {
         for address in iceAddresses where parley_webrtc_add_local_ip_address(webrtc, address) == 0 {
             throw MediaError("the ICE agent refused the address \(address)")
         }
-        recorder = record.map { Recorder(pipeline: media.pipeline, path: $0.appendingPathComponent("\(username)-\(conn).webm"), name: name) }
+        recorder = record.flatMap { folder in
+            composer != nil ? nil : Recorder(pipeline: media.pipeline, path: folder.appendingPathComponent("\(username)-\(conn).webm"), name: name)
+        }
 
         let context = WeakPeer(self)
         webrtc.connect("on-ice-candidate", unsafeBitCast(onIceCandidate, to: GCallback.self), context)
@@ -111,6 +120,14 @@ final class WebRTCPeer: @unchecked Sendable {
         webrtc.connect("notify::ice-gathering-state", unsafeBitCast(onGatheringState, to: GCallback.self), context)
         webrtc.connect("pad-added", unsafeBitCast(onPadAdded, to: GCallback.self), context)
         gst_bin_add(media.pipeline.bin, webrtc)
+        if composer != nil {
+            for kind in [MediaKind.audio, .video]
+            where parley_webrtc_add_recvonly_transceiver(webrtc, kind.rtpCaps(payloadType: payloadTypes[kind] ?? kind.defaultPayloadType)) == 0 {
+                throw MediaError("webrtcbin refused a transceiver to receive \(kind)")
+            }
+            gst_element_sync_state_with_parent(webrtc)
+            return
+        }
         // Audio first, then video, as browsers order their transceivers. Each part runs before anything flows into
         // it: a pad that is still flushing when the first buffer comes would stop its queue for good.
         let branches = try [MediaKind.audio, .video].map { kind in
@@ -184,9 +201,12 @@ final class WebRTCPeer: @unchecked Sendable {
     }
 
     /// Asks for a key frame of this peer's video, so that its first frames decode without waiting for its
-    /// receiver's loss report: called when the connection comes up.
+    /// receiver's loss report: called when the connection comes up. A receive-only peer asks the remote peer for one
+    /// of the video it receives (an RTCP picture-loss indication), if any has come yet.
     func requestKeyFrame() {
-        let branch = state.withLock { $0.sending.first { $0.kind == .video }?.branch }
+        let branch = state.withLock { links in
+            links.sending.first { $0.kind == .video }?.branch ?? links.receiving.first { $0.kind == .video }?.branch
+        }
         guard let branch, let source = branch.pad("src") else { return }
         parley_pad_request_key_frame(source)
         gst_object_unref(source)
@@ -241,9 +261,14 @@ final class WebRTCPeer: @unchecked Sendable {
 
     // MARK: Incoming media
 
-    /// A stream from the remote peer: decoded (counting video frames) and, with `--record`, kept in WebM.
+    /// A stream from the remote peer: decoded (counting video frames) and composed, or, with `--record`, kept in
+    /// WebM.
     fileprivate func received(_ pad: Pad) {
         guard let format = pad.rtpFormat else { return }
+        if composer != nil {
+            compose(pad, format)
+            return
+        }
         let recording = recorder == nil ? "" : " t. ! queue name=record leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000"
         let description: String
         let kind: MediaKind?
@@ -259,19 +284,7 @@ final class WebRTCPeer: @unchecked Sendable {
             description = "queue ! decodebin ! fakesink sync=false async=false"
         }
         guard let branch = try? GStreamer.bin(description) else { return }
-        gst_object_set_name(UnsafeMutableRawPointer(branch).assumingMemoryBound(to: GstObject.self), "\(name)-\(format.media)")
-        let closed = state.withLock { links in
-            if !links.closed { links.receiving.append(branch) }
-            return links.closed
-        }
-        guard !closed else {
-            gst_object_unref(branch)
-            return
-        }
-        if kind == .video, let sink = branch.child("frames") {
-            sink.pad("sink")?.onBuffer(WeakPeer(self), onDecodedFrame)
-            gst_object_unref(sink)
-        }
+        guard adopt(branch, kind, format.media) else { return }
         // In the pipeline before the recorder links it, and linked to the webrtcbin last, when all is in place.
         media.pipeline.add(branch)
         if let kind, let recorder, let output = branch.pad("src") { recorder.add(kind, output) }
@@ -279,6 +292,56 @@ final class WebRTCPeer: @unchecked Sendable {
             gst_pad_link(pad, input)
             gst_object_unref(input)
         }
+    }
+
+    /// A stream from the remote peer, decoded to raw frames or samples for the composer. A leaky queue ends each
+    /// branch: a composer that falls behind loses frames, and never holds up the webrtcbin.
+    private func compose(_ pad: Pad, _ format: (media: String, encoding: String)) {
+        let kind: MediaKind?
+        let description: String
+        let output = "queue name=frames leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000"
+        switch (format.media, format.encoding.uppercased()) {
+        case ("video", "VP8"):
+            kind = .video
+            description = "queue ! rtpvp8depay request-keyframe=true ! vp8dec ! \(output)"
+        case ("audio", "OPUS"):
+            kind = .audio
+            description = "queue ! rtpopusdepay ! opusdec plc=true ! \(output)"
+        default:
+            kind = nil
+            description = "queue ! fakesink sync=false async=false"
+        }
+        guard let branch = try? GStreamer.bin(description), adopt(branch, kind, format.media) else { return }
+        media.pipeline.add(branch)
+        if let kind, let composer, let decoded = branch.pad("src") {
+            composer.add(kind, decoded, conn: conn)
+            gst_object_unref(decoded)
+        }
+        if let input = branch.pad("sink") {
+            gst_pad_link(pad, input)
+            gst_object_unref(input)
+        }
+        // The video decodes from its next key frame, which the sender makes at once when asked.
+        if kind == .video { requestKeyFrame() }
+    }
+
+    /// Names a branch for the incoming stream and keeps it, counting its decoded video frames; false (and the
+    /// branch is dropped) once the peer is closed.
+    private func adopt(_ branch: Element, _ kind: MediaKind?, _ media: String) -> Bool {
+        gst_object_set_name(UnsafeMutableRawPointer(branch).assumingMemoryBound(to: GstObject.self), "\(name)-\(media)")
+        let closed = state.withLock { links in
+            if !links.closed { links.receiving.append((kind, branch)) }
+            return links.closed
+        }
+        guard !closed else {
+            gst_object_unref(branch)
+            return false
+        }
+        if kind == .video, let sink = branch.child("frames") {
+            sink.pad("sink")?.onBuffer(WeakPeer(self), onDecodedFrame)
+            gst_object_unref(sink)
+        }
+        return true
     }
 
     fileprivate func decodedFrame() {
@@ -309,15 +372,16 @@ final class WebRTCPeer: @unchecked Sendable {
         }
         media.pipeline.remove(webrtc)
         for link in links.sending { media.pipeline.remove(link.branch) }
+        composer?.remove(conn: conn)
         // The end of each incoming stream, so that the recording is finished and its file whole.
-        for branch in links.receiving {
+        for (_, branch) in links.receiving {
             if let input = branch.pad("sink") {
                 gst_pad_send_event(input, gst_event_new_eos())
                 gst_object_unref(input)
             }
         }
         let recorded = await recorder?.finish()
-        for branch in links.receiving { media.pipeline.remove(branch) }
+        for (_, branch) in links.receiving { media.pipeline.remove(branch) }
         return recorded
     }
 }

@@ -23,6 +23,19 @@ export class Call extends EventTarget {
     return this.meeting.id;
   }
 
+  /** The recording that runs in the meeting, {by, startedAt}, or null. */
+  get recording() {
+    return this.meeting.recording ?? null;
+  }
+
+  /**
+   * The attendees who take part, this connection among them. A recorder (`recorder: true`) is peered like anyone,
+   * its offer answered with this browser's media, but it is nobody in the call: no tile, and no one to call with.
+   */
+  get participants() {
+    return [...this.attendees.values()].filter((attendee) => !attendee.recorder);
+  }
+
   /** Takes the camera and microphone, then joins with this connection and offers to the attendees. */
   async join() {
     const [ice] = await Promise.all([this.api.request("GET", "/api/turn").catch(() => ({ iceServers: [] })), this.openDevices()]);
@@ -63,6 +76,25 @@ export class Call extends EventTarget {
   async end() {
     await this.live.request({ type: "meeting.end", meeting: this.id });
     this.close();
+  }
+
+  /** The meeting as an event sent it anew (with or without its recording). */
+  updateMeeting(meeting) {
+    this.meeting = meeting;
+    this.emit("changed");
+  }
+
+  /** A recording started ({by, startedAt}) or stopped (null). */
+  setRecording(recording) {
+    const { recording: _, ...meeting } = this.meeting;
+    this.meeting = recording ? { ...meeting, recording } : meeting;
+    this.emit("changed");
+  }
+
+  /** Starts recording the meeting (or finds it recorded already), or stops it; the reply is the meeting. */
+  async record(on) {
+    const meeting = await this.api.request(on ? "POST" : "DELETE", `/api/meetings/${this.id}/recording`);
+    if (meeting?.id === this.id) this.setRecording(meeting.recording ?? null);
   }
 
   close() {

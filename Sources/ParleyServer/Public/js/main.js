@@ -134,8 +134,11 @@ on("meeting.ringing", ({ meeting }) => {
   if (meeting.host !== store.me && store.call?.id !== meeting.id) store.setIncoming(meeting);
 });
 
+// Sent again, with the meeting as it then is, whenever a recording starts or stops: not each one is an answer.
 on("meeting.active", ({ meeting }) => {
   meetingChanged(meeting);
+  if (store.call?.id === meeting.id) store.call.updateMeeting(meeting);
+  if (meeting.state !== "active") return;
   if (store.call?.id === meeting.id) stopTone();
   // A direct call answered (on another device, perhaps) rings no more; a group call may still be joined.
   if (store.room(meeting.room)?.kind === "direct" && store.incoming?.id === meeting.id) store.setIncoming(null);
@@ -166,6 +169,34 @@ on("attendee.media", forCall((call, { attendee }) => call.putAttendee(attendee))
 on("attendee.left", forCall((call, { attendee }) => call.attendeeLeft(attendee)));
 on("signal", forCall((call, frame) => call.receive(frame)));
 on("peer_gone", forCall((call, frame) => call.drop(frame.peer)));
+
+// MARK: Recordings
+
+const recordingEndings = {
+  stopped: "Recording stopped.",
+  ended: "Recording stopped: the call ended.",
+  recorder_lost: "Recording stopped: the recorder failed.",
+  recorder_unavailable: "Recording stopped: no recorder is running on this server.",
+};
+
+on(
+  "recording.started",
+  forCall((call, { by }) => {
+    call.setRecording({ by, startedAt: call.recording?.startedAt ?? new Date().toISOString() });
+    toast(by === store.me ? "You started recording." : `${store.nameOf(by)} started recording.`);
+  }),
+);
+
+on(
+  "recording.stopped",
+  forCall((call, { reason }) => {
+    call.setRecording(null);
+    toast(recordingEndings[reason] ?? "Recording stopped.");
+  }),
+);
+
+// Only to the user who started the recording, perhaps once the call is over: its file is in a message in the room.
+on("recording.ready", ({ file }) => toast(`The recording is in the room${file?.name ? ` (${file.name})` : ""}.`));
 
 // MARK: Start
 

@@ -13,10 +13,13 @@ function frozen(value) {
 
 const noUsers = Object.freeze([]);
 
+// The system user that posts the recordings of meetings: no member of any room, so no room's member list names it.
+const recorder = Object.freeze({ id: "recorder", username: "parley:recorder", name: "Recorder", avatar: null });
+
 export class Store {
   #topics = new EventTarget();
   #me = null;
-  #users = new Map();
+  #users = new Map([[recorder.id, recorder]]);
   #contacts = noUsers;
   #rooms = new Map();
   #presence = new Map();

@@ -13,7 +13,10 @@ function callSnapshot(call) {
     media: Object.freeze({ ...call.media }),
     // The local devices' tracks: "live", "ended", or null when the device is off.
     tracks: Object.freeze({ audio: readiness(call.tracks.audio), video: readiness(call.tracks.video), screen: readiness(call.screen) }),
-    attendees: Object.freeze([...call.attendees.keys()]),
+    // The participants' connections; a recorder's is among `recorders` only (and, peered, among `peers`).
+    attendees: Object.freeze(call.participants.map((attendee) => attendee.conn)),
+    recorders: Object.freeze([...call.attendees.values()].filter((attendee) => attendee.recorder).map((attendee) => attendee.conn)),
+    recording: call.recording ? Object.freeze({ ...call.recording }) : null,
     peers: Object.freeze(Object.fromEntries([...call.peers].map(([conn, peer]) => [conn, peer.pc.connectionState]))),
   });
 }

@@ -1,11 +1,19 @@
-// The call screen (a tile per attendee, keyed by connection, and the controls) and the incoming-call prompt. The
-// Call itself (js/call.js) holds the peer connections; this draws it whenever it changes.
+// The call screen (a tile per attendee, keyed by connection, the controls, and whether the call is recorded) and the
+// incoming-call prompt. The Call itself (js/call.js) holds the peer connections; this draws it whenever it changes.
 
 import { Call } from "../call.js";
 import { $, h } from "../dom.js";
 import { personOf, refreshAvatar, userAvatar } from "./avatar.js";
 import { act, toast } from "./feedback.js";
 import { startTone, stopTone } from "./tone.js";
+
+// What a refused start or stop of a recording means, by the error's code.
+const recordingErrors = {
+  recorder_unavailable: "No recorder is running on this server.",
+  recording_forbidden: "This group does not allow recording its calls.",
+  forbidden: "Only the call's attendees can record it.",
+  meeting_ended: "The call has ended.",
+};
 
 function setToggle(button, on, label, device) {
   button.textContent = `${label} ${on ? "on" : "off"}`;
@@ -26,11 +34,24 @@ export function mountCall({ api, live, store }) {
 
   const grid = $("#grid");
 
+  /** The recording's indicator and button, for everyone in the call; not recording when there is no call. */
+  function drawRecording(call) {
+    const on = call?.recording != null;
+    $("#call").dataset.recording = String(on);
+    $("#recording-indicator").hidden = !on;
+    const button = $("#record");
+    button.textContent = on ? "Stop recording" : "Record";
+    button.setAttribute("aria-pressed", String(on));
+    button.disabled = !call?.joined;
+    // A group whose owner or admins forbade recording offers no button to start one.
+    button.hidden = !on && call != null && store.room(call.meeting.room)?.recordingAllowed === false;
+  }
+
   function draw() {
     const call = store.call;
     if (!call) return;
     const room = store.room(call.meeting.room);
-    const others = [...call.attendees.values()].filter((a) => a.conn !== live.conn);
+    const others = call.participants.filter((a) => a.conn !== live.conn);
     if (others.length > 0) stopTone();
     const place = room?.kind === "group" ? ` in ${room.name}` : "";
     $("#call-status").textContent =
@@ -67,6 +88,7 @@ export function mountCall({ api, live, store }) {
     setToggle($("#toggle-cam"), call.media.video, "Camera", "camera");
     $("#toggle-screen").textContent = call.media.screen ? "Stop sharing" : "Share screen";
     $("#toggle-screen").setAttribute("aria-pressed", String(call.media.screen));
+    drawRecording(call);
     const myRole = store.members(call.meeting.room)?.find((m) => m.user.id === store.me)?.role;
     $("#end-call").hidden = !(call.meeting.host === store.me || room?.kind === "direct" || myRole === "owner" || myRole === "admin");
   }
@@ -102,7 +124,10 @@ export function mountCall({ api, live, store }) {
   store.on("call", ({ call }) => {
     $("#call").hidden = call === null;
     document.body.classList.toggle("in-call", call !== null);
-    if (call === null) grid.replaceChildren();
+    if (call === null) {
+      grid.replaceChildren();
+      drawRecording(null);
+    }
   });
 
   store.on("incoming", ({ meeting }) => {
@@ -147,6 +172,24 @@ export function mountCall({ api, live, store }) {
   $("#toggle-mic").addEventListener("click", act(() => store.call?.toggle("audio")));
   $("#toggle-cam").addEventListener("click", act(() => store.call?.toggle("video")));
   $("#toggle-screen").addEventListener("click", act(() => store.call?.toggleScreen()));
+  // A start or stop of the recording on its way: the button does nothing more meanwhile (it stays enabled, so that
+  // it keeps the keyboard's focus).
+  let recordingBusy = false;
+  $("#record").addEventListener(
+    "click",
+    act(async () => {
+      const call = store.call;
+      if (!call?.joined || recordingBusy) return;
+      recordingBusy = true;
+      try {
+        await call.record(call.recording === null);
+      } catch (error) {
+        throw new Error(recordingErrors[error.code] ?? error.message);
+      } finally {
+        recordingBusy = false;
+      }
+    }),
+  );
   $("#leave-call").addEventListener("click", act(() => store.call?.leave()));
   $("#end-call").addEventListener("click", act(() => store.call?.end()));
 }

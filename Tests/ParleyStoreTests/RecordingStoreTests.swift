@@ -1,0 +1,124 @@
+import ParleyCore
+import Testing
+
+@testable import ParleyStore
+
+@Suite("Recordings, on every store")
+struct RecordingStoreTests {
+    typealias People = MeetingStoreTests.People
+
+    /// Alice's call to Bob, both attending: the meeting's id.
+    static func call(_ store: SQLStore, _ people: People) async throws -> String {
+        let meeting = try await store.startMeeting(room: people.direct, host: people.alice.id, ringSeconds: 45).change.meeting
+        _ = try await store.joinMeeting(meeting.id, attendee: MeetingStoreTests.attendee("n1.1", people.alice), capacity: 2)
+        _ = try await store.joinMeeting(meeting.id, attendee: MeetingStoreTests.attendee("n1.2", people.bob), capacity: 2)
+        return meeting.id
+    }
+
+    static let lease: Int64 = 8000
+
+    @Test("only an attendee starts a recording, only while a worker is free, and starting again finds it", arguments: Backend.allCases)
+    func start(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let people = try await People.make(store)
+            let meeting = try await Self.call(store, people)
+            let since = Timestamp.now.adding(seconds: -5)
+            await expectError(.recorderUnavailable) { try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: since) }
+            #expect(try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now) == nil)
+            await expectError(.notFound) { try await store.startRecording(meeting: meeting, by: people.carol.id, workersIdleSince: since) }
+            let started = try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: since)
+            #expect(started.created && started.job?.state == .pending && started.meeting.meeting.recording?.by == people.alice.id)
+            let again = try await store.startRecording(meeting: meeting, by: people.bob.id, workersIdleSince: since)
+            #expect(!again.created && again.job?.id == started.job?.id)
+            #expect(try await store.meeting(meeting, viewer: people.bob.id).recording?.by == people.alice.id)
+            #expect(try await store.openMeetings(of: people.bob.id).first?.recording?.by == people.alice.id)
+            // A worker seen too long ago is no worker.
+            let stopped = try await store.stopRecording(meeting: meeting, by: people.bob.id)
+            #expect(stopped.stopped && stopped.job?.state == .done && stopped.meeting.meeting.recording == nil)
+            await expectError(.recorderUnavailable) {
+                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: 60))
+            }
+        }
+    }
+
+    @Test("a job goes to exactly one of many workers; a lapsed lease goes to another as the next part", arguments: Backend.allCases)
+    func claims(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let people = try await People.make(store)
+            let meeting = try await Self.call(store, people)
+            _ = try await store.claimRecording(worker: "idle", lease: Self.lease, now: .now)
+            let job = try #require(try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+
+            let now = Timestamp.now
+            let claims = try await withThrowingTaskGroup(of: RecordingJob?.self) { group in
+                for n in 1...8 { group.addTask { try await store.claimRecording(worker: "w\(n)", lease: Self.lease, now: now) } }
+                return try await group.reduce(into: [RecordingJob]()) { if let job = $1 { $0.append(job) } }
+            }
+            #expect(claims.count == 1 && claims[0].id == job.id && claims[0].part == 1 && claims[0].state == .recording)
+            let first = claims[0]
+            let holder = try #require(first.worker)
+            #expect(try await store.renewRecording(job.id, worker: holder, part: 1, lease: Self.lease, now: now) != nil)
+            #expect(try await store.renewRecording(job.id, worker: "someone", part: 1, lease: Self.lease, now: now) == nil)
+            // Within the lease nobody else takes it; after it, the next worker records part 2, and the first holds it no more.
+            #expect(try await store.claimRecording(worker: "late", lease: Self.lease, now: now.adding(seconds: 5)) == nil)
+            let second = try #require(try await store.claimRecording(worker: "late", lease: Self.lease, now: now.adding(seconds: 9)))
+            #expect(second.id == job.id && second.part == 2 && second.worker == "late")
+            #expect(try await store.renewRecording(job.id, worker: holder, part: 1, lease: Self.lease, now: now.adding(seconds: 9)) == nil)
+            #expect(try await store.finishRecording(job.id, worker: holder, part: 1, lost: false) == nil)
+
+            // Stopped: the worker hears it on renewal, posts, and finishes.
+            let stopping = try await store.stopRecording(meeting: meeting, by: people.alice.id)
+            #expect(stopping.stopped && stopping.job?.state == .stopping && stopping.job?.stopReason == .stopped)
+            #expect(try await store.renewRecording(job.id, worker: "late", part: 2, lease: Self.lease, now: .now)?.state == .stopping)
+            let finished = try #require(try await store.finishRecording(job.id, worker: "late", part: 2, lost: false))
+            #expect(finished.job?.state == .done && !finished.stopped)
+            #expect(try await store.recording(job.id)?.state == .done)
+        }
+    }
+
+    @Test("jobs nobody finishes end: unclaimed ones as recorder_unavailable, lost ones as recorder_lost", arguments: Backend.allCases)
+    func expiry(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let people = try await People.make(store)
+            let meeting = try await Self.call(store, people)
+            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
+            let pending = try #require(try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            #expect(try await store.expireRecordings(now: .now, grace: 15_000).isEmpty)
+            let unclaimed = try await store.expireRecordings(now: .now.adding(seconds: 16), grace: 15_000)
+            #expect(unclaimed.map { $0.job?.stopReason } == [.recorderUnavailable] && unclaimed[0].stopped)
+            #expect(try await store.recording(pending.id)?.state == .failed)
+
+            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
+            let job = try #require(try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let claimed = try #require(try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now))
+            #expect(claimed.id == job.id)
+            #expect(try await store.expireRecordings(now: .now.adding(seconds: 20), grace: 15_000).isEmpty)
+            let lost = try await store.expireRecordings(now: .now.adding(seconds: 24), grace: 15_000)
+            #expect(lost.map { $0.job?.stopReason } == [.recorderLost] && lost[0].meeting.meeting.recording == nil)
+        }
+    }
+
+    @Test("the recorder attends only what it records, takes no place, never answers, and leaves no meeting alive", arguments: Backend.allCases)
+    func recorderAttendee(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let people = try await People.make(store)
+            let meeting = try await Self.call(store, people)
+            let recorder = Attendee(conn: "n2.1", user: User.recorderId, media: MediaState(audio: false, video: false), joinedAt: .now)
+            await expectError(.notFound) { try await store.joinMeeting(meeting, attendee: recorder, capacity: 2) }
+            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
+            let job = try #require(try await store.startRecording(meeting: meeting, by: people.bob.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
+            // At capacity (2), the recorder still joins; its session lives while it records.
+            let joined = try await store.joinMeeting(meeting, attendee: recorder, capacity: 2)
+            #expect(joined.meeting.attendees.filter(\.isRecorder).map(\.recorder) == [true])
+            #expect(try await store.isLiveSession(job.id, user: User.recorderId))
+            #expect(try await store.searchUsers("recorder", limit: 10).isEmpty)
+
+            _ = try await store.leaveMeeting(meeting, conn: "n1.1")
+            let last = try #require(try await store.leaveMeeting(meeting, conn: "n1.2"))
+            #expect(last.meeting.state == .ended && last.stateChanged && last.left.contains { $0.isRecorder })
+            #expect(last.stoppedRecording?.id == job.id && last.stoppedRecording?.stopReason == .ended)
+            #expect(try await store.recording(job.id)?.state == .stopping)
+        }
+    }
+}
