@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 
 from calls import Busy, Cluster, Failed, Peer, User, commit, cpu_seconds, machine, memory_kib, mib, package_version, write_section
@@ -130,17 +131,25 @@ def record(cluster, worker, logs, attendees, window):
 def markdown(options, results):
     cores, model, memory, kernel = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def paragraph(text):
+        return textwrap.wrap(text, width=117, break_long_words=False, break_on_hyphens=False)
+
     lines = [
         f"Command: `{options.command}`, {now}{commit()}.",
-        f"Machine: {cores} cores ({model}), {memory} GiB, Linux {kernel}; release builds, GStreamer "
-        f"{package_version('gstreamer1.0-plugins-bad')}; everything on this machine, in one loopback-only network namespace.",
+        *paragraph(
+            f"Machine: {cores} cores ({model}), {memory} GiB, Linux {kernel}; release builds, GStreamer "
+            f"{package_version('gstreamer1.0-plugins-bad')}; everything on this machine, in one loopback-only network namespace."),
         "",
-        f"The worker composes every attendee into one 640×360 grid at 15 fps (VP8, realtime, 1 Mbit/s) with mixed Opus audio, "
-        f"in streamable WebM. Each call's attendees are parley-peers sending a 640×360, 30 fps test pattern and a tone; the "
-        f"worker's CPU is measured over {options.seconds} s once it decodes every attendee, and it is started afresh for each "
-        f"call, so its peak resident set is that call's. The stop-to-post time runs from `DELETE "
-        f"/api/meetings/{{id}}/recording` until the message with the file is in the room's history: the worker hears the stop "
-        f"at its next lease renewal (every 2 s), finishes the file, uploads it through the files store and posts it.",
+        *paragraph(
+            "The worker composes every attendee into one 640×360 grid at 15 fps (VP8, realtime, at most 1 Mbit/s) with mixed "
+            "Opus audio, in streamable WebM. Each call's attendees are parley-peers sending a 640×360, 30 fps test pattern "
+            "(a ball and a clock on black, which compresses far better than a camera: a camera's grid comes near the "
+            f"1 Mbit/s, about 8 MiB a minute) and a tone. The worker's CPU is measured over {options.seconds} s once it "
+            "decodes every attendee, and it is started afresh for each call, so that its peak resident set is that call's. "
+            "Stop → posted runs from `DELETE /api/meetings/{id}/recording` until the message with the file is in the "
+            "room's history: the worker hears `recording.stopped` on its socket, finishes the file, lets the job go, "
+            "uploads the file through the files store (a folder here) and posts it."),
         "",
         "| attendees | worker CPU per recorded minute | cores busy | resident, peak | file per minute | stop → posted | machine busy |",
         "|---|---|---|---|---|---|---|",
@@ -151,10 +160,11 @@ def markdown(options, results):
             f"{r['mib_per_minute']:.1f} MiB | {r['posted']:.2f} s | {r['busy']:.0%} |")
     lines += [
         "",
-        "Where the cost goes: decoding each attendee's VP8 (one decoder per attendee) and scaling it into its tile, then "
-        "one VP8 encode of the grid; audio is small beside video. More attendees add a decoder each while the encode "
-        "stays one. On 2 cores the attendees' own parley-peers (each encoding and sending to every other) share the "
-        "cores with the worker, the nodes, Postgres and Redis: the 'machine busy' column says how full they were.",
+        *paragraph(
+            "Where the cost goes: decoding each attendee's VP8 (one decoder per attendee) and scaling it into its tile, "
+            "then one VP8 encode of the grid; audio is small beside video. Each attendee more adds a decoder while the "
+            "encode stays one. On 2 cores the attendees' own parley-peers (each encoding once and sending to every other) "
+            "share the cores with the worker, the nodes, Postgres and Redis: 'machine busy' says how full they were."),
     ]
     return "\n".join(lines)
 

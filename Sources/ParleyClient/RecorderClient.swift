@@ -27,7 +27,8 @@ public struct RecorderClient: Sendable {
 
     public init(server: String, secret: String, worker: String, http: HTTPClient = .shared) {
         rest = ParleyClient(baseURL: server, http: http)
-        rest.restore(Session(user: User(id: User.recorderId, username: "parley:recorder", name: "Recorder"), accessToken: secret, refreshToken: nil, expiresIn: 0))
+        // The secret goes where a user's access token would: in `Authorization: Bearer`.
+        rest.restore(Session(user: .recorder, accessToken: secret, refreshToken: nil, expiresIn: 0))
         self.worker = worker
     }
 
@@ -58,7 +59,8 @@ public struct RecorderClient: Sendable {
 
     /// This worker is done with its part of the job; `lost` when it could not go on recording.
     public func finish(_ job: RecordingJob, lost: Bool) async throws {
-        let _: RecordingJob = try await rest.request(.POST, "/api/recorder/recordings/\(job.id)/finish", Held(worker: worker, part: job.part, lost: lost))
+        let _: RecordingJob = try await rest.request(
+            .POST, "/api/recorder/recordings/\(job.id)/finish", Held(worker: worker, part: job.part, lost: lost))
     }
 
     /// Uploads a recorded part of a job from a file, and posts it in the job's room.
@@ -74,7 +76,7 @@ public struct RecorderClient: Sendable {
         let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
         let announced: AnnouncedFile = try await rest.request(.POST, "/api/recorder/recordings/\(id)/parts", Announce(part: part, size: size))
         try await rest.upload(announced.upload, size: size, from: path)
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return try await rest.request(.POST, "/api/recorder/recordings/\(id)/parts/\(part)/message", Post(file: announced.file.id, durationMs: milliseconds))
+        return try await rest.request(
+            .POST, "/api/recorder/recordings/\(id)/parts/\(part)/message", Post(file: announced.file.id, durationMs: duration.milliseconds))
     }
 }

@@ -89,10 +89,10 @@ public struct RecordingChange: Sendable, Hashable {
     /// A running recording stopped: `recording.stopped` is due.
     public var stopped: Bool
 
-    public init(job: RecordingJob?, meeting: MeetingChange, created: Bool, stopped: Bool? = nil) {
+    public init(job: RecordingJob?, meeting: MeetingChange, created: Bool, stopped: Bool) {
         self.job = job
         self.meeting = meeting
         self.created = created
-        self.stopped = stopped ?? (job != nil && !created && job?.state.isRunning == false)
+        self.stopped = stopped
     }
 }

@@ -4,6 +4,9 @@ public enum RoomPolicy {
     /// Renaming a group: owners and admins.
     public static func canRename(_ actor: Role) -> Bool { actor >= .admin }
 
+    /// Allowing or forbidding the recording of a group's meetings: its owner and admins.
+    public static func canSetRecording(_ actor: Role) -> Bool { actor >= .admin }
+
     /// Deleting a group: the owner alone.
     public static func canDelete(_ actor: Role) -> Bool { actor == .owner }
 

@@ -70,3 +70,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable {
         try container.encode(iso8601)
     }
 }
+
+extension Duration {
+    /// The whole milliseconds of a duration, as the store and the wire count time.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

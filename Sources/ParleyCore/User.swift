@@ -18,6 +18,8 @@ public struct User: Codable, Hashable, Sendable {
     /// The recorder's id: the system user that recordings of meetings are posted by, and that attends the
     /// meetings it records. It is no member of any room, and nobody signs in as it.
     public static let recorderId = "recorder"
+    /// The recorder as user objects show it.
+    public static let recorder = User(id: recorderId, username: "parley:recorder", name: "Recorder")
 
     /// The path an avatar image of this name is served at.
     public static func avatarPath(_ name: String) -> String { "/api/avatars/\(name)" }

@@ -26,7 +26,8 @@ public func buildApplication(
     let tokens = await Tokens(secret: try jwtSecret(configuration))
     let bus = try makeBus(configuration, logger: logger)
     let blobs = try makeBlobStore(configuration)
-    let parts = NodeParts(configuration, store: try await makeStore(configuration, logger: logger), bus: bus, tokens: tokens, blobs: blobs, logger: logger)
+    let parts = NodeParts(
+        configuration, store: try await makeStore(configuration, logger: logger), bus: bus, tokens: tokens, blobs: blobs, logger: logger)
     let router = try await buildRouter(parts, registry: registry, drain: drain)
     // This run of the node on the bus: a node restarted under the same name is a new incarnation, so that the
     // survivors clean up the users and attendees of the one that died, as they would for any dead node.
@@ -104,7 +105,8 @@ struct NodeParts: Sendable {
         meetings = Meetings(configuration, store: store, bus: bus, logger: logger)
         events = EventPublisher(bus: bus, store: store, logger: logger)
         recordings = Recordings(
-            meetings: meetings, tokens: tokens, ice: ICEServers(configuration), attachments: attachments, events: events, logger: logger)
+            meetings: meetings, tokens: tokens, sessions: sessions, ice: ICEServers(configuration), maxBytes: configuration.recordingMaxBytes,
+            attachments: attachments, events: events, logger: logger)
     }
 }
 
@@ -141,7 +143,8 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         ).addRoutes(to: api)
         MeetingController(meetings: parts.meetings, ice: ICEServers(configuration)).addRoutes(to: api)
         let files = FileController(
-            store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes, throttles: throttles)
+            store: store, blobs: parts.blobs, signer: tokens.fileLinks, maxBytes: configuration.fileMaxBytes,
+            recordingMaxBytes: configuration.recordingMaxBytes, throttles: throttles)
         files.addRoutes(to: api)
         files.addLinkRoutes(to: router)
         RecordingController(recordings: parts.recordings).addRoutes(to: api)

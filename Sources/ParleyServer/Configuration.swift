@@ -43,6 +43,8 @@ public struct Configuration: Sendable {
     /// The secret recorder workers prove themselves with (`parley-peer record-worker`); without one, a node
     /// accepts no recording.
     public var recorderSecret: String?
+    /// The most bytes one recorded part may hold: a minute of a recording takes about 8 MiB.
+    public var recordingMaxBytes: Int64 = 4 << 30
     /// How long a meeting rings before it is missed, in seconds.
     public var ringTimeout = 45
     /// The most attendees a meeting holds: a full mesh grows as the square of this.
@@ -118,6 +120,7 @@ public struct Configuration: Sendable {
         stunURIs = list("PARLEY_STUN_URIS")
         turnTTL = try integer("PARLEY_TURN_TTL", 60...604_800) ?? turnTTL
         recorderSecret = value("PARLEY_RECORDER_SECRET")
+        recordingMaxBytes = Int64(try integer("PARLEY_RECORDING_MAX_BYTES", 1...(1 << 40)) ?? Int(recordingMaxBytes))
         if let secret = recorderSecret, secret.utf8.count < 16 {
             throw ConfigurationError("PARLEY_RECORDER_SECRET must hold at least 16 characters")
         }

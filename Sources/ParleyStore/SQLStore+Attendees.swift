@@ -8,10 +8,13 @@ extension SQLStore {
             guard meeting.state.isOpen else { throw ParleyError(.meetingEnded, "the meeting has ended") }
             let present = try await Self.attendees(of: id, sql)
             if present.contains(where: { $0.conn == attendee.conn }) { return try await Self.change(meeting, stateChanged: false, sql) }
-            // The recorder takes no attendee's place.
+            // The recorder takes no attendee's place, and there is one: a recorder that joins replaces the one before.
             guard attendee.isRecorder || present.count(where: { !$0.isRecorder }) < capacity else {
                 throw ParleyError(.meetingFull, "the meeting is full: it holds at most \(capacity) attendees")
             }
+            let replaced =
+                attendee.isRecorder
+                ? try await Self.removeAttendees("meeting_id = ? AND user_id = ?", [.text(id), .text(User.recorderId)], sql) : []
             try await sql.execute(
                 """
                 INSERT INTO attendees (meeting_id, conn_id, user_id, node_id, audio, video, screen, joined_at)
@@ -25,7 +28,7 @@ extension SQLStore {
                 meeting.state = .active
                 try await sql.execute("UPDATE meetings SET state = 'active' WHERE id = ?", [.text(id)])
             }
-            return try await Self.change(meeting, stateChanged: answers, sql)
+            return try await Self.change(meeting, stateChanged: answers, left: replaced, sql)
         }
     }
 

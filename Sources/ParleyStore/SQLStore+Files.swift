@@ -29,8 +29,10 @@ extension SQLStore {
     public func file(_ id: String, viewer: String?) async throws -> StoredFile? {
         try await read { sql in
             let membership = viewer == nil ? "" : " AND EXISTS (SELECT 1 FROM room_members rm WHERE rm.room_id = f.room_id AND rm.user_id = ?)"
-            return try await sql.first("SELECT \(Self.fileColumns) FROM files f WHERE f.id = ?" + membership, [.text(id)] + (viewer.map { [.text($0)] } ?? []))
-                .map { try Self.file(from: $0) }
+            return try await sql.first(
+                "SELECT \(Self.fileColumns) FROM files f WHERE f.id = ?" + membership, [.text(id)] + (viewer.map { [.text($0)] } ?? [])
+            )
+            .map { try Self.file(from: $0) }
         }
     }
 
@@ -150,7 +152,9 @@ extension SQLStore {
     public func takeTrash(limit: Int) async throws -> [String] {
         try await transaction { sql in
             let keys = try await sql.query("SELECT key FROM blob_trash ORDER BY created_at, key LIMIT ?", [.int(Int64(limit))]).map { try $0.text(0) }
-            if !keys.isEmpty { try await sql.execute("DELETE FROM blob_trash WHERE key IN (\(Self.placeholders(keys.count)))", keys.map { .text($0) }) }
+            if !keys.isEmpty {
+                try await sql.execute("DELETE FROM blob_trash WHERE key IN (\(Self.placeholders(keys.count)))", keys.map { .text($0) })
+            }
             return keys
         }
     }

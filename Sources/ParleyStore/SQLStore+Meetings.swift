@@ -51,12 +51,12 @@ extension SQLStore {
                         (SELECT 1 FROM meeting_declines d WHERE d.meeting_id = mt.id AND d.user_id = rm.user_id))
                     ORDER BY mt.started_at
                     """, users.map { .text($0) })
-                var attendees: [String: Meeting] = [:]
+                var withAttendees: [String: Meeting] = [:]
                 var meetings: [String: [Meeting]] = [:]
                 for row in rows {
                     var meeting = try Self.meeting(from: row, at: 1)
-                    if attendees[meeting.id] == nil { attendees[meeting.id] = try await Self.withAttendees(meeting, sql) }
-                    meeting = attendees[meeting.id]!
+                    if withAttendees[meeting.id] == nil { withAttendees[meeting.id] = try await Self.withAttendees(meeting, sql) }
+                    meeting = withAttendees[meeting.id]!
                     meetings[try row.text(0), default: []].append(meeting)
                 }
                 return meetings
@@ -161,8 +161,9 @@ extension SQLStore {
             "UPDATE meetings SET state = ?, ended_at = ?, end_reason = ? WHERE id = ?",
             [.text(state.rawValue), .int(now.milliseconds), .text(reason.rawValue), .text(meeting.id)])
         let left = try await removeAttendees("meeting_id = ?", [.text(meeting.id)], sql)
+        let stopped = try await stopRecording(of: meeting.id, reason: .ended, sql)
         var change = try await change(meeting, stateChanged: true, left: left, sql)
-        change.stoppedRecording = try await stopRecording(of: meeting.id, reason: .ended, sql)
+        change.stoppedRecording = stopped
         return change
     }
 

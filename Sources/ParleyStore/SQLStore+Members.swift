@@ -7,7 +7,11 @@ extension SQLStore {
             guard RoomPolicy.canAdd(actorRole, as: role) else {
                 throw ParleyError.forbidden(role == .admin ? "only the owner adds admins" : "only owners and admins add members")
             }
-            guard let row = try await sql.first("SELECT \(Self.userColumns) FROM users u WHERE u.id = ?", [.text(user)]) else {
+            // The recorder is nobody's member.
+            guard
+                let row = try await sql.first(
+                    "SELECT \(Self.userColumns) FROM users u WHERE u.id = ? AND u.id <> ?", [.text(user), .text(User.recorderId)])
+            else {
                 throw ParleyError.notFound("user")
             }
             try await sql.execute(

@@ -21,19 +21,25 @@ extension SQLStore {
             if let row = try await sql.first(
                 "SELECT \(Self.recordingColumns) FROM recordings r WHERE r.meeting_id = ? AND r.state IN ('pending', 'recording')", [.text(id)])
             {
-                return RecordingChange(job: try Self.recording(from: row), meeting: try await Self.change(meeting, stateChanged: false, sql), created: false)
+                return RecordingChange(
+                    job: try Self.recording(from: row), meeting: try await Self.change(meeting, stateChanged: false, sql), created: false,
+                    stopped: false)
             }
             guard try await sql.first("SELECT recording_allowed FROM rooms WHERE id = ?", [.text(meeting.room)])?.int(0) != 0 else {
                 throw ParleyError(.recordingForbidden, "the group's owner or an admin forbade recording its meetings")
             }
-            guard try await sql.first("SELECT 1 FROM recorders WHERE idle_at >= ?", [.int(workersIdleSince.milliseconds)]) != nil else {
+            // A worker free for this job: one that asked lately, beyond those the jobs still waiting will take.
+            let free = try await sql.first(
+                "SELECT (SELECT COUNT(*) FROM recorders WHERE idle_at >= ?) - (SELECT COUNT(*) FROM recordings WHERE state = 'pending')",
+                [.int(workersIdleSince.milliseconds)])
+            guard try free?.int(0) ?? 0 > 0 else {
                 throw ParleyError(.recorderUnavailable, "no recorder is free to record: none runs, or all are busy")
             }
             let job = RecordingJob(id: Identifier.make("rec"), meeting: id, room: meeting.room, startedBy: user, state: .pending, requestedAt: .now)
             try await sql.execute(
                 "INSERT INTO recordings (id, meeting_id, room_id, started_by, state, requested_at) VALUES (?, ?, ?, ?, 'pending', ?)",
                 [.text(job.id), .text(id), .text(meeting.room), .text(user), .int(job.requestedAt.milliseconds)])
-            return RecordingChange(job: job, meeting: try await Self.change(meeting, stateChanged: false, sql), created: true)
+            return RecordingChange(job: job, meeting: try await Self.change(meeting, stateChanged: false, sql), created: true, stopped: false)
         }
     }
 
@@ -43,7 +49,8 @@ extension SQLStore {
             guard meeting.state.isOpen else { throw ParleyError(.meetingEnded, "the meeting has ended") }
             try await Self.requireAttendee(user, of: id, sql)
             let stopped = try await Self.stopRecording(of: id, reason: .stopped, sql)
-            return RecordingChange(job: stopped, meeting: try await Self.change(meeting, stateChanged: false, sql), created: false)
+            return RecordingChange(
+                job: stopped, meeting: try await Self.change(meeting, stateChanged: false, sql), created: false, stopped: stopped != nil)
         }
     }
 
@@ -52,7 +59,7 @@ extension SQLStore {
             let row = try await sql.first(
                 """
                 SELECT \(Self.recordingColumns) FROM recordings r
-                WHERE r.state = 'pending' OR (r.state = 'recording' AND r.lease_until < ?)
+                WHERE r.state = 'pending' OR (r.state = 'recording' AND r.lease_until <= ?)
                 ORDER BY r.requested_at LIMIT 1
                 """ + dialect.forUpdateSkipLocked, [.int(now.milliseconds)])
             guard let row else {
@@ -77,34 +84,29 @@ extension SQLStore {
 
     public func renewRecording(_ id: String, worker: String, part: Int, lease: Int64, now: Timestamp) async throws -> RecordingJob? {
         try await transaction { sql in
-            guard
-                let row = try await sql.first(
-                    "SELECT \(Self.recordingColumns) FROM recordings r WHERE r.id = ? AND r.worker = ? AND r.part = ? AND r.state IN ('recording', 'stopping')"
-                        + dialect.forUpdate, [.text(id), .text(worker), .int(Int64(part))])
-            else { return nil }
-            var job = try Self.recording(from: row)
+            guard var job = try await Self.held(id, worker: worker, part: part, lock: dialect.forUpdate, sql) else { return nil }
             job.leaseUntil = now.adding(milliseconds: lease)
             try await sql.execute("UPDATE recordings SET lease_until = ? WHERE id = ?", [.int(job.leaseUntil!.milliseconds), .text(id)])
             return job
         }
     }
 
-    public func finishRecording(_ id: String, worker: String, part: Int, lost: Bool) async throws -> RecordingChange? {
+    public func finishRecording(_ id: String, worker: String, part: Int, lost: Bool, now: Timestamp) async throws -> RecordingChange? {
         try await transaction { sql in
-            guard
-                let row = try await sql.first(
-                    "SELECT \(Self.recordingColumns) FROM recordings r WHERE r.id = ? AND r.worker = ? AND r.part = ? AND r.state IN ('recording', 'stopping')"
-                        + dialect.forUpdate, [.text(id), .text(worker), .int(Int64(part))])
-            else { return nil }
-            var job = try Self.recording(from: row)
-            let wasRunning = job.state == .recording
-            job.state = lost && wasRunning ? .failed : .done
-            if wasRunning { job.stopReason = lost ? .recorderLost : .ended }
-            try await sql.execute(
-                "UPDATE recordings SET state = ?, stop_reason = ?, stopped_at = COALESCE(stopped_at, ?) WHERE id = ?",
-                [.text(job.state.rawValue), job.stopReason.map { .text($0.rawValue) } ?? .null, .int(Timestamp.now.milliseconds), .text(id)])
-            let meeting = try await Self.change(try Self.meeting(from: try await Self.meetingRow(job.meeting, sql)), stateChanged: false, sql)
-            return RecordingChange(job: job, meeting: meeting, created: false, stopped: wasRunning)
+            guard var job = try await Self.held(id, worker: worker, part: part, lock: dialect.forUpdate, sql) else { return nil }
+            switch (job.state, lost) {
+            case (.recording, false):
+                // Let go, not asked to stop: the lease lapses now, and the next worker free records the next part.
+                job.leaseUntil = now
+                try await sql.execute("UPDATE recordings SET lease_until = ? WHERE id = ?", [.int(now.milliseconds), .text(id)])
+                return RecordingChange(job: job, meeting: try await Self.change(of: job, sql), created: false, stopped: false)
+            case (.recording, true):
+                try await Self.end(&job, .failed, reason: .recorderLost, at: now, sql)
+                return RecordingChange(job: job, meeting: try await Self.change(of: job, sql), created: false, stopped: true)
+            default:
+                try await Self.end(&job, .done, reason: job.stopReason, at: now, sql)
+                return RecordingChange(job: job, meeting: try await Self.change(of: job, sql), created: false, stopped: false)
+            }
         }
     }
 
@@ -112,6 +114,10 @@ extension SQLStore {
         try await read { sql in
             try await sql.first("SELECT \(Self.recordingColumns) FROM recordings r WHERE r.id = ?", [.text(id)]).map { try Self.recording(from: $0) }
         }
+    }
+
+    public func meetingStart(_ id: String) async throws -> Timestamp {
+        try await read { sql in try Self.meeting(from: try await Self.meetingRow(id, sql)).startedAt }
     }
 
     public func expireRecordings(now: Timestamp, grace: Int64) async throws -> [RecordingChange] {
@@ -125,17 +131,16 @@ extension SQLStore {
             var changes: [RecordingChange] = []
             for row in due {
                 var job = try Self.recording(from: row)
-                // A worker lost while finishing leaves its part to be posted from its spool; the recording was over.
-                let wasRunning = job.state != .stopping
-                job.state = wasRunning ? .failed : .done
-                if wasRunning { job.stopReason = job.part == 0 ? .recorderUnavailable : .recorderLost }
-                try await sql.execute(
-                    "UPDATE recordings SET state = ?, stop_reason = ?, stopped_at = COALESCE(stopped_at, ?) WHERE id = ?",
-                    [.text(job.state.rawValue), job.stopReason.map { .text($0.rawValue) } ?? .null, .int(now.milliseconds), .text(job.id)])
-                guard wasRunning else { continue }
-                let meeting = try await Self.change(try Self.meeting(from: try await Self.meetingRow(job.meeting, sql)), stateChanged: false, sql)
-                changes.append(RecordingChange(job: job, meeting: meeting, created: false, stopped: true))
+                guard job.state != .stopping else {
+                    // A worker lost while finishing leaves its part to be posted from its spool; the recording was over.
+                    try await Self.end(&job, .done, reason: job.stopReason, at: now, sql)
+                    continue
+                }
+                try await Self.end(&job, .failed, reason: job.part == 0 ? .recorderUnavailable : .recorderLost, at: now, sql)
+                changes.append(RecordingChange(job: job, meeting: try await Self.change(of: job, sql), created: false, stopped: true))
             }
+            // Workers gone for an hour are forgotten.
+            try await sql.execute("DELETE FROM recorders WHERE idle_at < ?", [.int(now.milliseconds - 3_600_000)])
             return changes
         }
     }
@@ -143,7 +148,9 @@ extension SQLStore {
     public func setRecordingAllowed(room: String, allowed: Bool, actor: String) async throws {
         try await transaction { sql in
             let role = try await Self.groupRole(of: actor, in: room, sql)
-            guard RoomPolicy.canRename(role) else { throw ParleyError.forbidden("only owners and admins decide whether a group's meetings are recorded") }
+            guard RoomPolicy.canSetRecording(role) else {
+                throw ParleyError.forbidden("only owners and admins decide whether a group's meetings are recorded")
+            }
             try await sql.execute("UPDATE rooms SET recording_allowed = ? WHERE id = ?", [.int(allowed ? 1 : 0), .text(room)])
         }
     }
@@ -153,23 +160,47 @@ extension SQLStore {
     /// Stops the meeting's running recording: a pending one is done at once, one a worker records is stopping
     /// until the worker has posted it. Nil when none runs.
     static func stopRecording(of meeting: String, reason: RecordingStopReason, _ sql: any SQLExecutor) async throws -> RecordingJob? {
-        guard
-            let row = try await sql.first(
-                "SELECT \(recordingColumns) FROM recordings r WHERE r.meeting_id = ? AND r.state IN ('pending', 'recording')", [.text(meeting)])
-        else { return nil }
-        var job = try recording(from: row)
-        job.state = job.state == .pending ? .done : .stopping
+        // One statement, so that a worker's claim of the same job lands wholly before it or after it.
+        let columns = recordingColumns.replacingOccurrences(of: "r.", with: "")
+        return try await sql.query(
+            """
+            UPDATE recordings SET state = CASE state WHEN 'pending' THEN 'done' ELSE 'stopping' END, stop_reason = ?, stopped_at = ?
+            WHERE meeting_id = ? AND state IN ('pending', 'recording') RETURNING \(columns)
+            """, [.text(reason.rawValue), .int(Timestamp.now.milliseconds), .text(meeting)]
+        ).first.map { try recording(from: $0) }
+    }
+
+    /// A job that `worker` holds for this part, recording or finishing it.
+    static func held(_ id: String, worker: String, part: Int, lock: String, _ sql: any SQLExecutor) async throws -> RecordingJob? {
+        try await sql.first(
+            "SELECT \(recordingColumns) FROM recordings r WHERE r.id = ? AND r.worker = ? AND r.part = ? AND r.state IN ('recording', 'stopping')"
+                + lock,
+            [.text(id), .text(worker), .int(Int64(part))]
+        ).map { try recording(from: $0) }
+    }
+
+    /// Moves a job to `state` for `reason`, noting when it stopped unless it had already.
+    static func end(_ job: inout RecordingJob, _ state: RecordingState, reason: RecordingStopReason?, at now: Timestamp, _ sql: any SQLExecutor)
+        async throws
+    {
+        job.state = state
         job.stopReason = reason
         try await sql.execute(
-            "UPDATE recordings SET state = ?, stop_reason = ?, stopped_at = ? WHERE id = ?",
-            [.text(job.state.rawValue), .text(reason.rawValue), .int(Timestamp.now.milliseconds), .text(job.id)])
-        return job
+            "UPDATE recordings SET state = ?, stop_reason = ?, stopped_at = COALESCE(stopped_at, ?) WHERE id = ?",
+            [.text(state.rawValue), reason.map { .text($0.rawValue) } ?? .null, .int(now.milliseconds), .text(job.id)])
+    }
+
+    /// The change a job's meeting went through: none but its recording's.
+    static func change(of job: RecordingJob, _ sql: any SQLExecutor) async throws -> MeetingChange {
+        try await change(try meeting(from: try await meetingRow(job.meeting, sql)), stateChanged: false, sql)
     }
 
     /// The meeting's running recording, for its meeting object.
     static func runningRecording(of meeting: String, _ sql: any SQLExecutor) async throws -> MeetingRecording? {
-        try await sql.first("SELECT started_by, requested_at FROM recordings WHERE meeting_id = ? AND state IN ('pending', 'recording')", [.text(meeting)])
-            .map { MeetingRecording(by: try $0.text(0), startedAt: Timestamp(milliseconds: try $0.int(1))) }
+        try await sql.first(
+            "SELECT started_by, requested_at FROM recordings WHERE meeting_id = ? AND state IN ('pending', 'recording')", [.text(meeting)]
+        )
+        .map { MeetingRecording(by: try $0.text(0), startedAt: Timestamp(milliseconds: try $0.int(1))) }
     }
 
     static func requireAttendee(_ user: String, of meeting: String, _ sql: any SQLExecutor) async throws {

@@ -32,7 +32,8 @@ extension SQLStore {
             throw ParleyError.invalid("members", "may hold at most \(Limits.groupMembers - 1) users besides you")
         }
         return try await transaction { sql in
-            for user in others where try await sql.first("SELECT 1 FROM users WHERE id = ?", [.text(user)]) == nil {
+            for user in others
+            where try await sql.first("SELECT 1 FROM users WHERE id = ? AND id <> ?", [.text(user), .text(User.recorderId)]) == nil {
                 throw ParleyError.notFound("user \(user)")
             }
             let room = Identifier.make("r")

@@ -113,8 +113,8 @@ public protocol Store: Service {
 
     // MARK: Recordings
     /// Starts recording an open meeting for an attendee of it, or finds the recording running (`created` false).
-    /// `recorder_unavailable` unless a worker asked for a job at `workersIdleSince` or later; `recording_forbidden`
-    /// in a group that forbids it.
+    /// `recorder_unavailable` unless more workers asked for a job at `workersIdleSince` or later than jobs wait for
+    /// one; `recording_forbidden` in a group that forbids it.
     func startRecording(meeting: String, by user: String, workersIdleSince: Timestamp) async throws -> RecordingChange
     /// Stops the meeting's recording for an attendee of it; the change's job is nil when none was running.
     func stopRecording(meeting: String, by user: String) async throws -> RecordingChange
@@ -123,10 +123,13 @@ public protocol Store: Service {
     func claimRecording(worker: String, lease: Int64, now: Timestamp) async throws -> RecordingJob?
     /// Extends the lease of a job the worker holds for this part; nil when it holds it no more.
     func renewRecording(_ id: String, worker: String, part: Int, lease: Int64, now: Timestamp) async throws -> RecordingJob?
-    /// The worker is done with its part: a stopping job is done; a running one ends, failed when the worker `lost`
-    /// the meeting. Nil when the worker holds the job no more.
-    func finishRecording(_ id: String, worker: String, part: Int, lost: Bool) async throws -> RecordingChange?
+    /// The worker is done with its part: a stopping job is done; a running one fails when the worker `lost` it, and
+    /// is otherwise let go (its lease lapses at `now`), for the next worker free to record as its next part. Nil when
+    /// the worker holds the job no more.
+    func finishRecording(_ id: String, worker: String, part: Int, lost: Bool, now: Timestamp) async throws -> RecordingChange?
     func recording(_ id: String) async throws -> RecordingJob?
+    /// When a meeting started, whoever asks: for the recorder, which posts its recordings.
+    func meetingStart(_ id: String) async throws -> Timestamp
     /// Ends the jobs nobody will finish: pending ones no worker claimed, and ones whose lease lapsed, both `grace`
     /// milliseconds ago. Returns those that were running, whose attendees are to be told.
     func expireRecordings(now: Timestamp, grace: Int64) async throws -> [RecordingChange]

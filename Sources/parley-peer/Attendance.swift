@@ -185,6 +185,8 @@ final class Attendance {
             try await connected()
         case .live(.disconnected(let code)):
             if code == 4001 { throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized") }
+            // The recorder's token lives only as long as its job: without it, the recording is over.
+            if case .record = mode, code == 4401 { throw CLIError("the recording's token is no longer good", code: "unauthorized") }
             // LiveClient tries again, pausing longer after each try that fails, up to a few seconds.
             if conn == nil { report.unreachable(identity.webSocketURL) } else { Output.error("disconnected; reconnecting") }
             conn = nil

@@ -79,7 +79,9 @@ struct Answer: AsyncParsableCommand {
     func run() async throws {
         let signedIn = try SignedIn(options.client)
         var room: String?
-        if let name = self.room { room = try await Reachable.retrying(signedIn, options.client.output) { try await RoomName.resolve(name, signedIn) } }
+        if let name = self.room {
+            room = try await Reachable.retrying(signedIn, options.client.output) { try await RoomName.resolve(name, signedIn) }
+        }
         try await Attendance(.answer(room: room, count: count), signedIn, options).run()
     }
 }

@@ -51,7 +51,10 @@ struct RecordWorker: AsyncParsableCommand {
 }
 
 /// The worker's life: post what the spool holds, ask for a job, record it, and again, until SIGTERM or SIGINT.
-/// A signal during a recording finishes and posts it first.
+/// A signal during a recording finishes and posts it first, and lets the job go to the next worker free.
+///
+/// Unchecked: its loop runs on one task; the signal handlers touch only `stopping` and `current`, an atomic and a
+/// mutex.
 final class WorkerLoop: @unchecked Sendable {
     let client: RecorderClient
     let server: String
@@ -61,6 +64,11 @@ final class WorkerLoop: @unchecked Sendable {
     private let stopping = Atomic(false)
     /// Stops the recording under way, if one is.
     private let current = Mutex<(@Sendable () -> Void)?>(nil)
+    /// When each spooled part that could not be posted is to be tried again, and how many tries it has had.
+    private var retries: [String: (at: ContinuousClock.Instant, tries: Int)] = [:]
+
+    /// A part shorter than this holds nothing worth posting: the job stopped as it began.
+    static let shortest: Duration = .seconds(1)
 
     init(client: RecorderClient, server: String, spool: Spool, output: Output, iceAddresses: [String]) {
         (self.client, self.server, self.spool, self.output, self.iceAddresses) = (client, server, spool, output, iceAddresses)
@@ -97,7 +105,8 @@ final class WorkerLoop: @unchecked Sendable {
         say("stopped", ["worker": client.worker])
     }
 
-    /// Records one part of a job, then posts it and tells the nodes this worker is done with it.
+    /// Records one part of a job, tells the nodes this worker is done with it (a job not asked to stop goes to the
+    /// next worker free at once), and posts the part.
     private func record(_ claimed: ClaimedRecording) async {
         let job = claimed.job
         say("recording", ["recording": job.id, "meeting": job.meeting, "part": "\(job.part)"])
@@ -115,6 +124,8 @@ final class WorkerLoop: @unchecked Sendable {
             settings: PeerSettings(iceAddresses: iceAddresses, record: nil, compose: part.media, duration: nil, stats: false))
         identity.onStop(attendance.stopper)
         current.withLock { $0 = attendance.stopper }
+        // A signal that came while the job was being set up.
+        if stopping.load(ordering: .relaxed) { attendance.stopper() }
         var lost = false
         do {
             try await attendance.run()
@@ -123,55 +134,65 @@ final class WorkerLoop: @unchecked Sendable {
             lost = true
         }
         current.withLock { $0 = nil }
-        lost = lost || identity.lost
         let duration = attendance.composed ?? part.elapsed
-        part.close()
-        if await post(part, duration: duration) { spool.remove(part) }
         do {
-            try await client.finish(job, lost: lost)
+            try await client.finish(job, lost: lost || identity.lost)
         } catch {
             // Taken over by another worker, or the nodes are out of reach: the lease lapses either way.
             Output.error("cannot finish \(job.id): \(error)")
         }
-        say("recorded", ["recording": job.id, "part": "\(job.part)", "seconds": String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)])
+        say("recorded", ["recording": job.id, "part": "\(job.part)", "seconds": String(format: "%.1f", Double(duration.milliseconds) / 1000)])
+        await post(part, duration: duration)
     }
 
-    /// Uploads a part and posts it in its room, trying a few times; false when it stays in the spool for later.
-    private func post(_ part: SpooledPart, duration: Duration) async -> Bool {
-        guard part.size > 0 else { return true }
-        for attempt in 1...5 {
-            do {
-                let message = try await client.post(recording: part.recording, part: part.part, path: part.media.path, duration: duration)
-                say("posted", ["recording": part.recording, "part": "\(part.part)", "room": message.room, "seq": "\(message.seq)"])
-                return true
-            } catch let error as ParleyClientError where error.status == 404 {
-                Output.error("the recording \(part.recording) is gone (its room was deleted): dropping its part \(part.part)")
-                return true
-            } catch {
-                Output.error("cannot post part \(part.part) of \(part.recording) (try \(attempt) of 5): \(error)")
-                try? await Task.sleep(for: .seconds(attempt))
-            }
+    /// Uploads a part and posts it in its room, once. Posted, or refused for good (kept in the spool's `failed/` for
+    /// whoever runs the worker), it leaves the spool; otherwise it stays there to be tried again later, less and
+    /// less often. Either way its lock goes.
+    private func post(_ part: SpooledPart, duration: Duration) async {
+        defer { part.close() }
+        let key = part.media.lastPathComponent
+        guard part.size > 0, duration >= Self.shortest else {
+            spool.remove(part)
+            return
         }
-        return false
+        do {
+            let message = try await client.post(recording: part.recording, part: part.part, path: part.media.path, duration: duration)
+            say("posted", ["recording": part.recording, "part": "\(part.part)", "room": message.room, "seq": "\(message.seq)"])
+            spool.remove(part)
+            retries[key] = nil
+        } catch let error as ParleyClientError where ![408, 429].contains(error.status) && (400..<500).contains(error.status) {
+            Output.error("part \(part.part) of \(part.recording) was refused (\(error)): it is kept in \(spool.failed.path)")
+            spool.fail(part)
+            retries[key] = nil
+        } catch {
+            let tries = (retries[key]?.tries ?? 0) + 1
+            Output.error("cannot post part \(part.part) of \(part.recording) (try \(tries)): \(error)")
+            retries[key] = (.now + .seconds(min(300, 1 << min(tries, 9))), tries)
+        }
     }
 
-    /// Posts the parts that workers left in the spool: killed mid-recording, or unable to post them at the time.
+    /// Posts the parts that workers left in the spool (killed mid-recording, or unable to post them at the time)
+    /// whose turn has come.
     private func postSpooled() async {
         for part in spool.orphans() {
+            if let retry = retries[part.media.lastPathComponent], retry.at > .now {
+                part.close()
+                continue
+            }
             say("found", ["recording": part.recording, "part": "\(part.part)"])
-            if await post(part, duration: part.recorded) { spool.remove(part) }
-            part.close()
+            await post(part, duration: part.recorded)
         }
     }
 
     private func say(_ event: String, _ fields: [String: String]) {
-        output.emit(fields.merging(["event": event]) { first, _ in first }, "\(event): " + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        let words = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        output.emit(fields.merging(["event": event]) { first, _ in first }, "\(event): " + words)
     }
 }
 
 /// The recorder's identity in one job: the job's token opens the socket, the claim named the ICE servers, and the
 /// lease's renewals keep the token fresh and say when to stop.
-final class RecorderIdentity: AttendeeIdentity, @unchecked Sendable {
+final class RecorderIdentity: AttendeeIdentity, Sendable {
     let client: ParleyClient
     let webSocketURL: String
     private let claimed: ClaimedRecording
@@ -179,16 +200,21 @@ final class RecorderIdentity: AttendeeIdentity, @unchecked Sendable {
     private let part: SpooledPart
     private let stop = Mutex<(@Sendable () -> Void)?>(nil)
     private let lostJob = Atomic(false)
+    /// When the socket was last handed a fresh token.
+    private let authorized = Mutex(ContinuousClock.now)
+
+    /// How often the socket is handed a fresh token: well within its 15 minutes.
+    static let reauthorizeEvery: Duration = .seconds(300)
 
     init(server: String, claimed: ClaimedRecording, client recorder: RecorderClient, part: SpooledPart) {
         (self.claimed, self.recorder, self.part) = (claimed, recorder, part)
         client = ParleyClient(baseURL: server)
-        client.restore(Session(user: User(id: User.recorderId, username: "parley:recorder", name: "Recorder"), accessToken: claimed.token, refreshToken: nil, expiresIn: 0))
+        client.restore(Session(user: .recorder, accessToken: claimed.token, refreshToken: nil, expiresIn: 0))
         let base = server.hasSuffix("/") ? String(server.dropLast()) : server
         webSocketURL = (base.hasPrefix("https://") ? "wss://" + base.dropFirst("https://".count) : "ws://" + base.dropFirst("http://".count)) + "/ws"
     }
 
-    /// The job was taken over by another worker.
+    /// The job was taken over by another worker, or is gone.
     var lost: Bool { lostJob.load(ordering: .relaxed) }
 
     func onStop(_ action: @escaping @Sendable () -> Void) { stop.withLock { $0 = action } }
@@ -198,9 +224,9 @@ final class RecorderIdentity: AttendeeIdentity, @unchecked Sendable {
     /// The recorder is no member: attendees go by their user ids.
     func usernames(in room: String) async -> [String: String] { [:] }
 
-    /// Renews the lease every few seconds, noting in the spool how long the part runs. A renewal that says stop, or
-    /// that finds the job another worker's, ends the attendance; one that does not reach the nodes is tried again at
-    /// the next turn, since the lease outlasts several.
+    /// Renews the lease every few seconds, noting in the spool how long the part has run, and now and then hands the
+    /// socket a fresh token. A renewal that says stop, or that finds the job another worker's or gone, ends the
+    /// attendance; one that does not reach the nodes is tried again at the next turn, since the lease outlasts several.
     func keepRenewed(_ live: LiveClient) async throws {
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(claimed.renewMs))
@@ -208,12 +234,15 @@ final class RecorderIdentity: AttendeeIdentity, @unchecked Sendable {
             do {
                 let renewed = try await recorder.renew(claimed.job)
                 client.use(accessToken: renewed.token)
-                _ = try? await live.request(.auth(token: renewed.token))
+                if authorized.withLock({ $0.duration(to: .now) > Self.reauthorizeEvery }) {
+                    _ = try? await live.request(.auth(token: renewed.token))
+                    authorized.withLock { $0 = .now }
+                }
                 if renewed.stop {
                     stop.withLock { $0?() }
                     return
                 }
-            } catch let error as ParleyClientError where error.status == 409 {
+            } catch let error as ParleyClientError where error.status == 409 || error.status == 404 {
                 lostJob.store(true, ordering: .relaxed)
                 stop.withLock { $0?() }
                 return

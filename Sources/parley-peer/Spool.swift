@@ -4,11 +4,12 @@ import ParleyCore
 import Synchronization
 
 /// A recorder's spool: each part it records is `RECORDING-partN.webm`, beside `RECORDING-partN.json`, a note of whose
-/// part it is and how long it has run. A living worker holds a lock (flock) on each part it writes, so that another
-/// worker sharing the folder can tell the parts of a dead worker, and post them. Streamable WebM plays up to
-/// wherever its writer stopped.
+/// part it is and how long it has run. A living worker holds a lock (flock) on each part it writes or posts, so that
+/// another worker sharing the folder can tell the parts of a dead worker, and post them. Streamable WebM plays up to
+/// wherever its writer stopped. Parts the nodes refused for good go to `failed/`, for whoever runs the worker.
 struct Spool: Sendable {
     let folder: URL
+    var failed: URL { folder.appendingPathComponent("failed") }
 
     struct Note: Codable {
         var recording: String
@@ -25,9 +26,14 @@ struct Spool: Sendable {
         return part
     }
 
-    /// The parts no living worker holds, each now locked by this one.
+    /// The parts no living worker holds, each now locked by this one. A file of a part whose note never came (its
+    /// worker died at once) goes.
     func orphans() -> [SpooledPart] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names where name.hasSuffix(".webm") && !names.contains(String(name.dropLast(".webm".count)) + ".json") {
+            let media = folder.appendingPathComponent(name)
+            if SpooledPart.lock(media.path).map({ Glibc.close($0) }) != nil { try? FileManager.default.removeItem(at: media) }
+        }
         return names.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
             let url = folder.appendingPathComponent(name)
             guard let data = try? Data(contentsOf: url), let note = try? JSONDecoder().decode(Note.self, from: data) else { return nil }
@@ -43,7 +49,14 @@ struct Spool: Sendable {
     func remove(_ part: SpooledPart) {
         try? FileManager.default.removeItem(at: part.media)
         try? FileManager.default.removeItem(at: part.noteURL)
-        part.close()
+    }
+
+    /// Moves a part that can never be posted out of the way, into `failed/`.
+    func fail(_ part: SpooledPart) {
+        try? FileManager.default.createDirectory(at: failed, withIntermediateDirectories: true)
+        for file in [part.media, part.noteURL] {
+            try? FileManager.default.moveItem(at: file, to: failed.appendingPathComponent(file.lastPathComponent))
+        }
     }
 }
 
@@ -71,19 +84,25 @@ final class SpooledPart: Sendable {
 
     /// Takes the part's lock; false when a living worker holds it.
     func lock() -> Bool {
-        let fd = open(media.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            Glibc.close(fd)
-            return false
-        }
+        guard let fd = Self.lock(media.path) else { return false }
         descriptor.withLock { $0 = fd }
         return true
     }
 
+    /// A descriptor of the file at `path` holding its lock; nil when another process holds it (or there is no file).
+    static func lock(_ path: String) -> Int32? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        return fd
+    }
+
     /// Notes how long the part has run, replacing the note whole.
     func note(elapsed: Duration) {
-        let note = Spool.Note(recording: recording, part: part, durationMs: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let note = Spool.Note(recording: recording, part: part, durationMs: elapsed.milliseconds)
         try? JSONEncoder().encode(note).write(to: noteURL, options: .atomic)
     }
 

@@ -31,7 +31,9 @@ struct ProtocolTests {
         .attendeeMedia(AttendeeChange(room: "r_1", meeting: "m_1", attendee: attendee)),
         .recordingStarted(RecordingNotice(room: "r_1", meeting: "m_1", by: "u_a")),
         .recordingStopped(RecordingNotice(room: "r_1", meeting: "m_1", reason: .recorderLost)),
-        .recordingReady(RecordingNotice(room: "r_1", meeting: "m_1", file: FileRef(id: "f_1", name: "recording.webm", size: 1000, contentType: "video/webm"))),
+        .recordingReady(
+            RecordingNotice(room: "r_1", meeting: "m_1", file: FileRef(id: "f_1", name: "recording.webm", size: 1000, contentType: "video/webm"))
+        ),
         .signal(
             RelayedSignal(meeting: "m_1", from: "ws-1~a.1", fromUser: "u_1", to: "ws-2~b.2", kind: .offer, payload: .object(["sdp": .string("v=0")]))),
         .error(ErrorFrame(re: "7", ParleyError(.notFound, "room not found"))),

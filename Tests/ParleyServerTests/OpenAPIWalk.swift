@@ -218,19 +218,24 @@ struct OpenAPIWalk {
                 // Its token opens its socket, and no REST route.
                 try await call(.get, "/api/meetings", headers: [.authorization: "Bearer \(claimed["token"].string ?? "")"], expect: .unauthorized)
             }
+            try await expectRecorderKeptToItsJob(token: try #require(claimed["token"].string), recorder: recorder, host: lea, guest: nia)
             let held: [String: JSONValue] = ["worker": .string("walker"), "part": .int(1)]
             let (_, renewed) = try await call(.post, "/api/recorder/recordings/\(job)/renew", json: held, headers: recorder, expect: .ok)
             #expect(renewed["stop"].bool == false)
-            try await call(.post, "/api/recorder/recordings/\(job)/renew", json: ["worker": JSONValue.string("another"), "part": .int(1)], headers: recorder, expect: .conflict)
+            try await call(
+                .post, "/api/recorder/recordings/\(job)/renew", json: ["worker": JSONValue.string("another"), "part": .int(1)], headers: recorder,
+                expect: .conflict)
 
-            let (_, part) = try await call(.post, "/api/recorder/recordings/\(job)/parts", json: ["part": 1, "size": 11], headers: recorder, expect: .created)
+            let (_, part) = try await call(
+                .post, "/api/recorder/recordings/\(job)/parts", json: ["part": 1, "size": 11], headers: recorder, expect: .created)
             #expect(part["file"]["contentType"].string == "video/webm")
             let upload = try #require(part["upload"]["url"].string)
             #expect(try await contract.call(client, .put, upload, headers: [.contentType: "video/webm"], raw: "webm cluster").status == .badRequest)
             #expect(try await contract.call(client, .put, upload, headers: [.contentType: "video/webm"], raw: "webm frames").status == .noContent)
             let file = try #require(part["file"]["id"].string)
             let post: [String: JSONValue] = ["file": .string(file), "durationMs": .int(65_000)]
-            let (_, posted) = try await call(.post, "/api/recorder/recordings/\(job)/parts/1/message", json: post, headers: recorder, expect: .created)
+            let (_, posted) = try await call(
+                .post, "/api/recorder/recordings/\(job)/parts/1/message", json: post, headers: recorder, expect: .created)
             #expect(posted["sender"].string == User.recorderId && posted["files"][0]["id"].string == file)
             #expect(posted["text"].string?.hasPrefix("Recording of the call of ") == true && posted["text"].string?.hasSuffix(" · 1:05") == true)
             try await call(.get, "/api/files/\(file)", nia, expect: .found)
@@ -257,11 +262,28 @@ struct OpenAPIWalk {
         try await call(.delete, "/api/meetings/\(id)/recording", lea, expect: .gone)
     }
 
+    /// A job's token attends its own meeting and no other, even one that another worker records.
+    private func expectRecorderKeptToItsJob(token: String, recorder: HTTPFields, host: Account, guest: Account) async throws {
+        let room = try await contact(host, guest)
+        let (_, other) = try await call(.post, "/api/rooms/\(room)/meetings", host, expect: .created)
+        let id = try #require(other["id"].string)
+        try await attending(id, as: host) {
+            try await call(.post, "/api/recorder/claim", json: ["worker": "another"], headers: recorder, expect: .noContent)
+            try await call(.post, "/api/meetings/\(id)/recording", host, expect: .created)
+            let (_, claimed) = try await call(.post, "/api/recorder/claim", json: ["worker": "another"], headers: recorder, expect: .ok)
+            #expect(claimed["job"]["meeting"].string == id)
+            await #expect(throws: ParleyError.notFound("meeting")) {
+                try await attendingAsRecorder(id, token: token) {}
+            }
+            try await call(.delete, "/api/meetings/\(id)/recording", host, expect: .ok)
+        }
+    }
+
     /// Runs `body` while the recorder attends the meeting from a WebSocket opened with a job's token.
     private func attendingAsRecorder(_ meeting: String, token: String, _ body: () async throws -> Void) async throws {
         let port = try #require(client.port)
         let rest = ParleyClient(baseURL: "http://localhost:\(port)")
-        rest.restore(Session(user: User(id: User.recorderId, username: "parley:recorder", name: "Recorder"), accessToken: token, refreshToken: nil, expiresIn: 0))
+        rest.restore(Session(user: .recorder, accessToken: token, refreshToken: nil, expiresIn: 0))
         try await attending(meeting, through: rest, media: MediaState(audio: false, video: false, screen: false), body)
     }
 
@@ -333,7 +355,8 @@ struct OpenAPIWalk {
         let room = try await contact(ann, bea)
         func announce(_ account: Account, name: String, size: Int64, type: String, expect status: HTTPResponse.Status) async throws -> JSONValue {
             try await call(
-                .post, "/api/rooms/\(room)/files", account, json: ["name": .string(name), "size": .int(size), "contentType": .string(type)] as [String: JSONValue],
+                .post, "/api/rooms/\(room)/files", account,
+                json: ["name": .string(name), "size": .int(size), "contentType": .string(type)] as [String: JSONValue],
                 expect: status
             ).body
         }

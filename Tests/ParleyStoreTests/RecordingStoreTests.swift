@@ -32,12 +32,26 @@ struct RecordingStoreTests {
             #expect(!again.created && again.job?.id == started.job?.id)
             #expect(try await store.meeting(meeting, viewer: people.bob.id).recording?.by == people.alice.id)
             #expect(try await store.openMeetings(of: people.bob.id).first?.recording?.by == people.alice.id)
-            // A worker seen too long ago is no worker.
             let stopped = try await store.stopRecording(meeting: meeting, by: people.bob.id)
             #expect(stopped.stopped && stopped.job?.state == .done && stopped.meeting.meeting.recording == nil)
+            // A worker seen too long ago is no worker.
             await expectError(.recorderUnavailable) {
                 try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: 60))
             }
+            // One free worker takes one waiting job: a second recording elsewhere waits for another worker.
+            let other = try await store.startMeeting(room: people.group, host: people.carol.id, ringSeconds: 45).change.meeting.id
+            _ = try await store.joinMeeting(other, attendee: MeetingStoreTests.attendee("n1.3", people.carol), capacity: 8)
+            _ = try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: since)
+            await expectError(.recorderUnavailable) { try await store.startRecording(meeting: other, by: people.carol.id, workersIdleSince: since) }
+            // Once a worker has taken the waiting job, the free one is free for it.
+            #expect(try await store.claimRecording(worker: "w2", lease: Self.lease, now: .now)?.meeting == meeting)
+            #expect(try await store.startRecording(meeting: other, by: people.carol.id, workersIdleSince: since).created)
+
+            // The recorder is nobody's member.
+            await expectError(.notFound) {
+                try await store.addMember(room: people.group, user: User.recorderId, role: .member, actor: people.alice.id)
+            }
+            await expectError(.notFound) { try await store.createGroup(owner: people.alice.id, name: "Taped", members: [User.recorderId]) }
         }
     }
 
@@ -47,7 +61,8 @@ struct RecordingStoreTests {
             let people = try await People.make(store)
             let meeting = try await Self.call(store, people)
             _ = try await store.claimRecording(worker: "idle", lease: Self.lease, now: .now)
-            let job = try #require(try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let job = try #require(
+                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
 
             let now = Timestamp.now
             let claims = try await withThrowingTaskGroup(of: RecordingJob?.self) { group in
@@ -64,13 +79,19 @@ struct RecordingStoreTests {
             let second = try #require(try await store.claimRecording(worker: "late", lease: Self.lease, now: now.adding(seconds: 9)))
             #expect(second.id == job.id && second.part == 2 && second.worker == "late")
             #expect(try await store.renewRecording(job.id, worker: holder, part: 1, lease: Self.lease, now: now.adding(seconds: 9)) == nil)
-            #expect(try await store.finishRecording(job.id, worker: holder, part: 1, lost: false) == nil)
+            #expect(try await store.finishRecording(job.id, worker: holder, part: 1, lost: false, now: now) == nil)
+
+            // A worker that lets the job go unasked (it is stopping) hands it to the next one at once, as its next part.
+            let released = try #require(try await store.finishRecording(job.id, worker: "late", part: 2, lost: false, now: now.adding(seconds: 10)))
+            #expect(!released.stopped && released.job?.state == .recording)
+            let third = try #require(try await store.claimRecording(worker: "next", lease: Self.lease, now: now.adding(seconds: 10)))
+            #expect(third.id == job.id && third.part == 3)
 
             // Stopped: the worker hears it on renewal, posts, and finishes.
             let stopping = try await store.stopRecording(meeting: meeting, by: people.alice.id)
             #expect(stopping.stopped && stopping.job?.state == .stopping && stopping.job?.stopReason == .stopped)
-            #expect(try await store.renewRecording(job.id, worker: "late", part: 2, lease: Self.lease, now: .now)?.state == .stopping)
-            let finished = try #require(try await store.finishRecording(job.id, worker: "late", part: 2, lost: false))
+            #expect(try await store.renewRecording(job.id, worker: "next", part: 3, lease: Self.lease, now: .now)?.state == .stopping)
+            let finished = try #require(try await store.finishRecording(job.id, worker: "next", part: 3, lost: false, now: .now))
             #expect(finished.job?.state == .done && !finished.stopped)
             #expect(try await store.recording(job.id)?.state == .done)
         }
@@ -82,14 +103,16 @@ struct RecordingStoreTests {
             let people = try await People.make(store)
             let meeting = try await Self.call(store, people)
             _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            let pending = try #require(try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let pending = try #require(
+                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
             #expect(try await store.expireRecordings(now: .now, grace: 15_000).isEmpty)
             let unclaimed = try await store.expireRecordings(now: .now.adding(seconds: 16), grace: 15_000)
             #expect(unclaimed.map { $0.job?.stopReason } == [.recorderUnavailable] && unclaimed[0].stopped)
             #expect(try await store.recording(pending.id)?.state == .failed)
 
             _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            let job = try #require(try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let job = try #require(
+                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
             let claimed = try #require(try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now))
             #expect(claimed.id == job.id)
             #expect(try await store.expireRecordings(now: .now.adding(seconds: 20), grace: 15_000).isEmpty)
@@ -106,18 +129,24 @@ struct RecordingStoreTests {
             let recorder = Attendee(conn: "n2.1", user: User.recorderId, media: MediaState(audio: false, video: false), joinedAt: .now)
             await expectError(.notFound) { try await store.joinMeeting(meeting, attendee: recorder, capacity: 2) }
             _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            let job = try #require(try await store.startRecording(meeting: meeting, by: people.bob.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let job = try #require(
+                try await store.startRecording(meeting: meeting, by: people.bob.id, workersIdleSince: .now.adding(seconds: -5)).job)
             _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            // At capacity (2), the recorder still joins; its session lives while it records.
+            // At capacity (2), the recorder still joins; its session lives while it records. One that joins again,
+            // from another socket, replaces the one before.
             let joined = try await store.joinMeeting(meeting, attendee: recorder, capacity: 2)
             #expect(joined.meeting.attendees.filter(\.isRecorder).map(\.recorder) == [true])
+            var again = recorder
+            again.conn = "n3.1"
+            let replaced = try await store.joinMeeting(meeting, attendee: again, capacity: 2)
+            #expect(replaced.meeting.attendees.filter(\.isRecorder).map(\.conn) == ["n3.1"] && replaced.left.map(\.conn) == ["n2.1"])
             #expect(try await store.isLiveSession(job.id, user: User.recorderId))
             #expect(try await store.searchUsers("recorder", limit: 10).isEmpty)
 
             _ = try await store.leaveMeeting(meeting, conn: "n1.1")
             let last = try #require(try await store.leaveMeeting(meeting, conn: "n1.2"))
             #expect(last.meeting.state == .ended && last.stateChanged && last.left.contains { $0.isRecorder })
-            #expect(last.stoppedRecording?.id == job.id && last.stoppedRecording?.stopReason == .ended)
+            #expect(last.stoppedRecording?.id == job.id && last.stoppedRecording?.stopReason == .ended && last.meeting.recording == nil)
             #expect(try await store.recording(job.id)?.state == .stopping)
         }
     }

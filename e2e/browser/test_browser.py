@@ -8,12 +8,7 @@ import time
 import uuid
 
 import pytest
-from selenium.common.exceptions import (
-    ElementClickInterceptedException,
-    ElementNotInteractableException,
-    NoSuchElementException,
-    StaleElementReferenceException,
-)
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -25,14 +20,10 @@ story = {}
 
 def wait(browser, condition, timeout=20, message=""):
     """Waits until `condition` holds; the page redraws as events arrive, so elements may go stale meanwhile."""
-    ignored = (
-        StaleElementReferenceException,
-        NoSuchElementException,
-        ElementClickInterceptedException,
-        # Present but hidden, as the call dialog's buttons are until the call rings.
-        ElementNotInteractableException,
-        IndexError,
-    )
+    # What a page in motion raises, and what a later poll may not: an element gone stale or not there yet, covered,
+    # present but hidden (as the call dialog's buttons are until the call rings), or of a page that is going (signing
+    # out reloads it: "Node ... does not belong to the document"). All are WebDriverExceptions.
+    ignored = (WebDriverException, IndexError)
     return WebDriverWait(browser, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(lambda _: condition(), message)
 
 

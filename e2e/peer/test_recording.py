@@ -2,7 +2,8 @@
 record-worker) records a call between the web client in Chromium (on ws-1) and parley-peer (on ws-2), both sending
 test patterns; the file is posted in the room and ffprobe checks it. The worker SIGKILLed mid-recording leaves a
 part that plays and is posted, another worker records the second part, neither attendee's call drops, and the
-meeting's end stops the recording. Refused: a non-attendee, no worker running, a meeting that has ended."""
+meeting's end stops the recording; with no worker to take it over, the recording ends and the attendees are told.
+Refused: a non-attendee, no worker running, a meeting that has ended."""
 
 import json
 import os
@@ -165,6 +166,25 @@ def test_a_killed_worker_leaves_a_part_that_plays_and_another_records_the_next(c
     assert "part 2" in parts[1]["text"] and parts[1]["files"][0]["name"].endswith("-part2.webm"), parts
     part2 = saved(bot, parts[1]["files"][0], tmp_path / "part2")
     assert 2 <= video_seconds(part2) <= 9
+
+
+def test_a_recording_whose_worker_is_gone_for_good_ends_and_the_attendees_are_told(cluster, new_user, web, parley_peer):
+    bot, room, peer, meeting, conn = in_call(new_user, web, parley_peer)
+    web.click("record")
+    web.wait(lambda: recorder_connected(web), timeout=30, message=f"the recorder did not connect: {web.call}")
+    time.sleep(3)
+    cluster.run("kill", "recorder-1")
+    try:
+        # No worker takes it over: once its lease (8 s) and the grace after it (15 s) are over, the recording ends.
+        web.wait(lambda: web.script("return document.getElementById('call').dataset.recording") == "false", timeout=40,
+                 message="the recording still shows")
+        web.wait(lambda: "the recorder failed" in web.script("return document.body.innerText"), timeout=5, message="no word of it")
+        assert web.call["peers"].get(conn) == "connected" and not peer.of("ended")
+    finally:
+        cluster.run("restart", "recorder-1")
+    # The part it left is posted by the next worker on its spool.
+    parts = wait_for(lambda: recordings(bot, room), 30, lambda: f"the part left is not posted:\n{cluster.run('logs', 'recorder-1')[-3000:]}")
+    assert len(parts) == 1 and parts[0]["files"][0]["contentType"] == "video/webm", parts
 
 
 def test_recording_is_refused_to_a_non_attendee_without_a_worker_and_after_the_end(cluster, new_user, parley_peer):

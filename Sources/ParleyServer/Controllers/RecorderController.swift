@@ -69,7 +69,9 @@ struct RecorderController {
     @Sendable func renew(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Renewed> {
         let body = try await request.json(Part.self, context: context)
         let id = try await self.job(context).id
-        guard let job = try await recordings.store.renewRecording(id, worker: body.worker, part: body.part, lease: Recordings.lease.milliseconds, now: .now)
+        guard
+            let job = try await recordings.store.renewRecording(
+                id, worker: body.worker, part: body.part, lease: Recordings.lease.milliseconds, now: .now)
         else { throw ParleyError(.conflict, "the recording is no longer this worker's") }
         return JSONBody(Renewed(stop: job.state == .stopping, token: try await recordings.token(for: job)))
     }
@@ -78,7 +80,7 @@ struct RecorderController {
     @Sendable func finish(_ request: Request, context: AppRequestContext) async throws -> JSONBody<RecordingJob> {
         let body = try await request.json(Part.self, context: context)
         let id = try await self.job(context).id
-        guard let change = try await recordings.store.finishRecording(id, worker: body.worker, part: body.part, lost: body.lost ?? false)
+        guard let change = try await recordings.store.finishRecording(id, worker: body.worker, part: body.part, lost: body.lost ?? false, now: .now)
         else { throw ParleyError(.conflict, "the recording is no longer this worker's") }
         await recordings.announce(change)
         return JSONBody(change.job!)
@@ -90,6 +92,7 @@ struct RecorderController {
         let job = try await self.job(context)
         guard (1...10_000).contains(body.part) else { throw ParleyError.invalid("part", "must be 1 to 10000") }
         guard body.size > 0 else { throw ParleyError.invalid("size", "must be at least 1 byte") }
+        guard body.size <= recordings.maxBytes else { throw ParleyError(.tooLarge, "a recording may hold at most \(recordings.maxBytes) bytes") }
         let file = StoredFile(
             ref: FileRef(
                 id: Identifier.make("f"), name: try FileRules.name(Self.fileName(job, part: body.part)), size: body.size, contentType: "video/webm"),
@@ -97,7 +100,7 @@ struct RecorderController {
         return JSONBody(try await files.offer(file), status: .created)
     }
 
-    /// 201 with the message that posted the part (200 when it was posted before).
+    /// 201 with the message that posted the part, 200 when it was posted before.
     @Sendable func post(_ request: Request, context: AppRequestContext) async throws -> JSONBody<Message> {
         let body = try await request.json(Post.self, context: context)
         let job = try await self.job(context)
@@ -105,8 +108,8 @@ struct RecorderController {
             throw ParleyError.invalid("part", "must be 1 to 10000")
         }
         guard body.durationMs >= 0 else { throw ParleyError.invalid("durationMs", "must be 0 or more") }
-        let message = try await recordings.post(job, part: part, file: body.file, duration: .milliseconds(body.durationMs))
-        return JSONBody(message, status: .created)
+        let sent = try await recordings.post(job, part: part, file: body.file, duration: .milliseconds(body.durationMs))
+        return JSONBody(sent.message, status: sent.created ? .created : .ok)
     }
 
     private func job(_ context: AppRequestContext) async throws -> RecordingJob {
@@ -139,8 +142,9 @@ struct RecorderAuthenticator: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let given = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? Data($0.utf8.dropFirst("Bearer ".count)) : nil }
-        guard let given, HMAC<SHA256>.isValidAuthenticationCode(
-            HMAC<SHA256>.authenticationCode(for: given, using: key), authenticating: Data(secret.utf8), using: key)
+        guard let given,
+            HMAC<SHA256>.isValidAuthenticationCode(
+                HMAC<SHA256>.authenticationCode(for: given, using: key), authenticating: Data(secret.utf8), using: key)
         else { throw ParleyError(.unauthorized, "recorders prove themselves with Authorization: Bearer <PARLEY_RECORDER_SECRET>") }
         return try await next(request, context)
     }

@@ -14,6 +14,8 @@ struct FileController {
     let blobs: any BlobStore
     let signer: FileURLSigner
     let maxBytes: Int64
+    /// The limit for the recorder's files, the recorded parts of meetings.
+    let recordingMaxBytes: Int64
     let throttles: Throttles
     /// How long an upload or download link lasts.
     static let linkLifetime: TimeInterval = 15 * 60
@@ -55,7 +57,9 @@ struct FileController {
         guard body.size > 0 else { throw ParleyError.invalid("size", "must be at least 1 byte") }
         guard body.size <= maxBytes else { throw ParleyError(.tooLarge, "a file may hold at most \(maxBytes) bytes") }
         let file = StoredFile(
-            ref: FileRef(id: Identifier.make("f"), name: try FileRules.name(body.name), size: body.size, contentType: try FileRules.contentType(body.contentType)),
+            ref: FileRef(
+                id: Identifier.make("f"), name: try FileRules.name(body.name), size: body.size,
+                contentType: try FileRules.contentType(body.contentType)),
             room: try context.parameters.require("room"), uploader: try context.caller(), createdAt: .now)
         return JSONBody(try await offer(file), status: .created)
     }
@@ -92,7 +96,8 @@ struct FileController {
         guard let length = request.headers[.contentLength].flatMap({ Int64($0) }) else {
             throw ParleyError(.badRequest, "an upload needs a Content-Length")
         }
-        guard length <= maxBytes else { throw ParleyError(.tooLarge, "a file may hold at most \(maxBytes) bytes") }
+        let limit = file.uploader == User.recorderId ? recordingMaxBytes : maxBytes
+        guard length <= limit else { throw ParleyError(.tooLarge, "a file may hold at most \(limit) bytes") }
         guard length == file.ref.size else { throw ParleyError.invalid("Content-Length", "must be the \(file.ref.size) bytes announced") }
         guard let type = request.headers[.contentType], (try? FileRules.contentType(type)) == file.ref.contentType else {
             throw ParleyError.invalid("Content-Type", "must be the \(file.ref.contentType) announced")

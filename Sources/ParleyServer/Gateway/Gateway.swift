@@ -63,7 +63,9 @@ final class Gateway: Sendable {
         guard !drain.isDraining else { throw ParleyError(.unavailable, "the node is draining: connect to another") }
         let admitted = try await WebSocketAuthenticator(tokens: tokens, allowedOrigins: allowedOrigins).authenticate(head)
         try await sessions.require(admitted)
-        guard sockets.admit(channel, as: admitted.userId, limit: limits.socketsPerUser) else {
+        // The recorder's sockets are one per recording that a worker records, each with a session of its own.
+        let limit = admitted.userId == User.recorderId ? Int.max : limits.socketsPerUser
+        guard sockets.admit(channel, as: admitted.userId, limit: limit) else {
             throw ParleyError.rateLimited("you have \(limits.socketsPerUser) sockets open on this node already", retryAfter: 5)
         }
         return admitted
@@ -254,6 +256,12 @@ final class Gateway: Sendable {
     /// Joins a meeting with a connection, which is in the meeting's audience before the join commits, so that no
     /// attendee event falls in between.
     private func join(_ id: String, media: MediaState, _ connection: Connection) async throws -> Meeting {
+        // The recorder's socket attends the meeting of its job (its session), and no other.
+        if connection.userId == User.recorderId {
+            guard let job = try await store.recording(connection.session), job.meeting == id, job.state == .recording else {
+                throw ParleyError.notFound("meeting")
+            }
+        }
         let room = try await store.meeting(id, viewer: connection.userId).room
         try await hub.attend(connection, meeting: id, room: room)
         do {

@@ -5,8 +5,8 @@ import ParleyStore
 import ServiceLifecycle
 
 /// Ends what nobody will end: rings that ran out become missed, the attendees of dead nodes leave, so that no
-/// ghost meeting outlives a crash, and recordings that no recorder will finish end. Every node runs one; the store's row locks let only one of them act on
-/// each meeting.
+/// ghost meeting outlives a crash, and recordings that no recorder will finish end. Every node runs one; the store's
+/// row locks let only one of them act on each meeting.
 ///
 /// A node counts as dead once its heartbeat lapsed on two sweeps in a row, so that a node which has just
 /// started, and holds attendees before its first beat lands, is never taken for dead.

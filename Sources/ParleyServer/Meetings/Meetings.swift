@@ -121,7 +121,9 @@ struct Meetings: Sendable {
             await publish(.attendeeLeft(AttendeeChange(room: meeting.room, meeting: meeting.id, attendee: attendee)), to: Channel.room(meeting.room))
         }
         if let recording = change.stoppedRecording {
-            await publish(.recordingStopped(RecordingNotice(room: meeting.room, meeting: meeting.id, reason: recording.stopReason)), to: Channel.room(meeting.room))
+            await publish(
+                .recordingStopped(RecordingNotice(room: meeting.room, meeting: meeting.id, reason: recording.stopReason)),
+                to: Channel.room(meeting.room))
         }
         guard change.stateChanged else { return }
         for member in change.members {

@@ -21,14 +21,18 @@ struct Recordings: Sendable {
 
     let meetings: Meetings
     let tokens: Tokens
+    let sessions: Sessions
     let ice: ICEServers
+    /// The most bytes one recorded part may hold (`PARLEY_RECORDING_MAX_BYTES`).
+    let maxBytes: Int64
     let attachments: FileAttachments
     let events: EventPublisher
     let logger: Logger
     var store: any Store { meetings.store }
 
     func start(_ meeting: String, by user: String) async throws -> RecordingChange {
-        let change = try await store.startRecording(meeting: meeting, by: user, workersIdleSince: .now.adding(milliseconds: -Self.idleWithin.milliseconds))
+        let change = try await store.startRecording(
+            meeting: meeting, by: user, workersIdleSince: .now.adding(milliseconds: -Self.idleWithin.milliseconds))
         if change.created { await announce(change) }
         return change
     }
@@ -39,12 +43,16 @@ struct Recordings: Sendable {
         return change
     }
 
-    /// Tells the attendees that a recording started or stopped, and every member what the meeting is now.
+    /// Tells the attendees that a recording started or stopped, and every member what the meeting is now. A job that
+    /// ended takes its recorder's token with it.
     func announce(_ change: RecordingChange) async {
-        guard let job = change.job, change.created || change.stopped else { return }
+        guard let job = change.job else { return }
+        if job.state == .done || job.state == .failed { await sessions.announceRevoked([job.id]) }
+        guard change.created || change.stopped else { return }
         let meeting = change.meeting.meeting
         if change.created {
-            await meetings.publish(.recordingStarted(RecordingNotice(room: meeting.room, meeting: meeting.id, by: job.startedBy)), to: Channel.room(meeting.room))
+            await meetings.publish(
+                .recordingStarted(RecordingNotice(room: meeting.room, meeting: meeting.id, by: job.startedBy)), to: Channel.room(meeting.room))
         } else {
             await meetings.publish(
                 .recordingStopped(RecordingNotice(room: meeting.room, meeting: meeting.id, reason: job.stopReason ?? .stopped)),
@@ -75,16 +83,15 @@ struct Recordings: Sendable {
 
     /// Posts a part of a recording in its room, sent by the recorder with its file, and tells whoever started it.
     /// Posting the same part again changes nothing.
-    func post(_ job: RecordingJob, part: Int, file: String, duration: Duration) async throws -> Message {
-        let meeting = try await store.meeting(job.meeting, viewer: job.startedBy)
-        let text = Self.text(meetingStartedAt: meeting.startedAt, part: part, duration: duration)
+    func post(_ job: RecordingJob, part: Int, file: String, duration: Duration) async throws -> Sent {
+        let text = Self.text(meetingStartedAt: try await store.meetingStart(job.meeting), part: part, duration: duration)
         let sent = try await attachments.send(
             room: job.room, sender: User.recorderId, clientId: Self.clientId(job, part: part), text: text, files: [file])
         events.publish(sent.outbox)
         if sent.created, let ref = sent.message.files?.first {
             await meetings.publish(.recordingReady(RecordingNotice(room: job.room, meeting: job.meeting, file: ref)), to: Channel.user(job.startedBy))
         }
-        return sent.message
+        return sent
     }
 
     /// The message's clientId: a UUID made from the recording and the part, so that posting a part again finds
@@ -106,7 +113,8 @@ struct Recordings: Sendable {
         let date = meetingStartedAt.date.formatted(
             Date.FormatStyle(date: .abbreviated, time: .shortened, locale: Locale(identifier: "en_GB"), timeZone: TimeZone(identifier: "UTC")!))
         let seconds = Int(duration.components.seconds)
-        let length = seconds >= 3600
+        let length =
+            seconds >= 3600
             ? String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
             : String(format: "%d:%02d", seconds / 60, seconds % 60)
         return "Recording of the call of \(date) UTC\(part > 1 ? ", part \(part)" : "") · \(length)"
@@ -119,8 +127,4 @@ struct Recordings: Sendable {
             await announce(change)
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

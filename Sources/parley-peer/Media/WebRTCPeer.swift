@@ -269,16 +269,19 @@ final class WebRTCPeer: @unchecked Sendable {
             compose(pad, format)
             return
         }
-        let recording = recorder == nil ? "" : " t. ! queue name=record leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000"
+        let recording =
+            recorder == nil ? "" : " t. ! queue name=record leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000"
         let description: String
         let kind: MediaKind?
         switch (format.media, format.encoding.uppercased()) {
         case ("video", "VP8"):
             kind = .video
-            description = "queue ! rtpvp8depay ! tee name=t ! queue leaky=downstream ! vp8dec ! fakesink name=frames sync=false async=false" + recording
+            description =
+                "queue ! rtpvp8depay ! tee name=t ! queue leaky=downstream ! vp8dec ! fakesink name=frames sync=false async=false" + recording
         case ("audio", "OPUS"):
             kind = .audio
-            description = "queue ! rtpopusdepay ! opusparse ! tee name=t ! queue leaky=downstream ! opusdec ! fakesink sync=false async=false" + recording
+            description =
+                "queue ! rtpopusdepay ! opusparse ! tee name=t ! queue leaky=downstream ! opusdec ! fakesink sync=false async=false" + recording
         default:
             kind = nil
             description = "queue ! decodebin ! fakesink sync=false async=false"
