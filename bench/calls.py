@@ -712,6 +712,13 @@ def write_section(path, body, scenario="calls"):
     return text
 
 
+def save(path, text):
+    """Writes BENCHMARKS.md whole or not at all."""
+    with open(path + ".tmp", "w") as file:
+        file.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def update_targets(text, figure, met, scenario="calls", target=TARGET):
     """The scenario's row (`target`) in the targets table of this machine's CPU, and its run named in that table's
     lead."""
@@ -806,9 +813,7 @@ def main():
         return 0
     text = write_section(options.output, body)
     text = update_targets(text, figure, "yes" if p50 < TARGET_SECONDS else "no")
-    with open(options.output + ".tmp", "w") as file:
-        file.write(text)
-    os.replace(options.output + ".tmp", options.output)
+    save(options.output, text)
     print(f"wrote the calls figures to {options.output}")
     return 0 if not peers["failures"] and not (browsers and browsers["failures"]) else 1
 

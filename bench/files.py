@@ -24,7 +24,7 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calls import Busy, commit, cpu_seconds, machine, memory_kib, update_targets, write_section  # noqa: E402
+from calls import Busy, commit, cpu_seconds, machine, memory_kib, save, update_targets, write_section  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PASSWORD = "correct horse battery"
@@ -358,9 +358,7 @@ def main():
     text = write_section(options.output, body, scenario="files")
     if standard:
         text = update_targets(text, figure, "yes" if growth < TARGET_MIB else "no", scenario="files", target=TARGET)
-    with open(options.output + ".tmp", "w") as file:
-        file.write(text)
-    os.replace(options.output + ".tmp", options.output)
+    save(options.output, text)
     print(f"wrote the files figures to {options.output}")
     return 0
 

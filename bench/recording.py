@@ -17,7 +17,7 @@ import sys
 import textwrap
 import time
 
-from calls import Busy, Cluster, Failed, Peer, User, commit, cpu_seconds, machine, memory_kib, mib, package_version, write_section
+from calls import Busy, Cluster, Failed, Peer, User, commit, cpu_seconds, machine, memory_kib, mib, package_version, save, write_section
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -193,10 +193,7 @@ def main():
     print(body)
     if options.dry_run:
         return 0
-    text = write_section(options.output, body, scenario="recording")
-    with open(options.output + ".tmp", "w") as file:
-        file.write(text)
-    os.replace(options.output + ".tmp", options.output)
+    save(options.output, write_section(options.output, body, scenario="recording"))
     print(f"wrote the recording figures to {options.output}")
     return 0
 

@@ -18,7 +18,9 @@ func makeStore(_ configuration: Configuration, logger: Logger) async throws -> S
 /// Redis when `REDIS_URL` is set, else the in-process bus.
 func makeBus(_ configuration: Configuration, logger: Logger) throws -> any Bus {
     guard let url = configuration.redisURL else { return LocalBus() }
-    return try RedisBus(url: url, logger: logger)
+    let tls = RedisEndpoint.TLS(
+        caFile: configuration.redisCAFile, certificateFile: configuration.redisCertificateFile, keyFile: configuration.redisKeyFile)
+    return RedisBus(endpoint: try RedisEndpoint(url: url, tls: tls), logger: logger)
 }
 
 /// The configured secret; in embedded mode, one generated on first start and kept beside the SQLite file.

@@ -25,6 +25,8 @@ public func buildApplication(
     // Everything that can refuse the configuration comes before the store opens a connection.
     let tokens = await Tokens(secret: try jwtSecret(configuration))
     let bus = try makeBus(configuration, logger: logger)
+    // A Redis that refuses this node (its password, its ACL, its certificate) stops it here, saying why.
+    if let redis = bus as? RedisBus { try await redis.verify() }
     let blobs = try makeBlobStore(configuration)
     let parts = NodeParts(
         configuration, store: try await makeStore(configuration, logger: logger), bus: bus, tokens: tokens, blobs: blobs, logger: logger)

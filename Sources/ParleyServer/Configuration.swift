@@ -29,8 +29,13 @@ public struct Configuration: Sendable {
     /// beyond these schedules an idle timer whenever it goes back to the pool (see `PostgresDriver`).
     public var databaseWarmConnections = 4
     public var sqlitePath = "./parley.sqlite"
-    /// Redis, or nil for the in-process bus.
+    /// Redis, or nil for the in-process bus: `redis://[user[:password]@]host:port[/db]`, or `rediss://` for TLS.
     public var redisURL: String?
+    /// For `rediss://`: the CA that signed Redis's certificate (PEM; the system's roots otherwise), and a client
+    /// certificate and its key for a Redis that asks for one.
+    public var redisCAFile: String?
+    public var redisCertificateFile: String?
+    public var redisKeyFile: String?
     /// The HS256 signing key of access tokens. Embedded nodes generate one and keep it beside the SQLite file.
     public var jwtSecret: String?
     /// WebSocket origins allowed besides the node's own.
@@ -113,6 +118,9 @@ public struct Configuration: Sendable {
             try integer("PARLEY_DATABASE_WARM_CONNECTIONS", 0...PostgresDriver.defaultMaximumConnections) ?? databaseWarmConnections
         sqlitePath = value("PARLEY_SQLITE_PATH") ?? sqlitePath
         redisURL = value("REDIS_URL")
+        redisCAFile = value("PARLEY_REDIS_CA_FILE")
+        redisCertificateFile = value("PARLEY_REDIS_CERT_FILE")
+        redisKeyFile = value("PARLEY_REDIS_KEY_FILE")
         jwtSecret = value("PARLEY_JWT_SECRET")
         allowedOrigins = list("PARLEY_ALLOWED_ORIGINS")
         turnSecret = value("PARLEY_TURN_SECRET")

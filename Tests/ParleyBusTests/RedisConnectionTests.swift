@@ -13,9 +13,9 @@ struct RedisConnectionTests {
         let server = try RedisServer()
         defer { server.stop() }
         try await server.start()
-        let connection = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
+        let connection = try await RedisConnection.connect(try RedisEndpoint(url: server.url))
         defer { Task { await connection.close() } }
-        let subscriber = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
+        let subscriber = try await RedisConnection.connect(try RedisEndpoint(url: server.url))
         defer { Task { await subscriber.close() } }
         try await subscriber.post(["SUBSCRIBE", "parley:test:even"])
 
@@ -48,7 +48,7 @@ struct RedisConnectionTests {
         let server = try RedisServer()
         defer { server.stop() }
         try await server.start()
-        let connection = try await RedisConnection.connect(host: "127.0.0.1", port: server.port)
+        let connection = try await RedisConnection.connect(try RedisEndpoint(url: server.url))
         defer { Task { await connection.close() } }
         let replies = try await connection.pipeline((0..<20000).map { n in [ByteBuffer(string: "ECHO"), ByteBuffer(string: "r\(n)")] })
         #expect(replies.map(\.string) == (0..<20000).map { "r\($0)" })

@@ -101,16 +101,21 @@ import Testing
         #expect(span > 3 && span < 5, "the video spans \(span) s")
         // At 15 frames a second throughout: attendees joining and leaving stall nothing.
         #expect(Double(times.count) > span * 13 && Double(times.count) < span * 17, "\(times.count) frames in \(span) s")
-        // While both attend, their pictures are side by side, each with its clock at its bottom right.
-        let frame = Self.run(
-            "ffmpeg", "-v", "quiet", "-i", file.path, "-ss", "\(together)", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"
-        )
-        .data
-        func brightest(x: Range<Int>, y: Range<Int>) -> UInt8 {
-            guard frame.count == Composer.width * Composer.height else { return 0 }
-            return y.flatMap { row in x.map { frame[frame.startIndex + row * Composer.width + $0] } }.max() ?? 0
+        // While both attend, their pictures are side by side, each with its clock at its bottom right. The frames
+        // around the middle of that time are looked at: on a busy machine the file's clock and this test's drift apart.
+        func bothClocks(at seconds: Double) -> Bool {
+            let frame = Self.run(
+                "ffmpeg", "-v", "quiet", "-i", file.path, "-ss", "\(seconds)", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"
+            )
+            .data
+            func brightest(x: Range<Int>, y: Range<Int>) -> UInt8 {
+                guard frame.count == Composer.width * Composer.height else { return 0 }
+                return y.flatMap { row in x.map { frame[frame.startIndex + row * Composer.width + $0] } }.max() ?? 0
+            }
+            return brightest(x: 240..<315, y: 235..<260) > 128 && brightest(x: 560..<635, y: 235..<260) > 128
         }
-        #expect(brightest(x: 240..<315, y: 235..<260) > 128 && brightest(x: 560..<635, y: 235..<260) > 128, "two clocks at \(together) s")
+        let around = stride(from: together - 0.6, through: together + 0.6, by: 0.3)
+        #expect(around.contains(where: bothClocks), "two clocks around \(together) s")
         // The senders' tones are in the mix.
         let volume = Self.run("ffmpeg", "-hide_banner", "-nostats", "-i", file.path, "-vn", "-af", "volumedetect", "-f", "null", "-").output
         let loudest = volume.split(separator: "\n").first { $0.contains("max_volume:") }

@@ -92,12 +92,18 @@ import Testing
             }
             if decoded.count == 2 { break }
         }
-        // Both see the other's video; the audio flows too.
+        // Both see the other's video; the audio flows too, as the statistics say within a few seconds.
         try await Task.sleep(for: .seconds(1))
+        func flowing(_ counters: PeerCounters) -> Bool { counters.framesDecoded > 0 && counters.audioPacketsIn > 0 && counters.audioPacketsOut > 0 }
         for peer in [alice, bob] {
-            let counters = await peer.counters()
+            let deadline = ContinuousClock.now + .seconds(10)
+            var counters = await peer.counters()
+            while !flowing(counters), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                counters = await peer.counters()
+            }
             #expect(peer.iceState.isConnected)
-            #expect(counters.framesDecoded > 0 && counters.audioPacketsIn > 0 && counters.audioPacketsOut > 0)
+            #expect(flowing(counters), "\(counters)")
         }
         _ = await alice.close()
         let recorded = try #require(await bob.close())

@@ -1,31 +1,42 @@
 import Foundation
 import Testing
 
-/// A redis-server of the test's own, on a free port, that the test can stop and start again.
+/// A redis-server of the test's own, on a free port, that the test can stop and start again: plain, or with more
+/// settings (`arguments`, such as ACL users), or serving TLS only with a certificate of `TestCertificates`.
 public final class RedisServer: @unchecked Sendable {
     // @unchecked: `process` is replaced only by `start`, which the one test that owns the server calls in sequence.
     public let port: Int
     let directory: URL
+    private let arguments: [String]
+    private let tls: TestCertificates?
     private var process: Process?
 
-    public init() throws {
+    public init(arguments: [String] = [], tls: TestCertificates? = nil) throws {
         port = try Self.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        (self.arguments, self.tls) = (arguments, tls)
     }
 
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
 
     /// Starts the server and returns once it answers. Needs redis-server (`TestServers.redisServer`).
     public func start(sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestServers.redisServer.require(sourceLocation: sourceLocation))
-        process.arguments = ["--bind", "127.0.0.1", "--port", "\(port)", "--save", "", "--appendonly", "no", "--dir", directory.path]
+        let listen =
+            tls.map {
+                [
+                    "--port", "0", "--tls-port", "\(port)", "--tls-cert-file", $0.serverCertificate.path, "--tls-key-file", $0.serverKey.path,
+                    "--tls-ca-cert-file", $0.ca.path, "--tls-auth-clients", "optional",
+                ]
+            } ?? ["--port", "\(port)"]
+        process.arguments = ["--bind", "127.0.0.1"] + listen + ["--save", "", "--appendonly", "no", "--dir", directory.path] + arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
         try await waitUntil("redis-server answers on port \(port)", sourceLocation: sourceLocation) {
-            (try? await RedisPing.ping(port: port)) == true
+            (try? await RedisPing.ping(port: port, tls: tls)) == true
         }
     }
 
@@ -56,14 +67,16 @@ public final class RedisServer: @unchecked Sendable {
     }
 }
 
-/// Whether something answers PING on a port, through redis-cli.
+/// Whether something answers PING on a port, through redis-cli (over TLS with the CA and the client certificate of
+/// `tls`). A server that asks for a password answers too (NOAUTH): it is up.
 public enum RedisPing {
-    public static func ping(port: Int) async throws -> Bool {
+    public static func ping(port: Int, tls: TestCertificates? = nil) async throws -> Bool {
         let process = Process()
         // redis-cli comes with redis-server.
         process.executableURL = URL(fileURLWithPath: try TestServers.redisServer.require()).deletingLastPathComponent()
             .appendingPathComponent("redis-cli")
-        process.arguments = ["-p", "\(port)", "ping"]
+        let certificates = tls.map { ["--tls", "--cacert", $0.ca.path, "--cert", $0.clientCertificate.path, "--key", $0.clientKey.path] }
+        process.arguments = ["-p", "\(port)"] + (certificates ?? []) + ["ping"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -72,6 +85,52 @@ public enum RedisPing {
             process.terminate()
             return false
         }
-        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("PONG")
+        let answer = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return answer.contains("PONG") || answer.contains("NOAUTH")
+    }
+}
+
+/// A CA of the test's own, made with openssl, and what it signed: a certificate for 127.0.0.1 (the server's) and a
+/// client certificate; and, to be refused, another CA.
+public struct TestCertificates: Sendable {
+    public let directory: URL
+    public var ca: URL { directory.appendingPathComponent("ca.crt") }
+    public var otherCA: URL { directory.appendingPathComponent("other-ca.crt") }
+    public var serverCertificate: URL { directory.appendingPathComponent("server.crt") }
+    public var serverKey: URL { directory.appendingPathComponent("server.key") }
+    public var clientCertificate: URL { directory.appendingPathComponent("client.crt") }
+    public var clientKey: URL { directory.appendingPathComponent("client.key") }
+
+    public init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("certificates-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Parley test CA")
+        try openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2", "-subj", "/CN=Another CA")
+        try sign("server", subject: "/CN=127.0.0.1", extensions: "subjectAltName=IP:127.0.0.1")
+        try sign("client", subject: "/CN=parley-node", extensions: "extendedKeyUsage=clientAuth")
+    }
+
+    private func sign(_ name: String, subject: String, extensions: String) throws {
+        try openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject)
+        try Data(extensions.utf8).write(to: directory.appendingPathComponent("\(name).ext"))
+        try openssl(
+            "x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).crt", "-days", "2",
+            "-extfile", "\(name).ext")
+    }
+
+    private func openssl(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw NodeError(description: "openssl \(arguments.joined(separator: " ")) failed") }
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: directory)
     }
 }

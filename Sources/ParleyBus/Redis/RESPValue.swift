@@ -44,5 +44,14 @@ public enum RESPValue: Sendable, Hashable {
 /// An error reply, or a connection that is not there.
 public struct RedisError: Error, CustomStringConvertible {
     public var description: String
+    /// Redis, or its TLS, refused this node: a wrong password, a permission missing, a certificate not trusted.
+    /// Trying again changes nothing, so a node stops at start with it.
+    public var isRefusal = false
     public init(description: String) { self.description = description }
+
+    static func refused(_ description: String) -> RedisError {
+        var error = RedisError(description: description)
+        error.isRefusal = true
+        return error
+    }
 }

@@ -34,19 +34,58 @@ public final class RedisBus: Bus {
         var nextId = 0
     }
 
-    private let host: String
-    private let port: Int
+    private let endpoint: RedisEndpoint
     let logger: Logger
     let state = Mutex(State())
 
-    /// - Parameter url: `redis://host:port`.
-    public init(url: String, logger: Logger) throws {
-        guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host else {
-            throw RedisError(description: "REDIS_URL must look like redis://host:port")
-        }
-        self.host = host
-        self.port = components.port ?? 6379
+    public init(endpoint: RedisEndpoint, logger: Logger) {
+        self.endpoint = endpoint
         self.logger = logger
+    }
+
+    /// - Parameter url: a `REDIS_URL` without TLS files.
+    public convenience init(url: String, logger: Logger) throws {
+        self.init(endpoint: try RedisEndpoint(url: url), logger: logger)
+    }
+
+    /// Checks, before the node starts, that Redis takes it: it signs in, over TLS if asked, and runs once each kind
+    /// of command the bus runs, on keys and channels like the bus's. A refusal (a wrong password, a permission the
+    /// ACL user lacks, a certificate not trusted) throws at once with what was refused; a Redis that cannot be
+    /// reached is waited for, up to `patience`.
+    public func verify(patience: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            do {
+                return try await probe()
+            } catch let error as RedisError where error.isRefusal {
+                throw error
+            } catch {
+                guard ContinuousClock.now < deadline else { throw RedisError(description: "cannot reach Redis at \(endpoint): \(error)") }
+                logger.warning("Redis is not there yet", metadata: ["redis": "\(endpoint)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    /// The commands the bus runs, each once: a NOPERM names what the ACL user lacks.
+    private func probe() async throws {
+        let connection = try await RedisConnection.connect(endpoint)
+        defer { connection.closeNow() }
+        let key = "parley:probe:\(UUID().uuidString)"
+        let commands = [
+            ["SET", key, "1", "PX", "1000", "NX"], ["GET", key], ["PTTL", key], ["EXISTS", key], ["INCR", key + ":n"],
+            ["SADD", key + ":s", "m"], ["SMEMBERS", key + ":s"], ["SREM", key + ":s", "m"], ["DEL", key, key + ":n"],
+            ["PUBLISH", "parley:probe", "1"], ["SUBSCRIBE", "parley:probe"], ["UNSUBSCRIBE", "parley:probe"],
+        ]
+        for command in commands {
+            do {
+                try await connection.send(command.map { ByteBuffer(string: $0) })
+            } catch let error as RedisError where error.description.hasPrefix("NOPERM") || error.description.hasPrefix("NOAUTH") {
+                throw RedisError.refused(
+                    "\(endpoint) refused \(command[0]): \(error.description). The ACL user needs the commands and the key and channel "
+                        + "patterns in the README's ACL SETUSER line")
+            }
+        }
     }
 
     public func run() async throws {
@@ -63,7 +102,7 @@ public final class RedisBus: Bus {
                 try await connect(resumed: connectedBefore)
                 connectedBefore = true
                 backoff = .milliseconds(100)
-                logger.info("connected to Redis", metadata: ["redis": "\(host):\(port)"])
+                logger.info("connected to Redis", metadata: ["redis": "\(endpoint)"])
                 await waitUntilDisconnected()
                 logger.warning("lost the connection to Redis; reconnecting")
             } catch {
@@ -76,10 +115,10 @@ public final class RedisBus: Bus {
     }
 
     private func connect(resumed: Bool) async throws {
-        let listener = try await RedisConnection.connect(host: host, port: port) { [weak self] in self?.route($0) }
+        let listener = try await RedisConnection.connect(endpoint) { [weak self] in self?.route($0) }
         let commands: RedisConnection
         do {
-            commands = try await RedisConnection.connect(host: host, port: port)
+            commands = try await RedisConnection.connect(endpoint)
         } catch {
             await listener.close()
             throw error

@@ -1,5 +1,8 @@
+import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
+import Synchronization
 
 /// One TCP connection to Redis, speaking RESP through `RedisChannelHandler`. Commands sent concurrently are
 /// pipelined: each is written at once, and the replies come back in order.
@@ -14,21 +17,43 @@ final class RedisConnection: Sendable {
         flushQueued = .makeBoxSendingValue(false, eventLoop: channel.eventLoop)
     }
 
-    /// Connects to `host:port`. `onPush` receives every reply that answers no request: pub/sub traffic.
-    static func connect(
-        host: String, port: Int, onPush: @escaping @Sendable (RESPValue) -> Void = { _ in }
-    ) async throws -> RedisConnection {
+    /// Connects to the endpoint, over TLS for `rediss://`, and signs in (AUTH) and picks its database (SELECT)
+    /// when it names them. `onPush` receives every reply that answers no request: pub/sub traffic. A refused sign-in
+    /// or TLS handshake throws `RedisError.refused`: trying again will not help.
+    static func connect(_ endpoint: RedisEndpoint, onPush: @escaping @Sendable (RESPValue) -> Void = { _ in }) async throws -> RedisConnection {
+        let tls = try endpoint.tlsContext()
+        let watcher = TLSWatcher()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // An address is checked against the certificate's IP addresses, a name against its names.
+                        let name = endpoint.host.isIPAddress ? nil : endpoint.host
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
+                        try channel.pipeline.syncOperations.addHandler(watcher)
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
                 }
             }
-            .connect(host: host, port: port)
+            .connect(host: endpoint.host, port: endpoint.port)
             .get()
-        return RedisConnection(channel: channel)
+        let connection = RedisConnection(channel: channel)
+        do {
+            var greeting: [[String]] = []
+            if let password = endpoint.password { greeting.append(["AUTH"] + (endpoint.user.map { [$0] } ?? []) + [password]) }
+            if endpoint.database != 0 { greeting.append(["SELECT", "\(endpoint.database)"]) }
+            // A PING either way, so that TLS that fails (the server's certificate, or the client's) fails here.
+            greeting.append(["PING"])
+            _ = try await connection.pipeline(greeting.map { $0.map { ByteBuffer(string: $0) } })
+        } catch {
+            await connection.close()
+            if let failure = watcher.failure { throw RedisError.refused("TLS with \(endpoint) failed: \(failure)") }
+            if let error = error as? RedisError { throw RedisError.refused("\(endpoint) refused to sign in: \(error.description)") }
+            throw error
+        }
+        return connection
     }
 
     var eventLoop: any EventLoop { channel.eventLoop }
@@ -91,5 +116,28 @@ final class RedisConnection: Sendable {
     /// Starts closing without waiting, from anywhere, including a cancellation handler.
     func closeNow() {
         channel.close(promise: nil)
+    }
+}
+
+extension String {
+    /// An IPv4 or IPv6 address rather than a name.
+    var isIPAddress: Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, self, &v4) == 1 || inet_pton(AF_INET6, self, &v6) == 1
+    }
+}
+
+/// Keeps the error TLS failed with, if it did: a refused certificate closes the connection, and the commands waiting
+/// on it fail only with the close.
+final class TLSWatcher: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let error = Mutex<(any Error)?>(nil)
+
+    var failure: (any Error)? { error.withLock { $0 } }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError { self.error.withLock { $0 = $0 ?? error } }
+        context.fireErrorCaught(error)
     }
 }

@@ -22,8 +22,7 @@ final class Composer: @unchecked Sendable {
     private let mixer: Element
     private let state = Mutex(Inputs())
     private let span = Mutex(Span())
-    private let finished = Waiters()
-    private let written = Atomic(false)
+    fileprivate let end = FileEnd()
 
     static let width = 640, height = 360, framerate = 15
     /// How late a remote stream's buffers may come and still be composed: webrtcbin's jitter buffer holds them
@@ -201,12 +200,7 @@ final class Composer: @unchecked Sendable {
             gst_element_send_event(source, gst_event_new_eos())
             gst_object_unref(source)
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.finished.wait(cancelled: ()) { self.written.load(ordering: .acquiring) ? () : nil } }
-            group.addTask { try? await Task.sleep(for: .seconds(5)) }
-            await group.next()
-            group.cancelAll()
-        }
+        await end.wait()
         joined.forEach(detach)
         pipeline.remove(bin)
         return span.withLock { span in span.first.map { .nanoseconds(Int64(span.end - min(span.end, $0))) } }
@@ -221,10 +215,6 @@ final class Composer: @unchecked Sendable {
         }
     }
 
-    fileprivate func wrote() {
-        written.store(true, ordering: .releasing)
-        finished.resumeAll()
-    }
 }
 
 private let onEncodedFrame: GstPadProbeCallback = { _, info, context in
@@ -237,7 +227,7 @@ private let onEncodedFrame: GstPadProbeCallback = { _, info, context in
 /// The file is whole when the end of the streams reaches it.
 private let onFileEvent: GstPadProbeCallback = { _, info, context in
     if let event = info.flatMap({ gst_pad_probe_info_get_event($0) }), event.pointee.type == GST_EVENT_EOS {
-        Unmanaged<Composer>.fromOpaque(context!).takeUnretainedValue().wrote()
+        Unmanaged<Composer>.fromOpaque(context!).takeUnretainedValue().end.mark()
     }
     return GST_PAD_PROBE_OK
 }

@@ -1,5 +1,7 @@
 import CGStreamer
 import Foundation
+import ParleyCore
+import Synchronization
 
 /// A GStreamer element: a pipeline, a bin or a single element.
 typealias Element = UnsafeMutablePointer<GstElement>
@@ -176,5 +178,27 @@ extension UnsafeMutablePointer where Pointee == GstPad {
         gst_pad_add_probe(
             self, GST_PAD_PROBE_TYPE_BUFFER, callback, Unmanaged.passRetained(context).toOpaque(),
             { context in Unmanaged<AnyObject>.fromOpaque(context!).release() })
+    }
+}
+
+/// The moment a file's streams have all reached its sink (their end-of-stream), so that it is whole: marked once,
+/// from GStreamer's thread, and waited for, at most a few seconds, by whoever finishes the file.
+final class FileEnd: Sendable {
+    private let waiters = Waiters()
+    private let reached = Atomic(false)
+
+    func mark() {
+        reached.store(true, ordering: .releasing)
+        waiters.resumeAll()
+    }
+
+    /// Returns once the end is reached, or after `limit`.
+    func wait(atMost limit: Duration = .seconds(5)) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waiters.wait(cancelled: ()) { self.reached.load(ordering: .acquiring) ? () : nil } }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 }

@@ -14,8 +14,7 @@ final class Recorder: @unchecked Sendable {
     private let pipeline: Element
     private let name: String
     private let state = Mutex(Inputs())
-    private let finished = Waiters()
-    private let written = Atomic(false)
+    private let end = FileEnd()
 
     /// Unchecked: the elements and pads are GStreamer's thread-safe objects.
     private struct Inputs: @unchecked Sendable {
@@ -65,7 +64,7 @@ final class Recorder: @unchecked Sendable {
                     pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                     { _, info, context in
                         if let event = info.flatMap({ gst_pad_probe_info_get_event($0) }), event.pointee.type == GST_EVENT_EOS {
-                            Unmanaged<Recorder>.fromOpaque(context!).takeUnretainedValue().wrote()
+                            Unmanaged<Recorder>.fromOpaque(context!).takeUnretainedValue().end.mark()
                         }
                         return GST_PAD_PROBE_OK
                     }, Unmanaged.passRetained(self).toOpaque(), { Unmanaged<Recorder>.fromOpaque($0!).release() })
@@ -91,20 +90,11 @@ final class Recorder: @unchecked Sendable {
             return inputs.mux
         }
         guard let mux else { return nil }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.finished.wait(cancelled: ()) { self.written.load(ordering: .acquiring) ? () : nil } }
-            group.addTask { try? await Task.sleep(for: .seconds(5)) }
-            await group.next()
-            group.cancelAll()
-        }
+        await end.wait()
         pipeline.remove(mux)
         return path
     }
 
-    private func wrote() {
-        written.store(true, ordering: .releasing)
-        finished.resumeAll()
-    }
 
     private static func ghost(_ pad: Pad, in bin: Element) -> Pad {
         let name = String(cString: gst_object_get_name(UnsafeMutableRawPointer(pad).assumingMemoryBound(to: GstObject.self)))
