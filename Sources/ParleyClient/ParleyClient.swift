@@ -192,6 +192,16 @@ public final class ParleyClient: Sendable {
     func request<Body: Encodable, Response: Decodable>(
         _ method: HTTPMethod, _ path: String, _ body: Body?
     ) async throws -> Response {
+        let (_, bytes) = try await exchange(method, path, body)
+        if Response.self == Empty.self { return Empty() as! Response }
+        return try JSONDecoder().decode(Response.self, from: bytes)
+    }
+
+    /// Sends a request with the access token and a JSON body, and returns a success's status and body; an error
+    /// answer throws.
+    func exchange<Body: Encodable>(
+        _ method: HTTPMethod, _ path: String, _ body: Body?, timeout: TimeAmount = .seconds(30)
+    ) async throws -> (HTTPResponseStatus, Data) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token = currentSession?.accessToken {
@@ -201,11 +211,10 @@ public final class ParleyClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         }
-        let response = try await http.execute(request, timeout: .seconds(30))
+        let response = try await http.execute(request, timeout: timeout)
         let bytes = Data(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
         guard (200..<300).contains(response.status.code) else { throw ParleyClientError(status: response.status, body: bytes) }
-        if Response.self == Empty.self { return Empty() as! Response }
-        return try JSONDecoder().decode(Response.self, from: bytes)
+        return (response.status, bytes)
     }
 }
 

@@ -40,16 +40,8 @@ public struct RecorderClient: Sendable {
 
     /// The oldest job waiting for a worker, or nil when there is none (the server then counts this worker as free).
     public func claim() async throws -> ClaimedRecording? {
-        var request = HTTPClientRequest(url: rest.baseURL + "/api/recorder/claim")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(rest.currentSession!.accessToken)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(Held(worker: worker))))
-        let response = try await rest.http.execute(request, timeout: .seconds(10))
-        let bytes = Data(buffer: try await response.body.collect(upTo: 1024 * 1024))
-        guard response.status != .noContent else { return nil }
-        guard (200..<300).contains(response.status.code) else { throw ParleyClientError(status: response.status, body: bytes) }
-        return try JSONDecoder().decode(ClaimedRecording.self, from: bytes)
+        let (status, bytes) = try await rest.exchange(.POST, "/api/recorder/claim", Held(worker: worker), timeout: .seconds(10))
+        return status == .noContent ? nil : try JSONDecoder().decode(ClaimedRecording.self, from: bytes)
     }
 
     /// Extends this worker's lease on a job; 409 `conflict` when it holds the job no more.

@@ -17,6 +17,13 @@ struct RecordingStoreTests {
 
     static let lease: Int64 = 8000
 
+    /// A recording of the meeting, waiting for a worker: `worker` asks for a job and finds none (and so is free),
+    /// then `user` starts it.
+    static func pending(_ store: SQLStore, _ meeting: String, by user: User, worker: String) async throws -> RecordingJob {
+        #expect(try await store.claimRecording(worker: worker, lease: lease, now: .now) == nil)
+        return try #require(try await store.startRecording(meeting: meeting, by: user.id, workersIdleSince: .now.adding(seconds: -5)).job)
+    }
+
     @Test("only an attendee starts a recording, only while a worker is free, and starting again finds it", arguments: Backend.allCases)
     func start(backend: Backend) async throws {
         try await backend.withStore { store in
@@ -60,9 +67,7 @@ struct RecordingStoreTests {
         try await backend.withStore { store in
             let people = try await People.make(store)
             let meeting = try await Self.call(store, people)
-            _ = try await store.claimRecording(worker: "idle", lease: Self.lease, now: .now)
-            let job = try #require(
-                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let job = try await Self.pending(store, meeting, by: people.alice, worker: "idle")
 
             let now = Timestamp.now
             let claims = try await withThrowingTaskGroup(of: RecordingJob?.self) { group in
@@ -102,17 +107,13 @@ struct RecordingStoreTests {
         try await backend.withStore { store in
             let people = try await People.make(store)
             let meeting = try await Self.call(store, people)
-            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            let pending = try #require(
-                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let pending = try await Self.pending(store, meeting, by: people.alice, worker: "w1")
             #expect(try await store.expireRecordings(now: .now, grace: 15_000).isEmpty)
             let unclaimed = try await store.expireRecordings(now: .now.adding(seconds: 16), grace: 15_000)
             #expect(unclaimed.map { $0.job?.stopReason } == [.recorderUnavailable] && unclaimed[0].stopped)
             #expect(try await store.recording(pending.id)?.state == .failed)
 
-            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            let job = try #require(
-                try await store.startRecording(meeting: meeting, by: people.alice.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let job = try await Self.pending(store, meeting, by: people.alice, worker: "w1")
             let claimed = try #require(try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now))
             #expect(claimed.id == job.id)
             #expect(try await store.expireRecordings(now: .now.adding(seconds: 20), grace: 15_000).isEmpty)
@@ -128,9 +129,7 @@ struct RecordingStoreTests {
             let meeting = try await Self.call(store, people)
             let recorder = Attendee(conn: "n2.1", user: User.recorderId, media: MediaState(audio: false, video: false), joinedAt: .now)
             await expectError(.notFound) { try await store.joinMeeting(meeting, attendee: recorder, capacity: 2) }
-            _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
-            let job = try #require(
-                try await store.startRecording(meeting: meeting, by: people.bob.id, workersIdleSince: .now.adding(seconds: -5)).job)
+            let job = try await Self.pending(store, meeting, by: people.bob, worker: "w1")
             _ = try await store.claimRecording(worker: "w1", lease: Self.lease, now: .now)
             // At capacity (2), the recorder still joins; its session lives while it records. One that joins again,
             // from another socket, replaces the one before.
