@@ -182,6 +182,7 @@ let package = Package(
             dependencies: [
                 "ParleyClient",
                 "ParleyCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

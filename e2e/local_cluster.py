@@ -4,9 +4,11 @@ nodes and HAProxy on free ports), driven through its commands."""
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -61,3 +63,44 @@ class Cluster:
     def url(self, node, test=True):
         """The web client, asking for WS node `node`; `test=1` gives the page its read-only window.parley."""
         return f"http://127.0.0.1:{self.port}/?node={node}" + ("&test=1" if test else "")
+
+    # The load balancer, stopped and started again: the server as a client sees it, away and back.
+
+    def _haproxy_pid(self):
+        with open(os.path.join(self.folder, "haproxy.pid")) as file:
+            return int(file.read().split()[0])
+
+    def stop_load_balancer(self):
+        """Stops the cluster's HAProxy: the server is then unreachable, connections to its port refused."""
+        pid = self._haproxy_pid()
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _running(pid):
+            assert time.monotonic() < deadline, "HAProxy did not stop"
+            time.sleep(0.05)
+
+    def start_load_balancer(self):
+        """Starts the cluster's HAProxy again, as scripts/cluster up does, and waits until the nodes answer through it."""
+        with open(os.path.join(self.folder, "haproxy.log"), "a") as log:
+            subprocess.run(
+                ["haproxy", "-D", "-f", os.path.join(self.folder, "haproxy.cfg"), "-p", os.path.join(self.folder, "haproxy.pid")],
+                stdout=log, stderr=subprocess.STDOUT, check=True, timeout=30,
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if self.get("/readyz")[0] == 200 and self.get("/api/me")[0] == 401:
+                    return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the cluster did not answer through HAProxy again"
+            time.sleep(0.2)
+
+
+def _running(pid):
+    """The process runs (a zombie, killed and not yet reaped, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -77,7 +77,9 @@ public final class ParleyClient: Sendable {
     public func me() async throws -> User { try await request(.GET, "/api/me") }
 
     public func searchUsers(_ query: String) async throws -> [User] {
-        try await request(.GET, "/api/users?q=\(query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? query)")
+        // Only the unreserved characters stay as they are: `&`, `=` and `+` in a query are the query's own.
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        return try await request(.GET, "/api/users?q=\(query.addingPercentEncoding(withAllowedCharacters: unreserved) ?? query)")
     }
 
     @discardableResult
@@ -211,11 +213,34 @@ public final class ParleyClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
         }
-        let response = try await http.execute(request, timeout: timeout)
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw ParleyClientUnreachable(server: baseURL, reason: error)
+        }
         let bytes = Data(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
         guard (200..<300).contains(response.status.code) else { throw ParleyClientError(status: response.status, body: bytes) }
         return (response.status, bytes)
     }
+}
+
+/// No answer from the server: it cannot be reached, or the connection broke before the answer came.
+public struct ParleyClientUnreachable: Error, Sendable, CustomStringConvertible {
+    public var server: String
+    public var reason: any Error
+    public var description: String { "cannot reach \(server) (\(reason))" }
+}
+
+extension HTTPClient {
+    /// A client whose requests fail at once when the server cannot be reached, instead of connecting again until
+    /// their deadline: a terminal command says so at once, and retries, saying so, where it waits for the server.
+    public static let failingFast: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .seconds(5)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .shared(HTTPClient.defaultEventLoopGroup), configuration: configuration)
+    }()
 }
 
 /// An error answer from the server: its HTTP status and the `{"error": {"code", "message"}}` it carried.

@@ -116,6 +116,8 @@ extension AsyncParsableCommand {
             Output.error("\(error.code): \(error.message)")
         } catch let error as CLIError {
             Output.error(error.description)
+        } catch let error as ParleyClientUnreachable {
+            Output.error(error.description)
         } catch {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import ParleyClient
 import ParleyCore
@@ -24,7 +25,7 @@ public actor SignedIn {
         self.store = store
         self.stored = stored
         self.server = stored.server
-        self.client = ParleyClient(baseURL: stored.server)
+        self.client = ParleyClient(baseURL: stored.server, http: .failingFast)
         client.restore(stored.session)
     }
 

@@ -188,7 +188,7 @@ final class Attendance {
             // The recorder's token lives only as long as its job: without it, the recording is over.
             if case .record = mode, code == 4401 { throw CLIError("the recording's token is no longer good", code: "unauthorized") }
             // LiveClient tries again, pausing longer after each try that fails, up to a few seconds.
-            if conn == nil { report.unreachable(identity.webSocketURL) } else { Output.error("disconnected; reconnecting") }
+            if conn == nil { report.output.unreachable(identity.webSocketURL) } else { Output.error("disconnected; reconnecting") }
             conn = nil
             await dropAll()
         case .live(.event(let event)):

@@ -17,15 +17,6 @@ struct Report {
         ["conn": .string(peer.conn), "user": .string(peer.user), "username": .string(peer.username)]
     }
 
-    /// The server cannot be reached: said on standard error, and with `--json` as a `server` line too.
-    func unreachable(_ server: String, error: (any Error)? = nil, retryIn seconds: Int? = nil) {
-        Output.error("cannot reach \(server)\(error.map { " (\($0))" } ?? ""); retrying\(seconds.map { " in \($0) s" } ?? "")")
-        guard output.json else { return }
-        var fields: [String: JSONValue] = ["event": .string("server"), "state": .string("unreachable"), "server": .string(server)]
-        if let seconds { fields["retryIn"] = .int(Int64(seconds)) }
-        output.line(Output.encode(JSONValue.object(fields)))
-    }
-
     func connected(node: String, conn: String) {
         Output.error("connected to node \(node) as \(conn)")
         guard output.json else { return }

@@ -512,51 +512,6 @@ def web(web_session):
     web_session.idle()
 
 
-# MARK: The cluster's HAProxy
-
-
-def _haproxy_pid(cluster):
-    with open(os.path.join(cluster.folder, "haproxy.pid")) as file:
-        return int(file.read().split()[0])
-
-
-def _running(pid):
-    """The process runs (a zombie, killed and not yet reaped, does not count)."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def stop_haproxy(cluster):
-    """Stops the cluster's HAProxy (the server is then unreachable: connections to its port are refused)."""
-    pid = _haproxy_pid(cluster)
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _running(pid):
-        assert time.monotonic() < deadline, "HAProxy did not stop"
-        time.sleep(0.05)
-
-
-def start_haproxy(cluster):
-    """Starts the cluster's HAProxy again, as scripts/cluster up does, and waits until the nodes answer through it."""
-    with open(os.path.join(cluster.folder, "haproxy.log"), "a") as log:
-        subprocess.run(
-            ["haproxy", "-D", "-f", os.path.join(cluster.folder, "haproxy.cfg"), "-p", os.path.join(cluster.folder, "haproxy.pid")],
-            stdout=log, stderr=subprocess.STDOUT, check=True, timeout=30,
-        )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if cluster.get("/readyz")[0] == 200 and cluster.get("/api/me")[0] == 401:
-                return
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the cluster did not answer through HAProxy again"
-        time.sleep(0.2)
-
-
 # MARK: Recordings
 
 

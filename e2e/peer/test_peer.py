@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import probe, start_haproxy, stop_haproxy, stream_duration
+from conftest import probe, stream_duration
 
 CONNECTED = ("connected", "completed")
 STATS_FIELDS = {
@@ -228,13 +228,13 @@ def test_a_peer_that_vanishes_mid_call_leaves_and_the_others_go_on(new_user, par
 def test_parley_peer_retries_an_unreachable_server_and_connects_once_it_is_back(cluster, new_user, parley_peer):
     alice, bob = new_user("alice"), new_user("bob")
     alice.ok("contacts", "add", bob.username)
-    stop_haproxy(cluster)
+    cluster.stop_load_balancer()
     try:
         callee = parley_peer(bob, "answer", "--duration", "4")
         callee.wait_stderr(lambda line: "cannot reach" in line, timeout=30, what='"cannot reach"')
         assert callee.process.poll() is None, "parley-peer gave up"
     finally:
-        start_haproxy(cluster)
+        cluster.start_load_balancer()
 
     # Back: it connects at its next try, and takes the call.
     caller = parley_peer(alice, "call", f"@{bob.username}", "--duration", "8")

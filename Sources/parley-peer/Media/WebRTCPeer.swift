@@ -57,7 +57,7 @@ struct PeerCounters: Sendable {
     var bytesIn = 0.0, bytesOut = 0.0
     var audioPacketsIn = 0.0, audioPacketsOut = 0.0, videoPacketsIn = 0.0, videoPacketsOut = 0.0
     var packetsLost = 0.0
-    /// Seconds, from the remote peer's receiver reports; nil before the first.
+    /// Seconds, from the remote peer's receiver reports; nil before the first that measured one.
     var roundTrip: Double?
     var framesDecoded = 0
 }
@@ -236,8 +236,10 @@ final class WebRTCPeer: @unchecked Sendable {
                     if kind == .audio { counters.audioPacketsOut += number("packets-sent") }
                     if kind == .video { counters.videoPacketsOut += number("packets-sent") }
                 case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
+                    // A receiver report sent before any sender report reached its peer measures no round trip, and
+                    // GStreamer gives it as 0.
                     let roundTrip = parley_structure_number(report, "round-trip-time")
-                    if roundTrip >= 0 { counters.roundTrip = max(counters.roundTrip ?? 0, roundTrip) }
+                    if roundTrip > 0 { counters.roundTrip = max(counters.roundTrip ?? 0, roundTrip) }
                 default:
                     break
                 }

@@ -19,8 +19,10 @@ struct Chat: AsyncParsableCommand {
 
     func run() async throws {
         let signedIn = try SignedIn(options)
-        let room = try await RoomName.resolve(self.room, signedIn)
-        let detail = try await signedIn.call { try await $0.room(room) }
+        let detail = try await Reachable.retrying(signedIn, options.output) { [name = self.room] in
+            try await signedIn.call { try await $0.room(try await RoomName.resolve(name, signedIn)) }
+        }
+        let room = detail.room.id
         let names = Dictionary(detail.members.map { ($0.user.id, $0.user.username) }) { first, _ in first }
         let user = await signedIn.user
         let me = user.id

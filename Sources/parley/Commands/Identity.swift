@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ArgumentParser
 import Foundation
 import ParleyClient
@@ -16,7 +17,7 @@ struct Register: AsyncParsableCommand {
     func run() async throws {
         let password = try Password.read(fromStandardInput: passwordStdin, confirm: true)
         let server = options.chosenServer ?? ClientOptions.defaultServer
-        let client = ParleyClient(baseURL: server)
+        let client = ParleyClient(baseURL: server, http: .failingFast)
         let session = try await client.register(username: username, password: password, name: name)
         try options.credentials.save(StoredCredentials(server: client.baseURL, session: session))
         options.output.emit(session.user, "Registered and signed in as \(session.user.username) on \(client.baseURL).")
@@ -34,7 +35,7 @@ struct Login: AsyncParsableCommand {
     func run() async throws {
         let password = try Password.read(fromStandardInput: passwordStdin, confirm: false)
         let server = options.chosenServer ?? (try? options.credentials.load())?.server ?? ClientOptions.defaultServer
-        let client = ParleyClient(baseURL: server)
+        let client = ParleyClient(baseURL: server, http: .failingFast)
         let session = try await client.login(username: username, password: password)
         try options.credentials.save(StoredCredentials(server: client.baseURL, session: session))
         options.output.emit(session.user, "Signed in as \(session.user.username) on \(client.baseURL).")

@@ -6,7 +6,8 @@ import ParleyCore
 
 /// `parley tail ROOM...`: prints rooms' messages as they arrive, every one once and in order. It starts after the
 /// last seq a tail of this profile printed (or `--since`, or the room's newest), and LiveClient resumes from the last
-/// seq it holds after every reconnect, to whichever WS node takes it.
+/// seq it holds after every reconnect, to whichever WS node takes it. A server that cannot be reached at the start is
+/// waited for, as a dropped socket is.
 struct Tail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Follow rooms: print their messages as they arrive.")
 
@@ -27,8 +28,10 @@ struct Tail: AsyncParsableCommand {
         let live = LiveClient(rest: signedIn.client, urls: [signedIn.webSocketURL])
         var names: [String: String] = [:]
         for name in rooms {
-            let room = try await RoomName.resolve(name, signedIn)
-            let detail = try await signedIn.call { try await $0.room(room) }
+            let detail = try await Reachable.retrying(signedIn, options.output) {
+                try await signedIn.call { try await $0.room(try await RoomName.resolve(name, signedIn)) }
+            }
+            let room = detail.room.id
             for member in detail.members { names[member.user.id] = member.user.username }
             try await live.follow(room, since: since ?? saved[room] ?? detail.room.lastSeq)
         }
