@@ -45,8 +45,11 @@ public struct S3BlobStore: BlobStore {
     // MARK: Presigned
 
     public func directUpload(key: String, size: Int64, contentType: String, expires: TimeInterval, now: Date) -> DirectRequest? {
-        // The content type is signed: the bucket refuses the upload unless the client sends the one declared.
-        let request = SignatureV4.Request(method: "PUT", host: publicHost, path: path(key), headers: [("content-type", contentType)])
+        // The size and the content type are signed: the bucket refuses an upload whose Content-Length or Content-Type
+        // is not the one declared, before it stores a byte. Any client sends the Content-Length of the bytes it sends,
+        // so only the type is a header to set.
+        let request = SignatureV4.Request(
+            method: "PUT", host: publicHost, path: path(key), headers: [("content-length", String(size)), ("content-type", contentType)])
         let query = signer.presignedQuery(request, expires: Int(expires), at: now)
         return DirectRequest(method: "PUT", url: url(request.path, query: query, public: true), headers: ["Content-Type": contentType])
     }

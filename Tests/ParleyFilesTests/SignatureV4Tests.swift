@@ -79,7 +79,8 @@ import Testing
         instant = datetime.datetime.fromtimestamp(int(when), datetime.timezone.utc)
         with mock.patch("botocore.auth.get_current_datetime", return_value=instant):
             print(client.generate_presigned_url(
-                "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": content_type}, ExpiresIn=300))
+                "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": 10},
+                ExpiresIn=300))
             print(client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": sys.argv[6],
                 "ResponseContentType": content_type}, ExpiresIn=300))

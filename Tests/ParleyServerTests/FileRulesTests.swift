@@ -51,4 +51,13 @@ struct FileRulesTests {
         #expect(origins == ["https://files.example.com:9443"])
         #expect(SecurityHeaders(connectSources: origins).fields.contains { $0.1.contains("connect-src 'self' https://files.example.com:9443;") })
     }
+
+    @Test("a file may hold 25 MiB, and one never sent is swept after a day, unless the environment says otherwise")
+    func limits() throws {
+        let defaults = try Configuration(environment: [:])
+        #expect(defaults.fileMaxBytes == 25 * 1024 * 1024 && defaults.fileUnsentTTL == 24 * 60 * 60)
+        let set = try Configuration(environment: ["PARLEY_FILE_MAX_BYTES": "1024", "PARLEY_FILE_UNSENT_TTL": "60"])
+        #expect(set.fileMaxBytes == 1024 && set.fileUnsentTTL == 60)
+        #expect(throws: ConfigurationError.self) { try Configuration(environment: ["PARLEY_FILE_MAX_BYTES": "0"]) }
+    }
 }

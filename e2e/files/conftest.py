@@ -173,8 +173,8 @@ class User:
         """The answer to METHOD /api/PATH, signed in, through HAProxy or the API node named by `via`."""
         base = self.store.api_nodes[via] if via else self.store.base_url
         options.setdefault("timeout", 30)
-        return requests.request(
-            method, f"{base}/api/{path}", json=body, headers={"Authorization": f"Bearer {self.token}"}, **options)
+        headers = {"Authorization": f"Bearer {self.token}", **options.pop("headers", {})}
+        return requests.request(method, f"{base}/api/{path}", json=body, headers=headers, **options)
 
     def ok(self, method, path, body=None, status=200, via=None):
         answer = self.call(method, path, body, via=via)

@@ -346,6 +346,14 @@ def test_a_lying_type_is_refused_with_nothing_kept(store, alice, room):
     else:
         assert put(store, announced, fake).status_code == 200
         assert store.blobs.head(unsent_key(store, room, file)) == len(fake)
+        # A type with no magic bytes to check is held to the Content-Type the bucket kept: the signed link refuses
+        # another on a real bucket, and Parley refuses it when the file is sent, on one that does not check.
+        text = b"plain words"
+        other = alice.announce(room, "notes.txt", len(text), "text/plain").json()
+        assert put(store, other, text, headers={"Content-Type": "text/html"}).status_code == 200
+        answer = alice.send(room, [other["file"]["id"]])
+        assert answer.status_code == 400 and error_code(answer) == "invalid_field", answer.text
+        assert store.blobs.head(unsent_key(store, room, other["file"]["id"])) is None
     # Either way it cannot be sent, and nothing of it is left.
     answer = alice.send(room, [file])
     assert answer.status_code == 400 and error_code(answer) == "invalid_field", answer.text
@@ -402,3 +410,31 @@ def test_a_file_uploaded_and_never_sent_is_swept_with_its_bytes(store, alice, ro
         wait_for(lambda: alice.link(swept).status_code == 404, 5, f"{swept} being forgotten")
         answer = alice.send(room, [swept])
         assert answer.status_code == 400, answer.text
+
+
+def test_avatars_are_taken_by_their_bytes_up_to_1_mib(store, alice, bob):
+    """PNG, JPEG and WebP are told by their first bytes, whatever the request calls them; a picture over 1 MiB is
+    refused by its Content-Length, and nothing of it is kept."""
+    pictures = {
+        ("png", "png"): png(4, 4),
+        ("jpg", "jpeg"): b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(64),
+        ("webp", "webp"): b"RIFF\x24\x00\x00\x00WEBPVP8 " + os.urandom(32),
+    }
+    for (extension, kind), picture in pictures.items():
+        answer = alice.call("PUT", "me/avatar", data=picture, headers={"Content-Type": "application/octet-stream"})
+        assert answer.status_code == 200, answer.text
+        avatar = answer.json()["avatar"]
+        assert avatar.endswith(f".{extension}"), avatar
+        served = requests.get(store.base_url + avatar, timeout=10)
+        assert served.status_code == 200 and served.headers["Content-Type"] == f"image/{kind}", served.headers
+        assert served.content == picture
+    # Bob sees it in the user objects of their room.
+    members = bob.ok("GET", f"rooms/{alice.contact(bob)}")["members"]
+    assert {m["user"]["id"]: m["user"].get("avatar") for m in members} == {alice.id: avatar, bob.id: None}
+
+    before = set(store.blobs.keys())
+    too_big = png(4, 4) + b"\0" * (1 << 20)
+    answer = alice.call("PUT", "me/avatar", data=too_big, headers={"Content-Type": "image/png"})
+    assert answer.status_code == 413 and error_code(answer) == "too_large", answer.text
+    assert set(store.blobs.keys()) == before
+    assert alice.ok("GET", "me")["avatar"] == avatar

@@ -24,7 +24,9 @@ struct FileAttachments: Sendable {
         if info.size == file.ref.size, let body = try await blobs.read(key: file.uploadKey, offset: 0, length: Int64(FileRules.sniffLength)) {
             for try await chunk in body.chunks { head += chunk.readableBytesView }
         }
-        guard info.size == file.ref.size, FileRules.bytes(head, match: file.ref.contentType) else {
+        // A bucket keeps the Content-Type the upload came with; a folder keeps none, its upload route checked it.
+        let typed = info.contentType.map { (try? FileRules.contentType($0)) == file.ref.contentType } ?? true
+        guard info.size == file.ref.size, typed, FileRules.bytes(head, match: file.ref.contentType) else {
             try await blobs.delete(key: file.uploadKey)
             throw ParleyError.invalid("files", "\(file.ref.name) is not the \(file.ref.size) bytes of \(file.ref.contentType) announced")
         }
