@@ -109,6 +109,67 @@ stop_redis() {
   kill -9 "$pid" 2>/dev/null || true
 }
 
+# start_redis_cluster DIR MASTERS: a Redis Cluster of MASTERS masters, each with a replica, on free loopback ports,
+# made with `redis-cli --cluster create`; DIR/seeds holds its nodes as REDIS_CLUSTER takes them (host:port,...), and
+# DIR/node-PORT each node's files.
+start_redis_cluster() {
+  local dir=$1 masters=$2 ports seeds=""
+  ports=$(free_ports $((masters * 4)))
+  set -- $ports
+  while [ $# -gt 0 ]; do
+    start_redis_cluster_node "$dir/node-$1" "$1" "$2" || return 1
+    seeds="$seeds${seeds:+,}127.0.0.1:$1"
+    shift 2
+  done
+  redis-cli --cluster create ${seeds//,/ } --cluster-replicas 1 --cluster-yes > "$dir/create.log" 2>&1 \
+    || { echo "redis-cli --cluster create failed"; cat "$dir/create.log"; return 1; }
+  wait_redis_cluster "$seeds" || { cat "$dir/create.log"; return 1; }
+  echo "$seeds" > "$dir/seeds"
+}
+
+# start_redis_cluster_node NODE_DIR PORT BUS_PORT: one node of a Redis Cluster, or the same again after a kill (its
+# nodes.conf makes it rejoin; a master whose replica took over comes back as a replica). The cluster bus gets a free
+# port of its own: the default, the port + 10000, may be taken or past 65535. A short node timeout, so that a replica
+# takes over a dead master within seconds.
+start_redis_cluster_node() {
+  local node=$1 port=$2 bus=$3
+  mkdir -p "$node"
+  echo "$port $bus" > "$node/ports"
+  redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$bus" \
+    --cluster-config-file "$node/nodes.conf" --cluster-node-timeout "${REDIS_CLUSTER_NODE_TIMEOUT:-2000}" --repl-diskless-sync-delay 0 \
+    --save "" --appendonly no --daemonize yes --pidfile "$node/redis.pid" --logfile "$node/redis.log" --dir "$node"
+  for _ in $(seq 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "redis on $port did not start"; cat "$node/redis.log"; return 1
+}
+
+# wait_redis_cluster SEEDS: waits until every node of SEEDS (host:port,...) says cluster_state:ok, and every replica
+# has its master's data: a replica that never synced cannot take over.
+wait_redis_cluster() {
+  local address ok
+  for _ in $(seq 150); do
+    ok=1
+    for address in ${1//,/ }; do
+      redis-cli -p "${address##*:}" cluster info 2>/dev/null | grep -q "cluster_state:ok" || ok=0
+      redis-cli -p "${address##*:}" info replication 2>/dev/null | grep -q "master_link_status:down" && ok=0
+    done
+    [ "$ok" = 1 ] && return 0
+    sleep 0.2
+  done
+  echo "the Redis Cluster is not ok"; return 1
+}
+
+# stop_redis_cluster DIR: stops every node start_redis_cluster started in DIR.
+stop_redis_cluster() {
+  local node
+  for node in "$1"/node-*; do
+    [ -d "$node" ] && stop_redis "$node"
+  done
+  return 0
+}
+
 # Puts the Swift toolchain on PATH where this machine keeps it.
 use_swift() {
   command -v swift >/dev/null 2>&1 || export PATH=/opt/swift/usr/bin:$PATH

@@ -23,7 +23,8 @@ public protocol Bus: Service {
     func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int
     /// Publishes as `publish(_:to:)` does, with no task waiting for the reply: `then` gets how many subscriptions
     /// received it, or the error, on the bus's thread (Redis's event loop, or the caller's in one process). Publishes
-    /// keep their order either way. `then` must not block.
+    /// keep their order either way, and so do the calls of `then` for one channel (on a Redis Cluster, channels on
+    /// different shards answer apart). `then` must not block.
     func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void)
 
     /// Lends a subscription for the duration of `body`; it is closed when `body` returns or throws. With `receive`,

@@ -15,11 +15,15 @@ func makeStore(_ configuration: Configuration, logger: Logger) async throws -> S
     return try await SQLStore.sqlite(path: configuration.sqlitePath, logger: logger)
 }
 
-/// Redis when `REDIS_URL` is set, else the in-process bus.
+/// A Redis Cluster when `REDIS_CLUSTER` is set, one Redis when `REDIS_URL` is, else the in-process bus.
 func makeBus(_ configuration: Configuration, logger: Logger) throws -> any Bus {
-    guard let url = configuration.redisURL else { return LocalBus() }
     let tls = RedisEndpoint.TLS(
         caFile: configuration.redisCAFile, certificateFile: configuration.redisCertificateFile, keyFile: configuration.redisKeyFile)
+    if let seeds = configuration.redisCluster {
+        guard configuration.redisURL == nil else { throw ConfigurationError("set REDIS_URL or REDIS_CLUSTER, not both") }
+        return RedisBus(cluster: try RedisEndpoint.cluster(seeds, tls: tls), logger: logger)
+    }
+    guard let url = configuration.redisURL else { return LocalBus() }
     return RedisBus(endpoint: try RedisEndpoint(url: url, tls: tls), logger: logger)
 }
 

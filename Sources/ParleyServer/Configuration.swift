@@ -31,6 +31,9 @@ public struct Configuration: Sendable {
     public var sqlitePath = "./parley.sqlite"
     /// Redis, or nil for the in-process bus: `redis://[user[:password]@]host:port[/db]`, or `rediss://` for TLS.
     public var redisURL: String?
+    /// A Redis Cluster's seed nodes, `host:port,...` (the first may be a `redis[s]://user:password@host:port` URL),
+    /// for sharded pub/sub; instead of `redisURL`.
+    public var redisCluster: String?
     /// For `rediss://`: the CA that signed Redis's certificate (PEM; the system's roots otherwise), and a client
     /// certificate and its key for a Redis that asks for one.
     public var redisCAFile: String?
@@ -118,6 +121,7 @@ public struct Configuration: Sendable {
             try integer("PARLEY_DATABASE_WARM_CONNECTIONS", 0...PostgresDriver.defaultMaximumConnections) ?? databaseWarmConnections
         sqlitePath = value("PARLEY_SQLITE_PATH") ?? sqlitePath
         redisURL = value("REDIS_URL")
+        redisCluster = value("REDIS_CLUSTER")
         redisCAFile = value("PARLEY_REDIS_CA_FILE")
         redisCertificateFile = value("PARLEY_REDIS_CERT_FILE")
         redisKeyFile = value("PARLEY_REDIS_KEY_FILE")

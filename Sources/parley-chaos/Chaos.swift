@@ -7,7 +7,8 @@ import ParleyCore
 import Synchronization
 
 /// The chaos test: clients in rooms of different sizes send at a steady rate through the load balancer while WS
-/// nodes are killed and restarted, an API node is killed once and Redis restarted once, and members join and leave
+/// nodes are killed and restarted, an API node is killed once and Redis restarted once (on a Redis Cluster, a master
+/// killed and slots moved), and members join and leave
 /// a meeting. Then it checks that every acknowledged message is stored once and reached every member once and in
 /// order, that presence matches the live connections, and that no meeting or attendee of a dead connection remains.
 /// It is bounded: it stops by itself after `--seconds` and its checks' own time limits.
@@ -46,7 +47,7 @@ struct Chaos: AsyncParsableCommand {
         try await waitUntil("every client connected", within: 60) { population.clients.allSatisfy { $0.conn != nil } }
 
         let deadline = ContinuousClock.now + .seconds(seconds)
-        let faults = Faults(control: control, wsNodes: wsNodes, apiNodes: apiNodes)
+        let faults = Faults(control: control, wsNodes: wsNodes, apiNodes: apiNodes, redisCluster: try control.setting("REDIS_CLUSTER") != nil)
         // The first room of ten holds clients 0…9: they join and leave its meeting.
         let meeting = MeetingDriver(members: Array(population.clients[0..<10]), room: population.roomIds[Array(0..<10)]!)
         say("load and faults for \(seconds) s…")
@@ -63,7 +64,7 @@ struct Chaos: AsyncParsableCommand {
         var findings = Findings()
         try await findings.checkMessages(population)
         try await findings.checkMeeting(meeting, population)
-        try await findings.checkPresence(population, redisURL: try control.setting("REDIS_URL"), logger: logger)
+        try await findings.checkPresence(population, bus: try control.bus(logger: logger))
         findings.recoveries = faults.recoveryTimes(population.clients)
 
         let result = findings.summary(clients: clients, faults: faults)
@@ -74,7 +75,7 @@ struct Chaos: AsyncParsableCommand {
                 .write(toFile: report, atomically: true, encoding: .utf8)
             say("wrote \(report)")
         }
-        guard findings.passed else { throw ExitCode.failure }
+        guard result.passed else { throw ExitCode.failure }
     }
 }
 
@@ -156,7 +157,7 @@ struct Population: Sendable {
 }
 
 /// The faults: a WS node killed every few seconds and restarted two seconds later, an API node killed once, and
-/// Redis restarted once.
+/// Redis restarted once, or on a Redis Cluster a master killed once and slots moved once.
 final class Faults: Sendable {
     struct Kill: Sendable {
         let node: String
@@ -166,26 +167,35 @@ final class Faults: Sendable {
     let control: ClusterControl
     let wsNodes: [String]
     let apiNodes: [String]
+    /// On a Redis Cluster, a master is killed (its replica takes over) and slots are moved, instead of a Redis
+    /// restart.
+    let redisCluster: Bool
     private let kills = Mutex<[Kill]>([])
-    private let counts = Mutex<(api: Int, redis: Int, failures: [String])>((0, 0, []))
+    private let counts = Mutex<(api: Int, redis: Int, reshards: Int, failures: [String])>((0, 0, 0, []))
 
-    init(control: ClusterControl, wsNodes: [String], apiNodes: [String]) {
+    init(control: ClusterControl, wsNodes: [String], apiNodes: [String], redisCluster: Bool) {
         self.control = control
         self.wsNodes = wsNodes
         self.apiNodes = apiNodes
+        self.redisCluster = redisCluster
     }
 
     var wsKills: [Kill] { kills.withLock { $0 } }
     var apiKills: Int { counts.withLock { $0.api } }
     var redisRestarts: Int { counts.withLock { $0.redis } }
     var failures: [String] { counts.withLock { $0.failures } }
-    var summary: String { "\(wsKills.count) WS kills, \(apiKills) API kill, \(redisRestarts) Redis restart" }
+    var reshards: Int { counts.withLock { $0.reshards } }
+    var summary: String {
+        "\(wsKills.count) WS kills, \(apiKills) API kill, "
+            + (redisCluster ? "\(redisRestarts) Redis master kill, \(reshards) reshard" : "\(redisRestarts) Redis restart")
+    }
 
     func run(until deadline: ContinuousClock.Instant, killEvery: Duration) async {
         let start = ContinuousClock.now
         let total = deadline - start
         var apiDone = false
         var redisDone = false
+        var reshardDone = !redisCluster
         try? await Task.sleep(for: killEvery / 2)
         while ContinuousClock.now + .seconds(3) < deadline {
             let elapsed = ContinuousClock.now - start
@@ -201,11 +211,16 @@ final class Faults: Sendable {
             }
             if !redisDone, elapsed > total / 2 {
                 redisDone = true
-                await attempt("restart redis") {
-                    try await control.restart("redis")
-                    counts.withLock { $0.redis += 1 }
+                await redisFault(killEvery: killEvery)
+                continue
+            }
+            if !reshardDone, elapsed > total * 2 / 3 {
+                reshardDone = true
+                await attempt("reshard") {
+                    try await control.reshard(1000)
+                    counts.withLock { $0.reshards += 1 }
                 }
-                try? await Task.sleep(for: killEvery / 2)
+                say("  moved 1000 slots")
                 continue
             }
             let node = wsNodes.randomElement()!
@@ -218,6 +233,27 @@ final class Faults: Sendable {
             await attempt("restart \(node)") { try await control.restart(node) }
             try? await Task.sleep(for: killEvery - .seconds(2))
         }
+    }
+
+    /// One Redis restarted; or a Redis Cluster's master killed, left dead until its replica has taken over, and
+    /// started again, to rejoin as a replica.
+    private func redisFault(killEvery: Duration) async {
+        guard redisCluster else {
+            await attempt("restart redis") {
+                try await control.restart("redis")
+                counts.withLock { $0.redis += 1 }
+            }
+            try? await Task.sleep(for: killEvery / 2)
+            return
+        }
+        var master: String?
+        await attempt("kill a Redis master") {
+            master = try await control.kill("redis-master")
+            counts.withLock { $0.redis += 1 }
+        }
+        say("  killed \(master ?? "no") Redis master")
+        try? await Task.sleep(for: .seconds(6))
+        if let master { await attempt("restart \(master)") { try await control.restart(master) } }
     }
 
     private func attempt(_ what: String, _ body: () async throws -> Void) async {

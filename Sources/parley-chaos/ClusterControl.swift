@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import ParleyBus
 
 /// `scripts/cluster`, driven from the chaos test: the nodes it runs, and the faults it injects.
 struct ClusterControl: Sendable {
@@ -19,17 +21,31 @@ struct ClusterControl: Sendable {
         return lines.first { $0.hasPrefix("\(name)=") }.map { String($0.dropFirst(name.count + 1)) }
     }
 
-    func kill(_ name: String) async throws { try await runOffPool("kill", name) }
+    /// The bus the nodes run on, for the checks: their Redis Cluster or their Redis; nil for none.
+    func bus(logger: Logger) throws -> RedisBus? {
+        if let seeds = try setting("REDIS_CLUSTER") { return RedisBus(cluster: try RedisEndpoint.cluster(seeds), logger: logger) }
+        return try setting("REDIS_URL").map { try RedisBus(url: $0, logger: logger) }
+    }
+
+    /// Kills `name`, and returns the name of what it killed (`killed NAME`): `redis-master` names a master of the
+    /// Redis Cluster, whichever it is.
+    @discardableResult
+    func kill(_ name: String) async throws -> String {
+        try await runOffPool("kill", name).split(whereSeparator: \.isWhitespace).last.map(String.init) ?? name
+    }
+
     func restart(_ name: String) async throws { try await runOffPool("restart", name) }
+    /// Moves `slots` slots of the Redis Cluster from one master to another.
+    func reshard(_ slots: Int) async throws { try await runOffPool("reshard", "\(slots)") }
 
     /// Runs the script on a thread of its own, so that waiting for it holds none of the few threads the clients
-    /// run on.
-    private func runOffPool(_ arguments: String...) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+    /// run on; returns its output.
+    @discardableResult
+    private func runOffPool(_ arguments: String...) async throws -> String {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
             Thread {
                 do {
-                    _ = try run(arguments)
-                    continuation.resume()
+                    continuation.resume(returning: try run(arguments))
                 } catch {
                     continuation.resume(throwing: error)
                 }

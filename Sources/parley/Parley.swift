@@ -54,6 +54,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "all, api or ws (PARLEY_ROLE).") var role: String?
     @Option(help: "This node's id on the bus (PARLEY_NODE_ID).") var nodeId: String?
     @Option(help: "Redis URL (REDIS_URL); unset for the in-process bus.") var redisURL: String?
+    @Option(help: "A Redis Cluster's seed nodes, host:port,... (REDIS_CLUSTER), instead of --redis-url.") var redisCluster: String?
     @Flag(inversion: .prefixedNo, help: "Apply migrations at start-up (PARLEY_MIGRATE).") var migrate: Bool?
 
     func run() async throws {
@@ -66,6 +67,7 @@ struct Serve: AsyncParsableCommand {
         }
         if let nodeId { configuration.nodeId = nodeId }
         if let redisURL { configuration.redisURL = redisURL }
+        if let redisCluster { configuration.redisCluster = redisCluster }
         if let migrate { configuration.migrate = migrate }
         if let loops = configuration.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
         if configuration.tasksOnEventLoops {

@@ -17,6 +17,12 @@ struct ManagedRedisTests {
             + commands.filter { $0 != command }.map { "+\($0)" }
     }
 
+    /// The commands of the README's `ACL SETUSER` line for a Redis Cluster.
+    static let clusterCommands = [
+        "ping", "asking", "cluster|shards", "spublish", "ssubscribe", "sunsubscribe", "get", "set", "del", "exists", "incr", "pttl", "sadd",
+        "srem", "smembers",
+    ]
+
     static let logger = Logger(label: "test")
 
     @Test("URLs: a user, a password, a database, TLS; and what is not one")
@@ -62,6 +68,31 @@ struct ManagedRedisTests {
         let bus = RedisBus(endpoint: try RedisEndpoint(url: "redis://parley:correct-horse@127.0.0.1:\(server.port)"), logger: Self.logger)
         let error = try await #require(throws: RedisError.self) { try await bus.verify(patience: .seconds(5)) }
         #expect(error.isRefusal && error.description.contains("refused PUBLISH") && error.description.contains("ACL SETUSER"), "\(error)")
+    }
+
+    @Test(
+        "on a Redis Cluster, the README's ACL user runs the bus; one without SPUBLISH is refused, naming it",
+        .enabled(if: TestServers.redisCluster.enabled, "needs PARLEY_TEST_REDIS_CLUSTER: run scripts/test"))
+    func clusterACLUser() async throws {
+        let readme = try String(contentsOf: URL(fileURLWithPath: #filePath).appendingPathComponent("../../../README.md").standardized, encoding: .utf8)
+        #expect(readme.contains("-@all " + Self.clusterCommands.map { "+\($0)" }.joined(separator: " ") + "\n"))
+        let seeds = try TestServers.redisCluster.require()
+        let user = "parley-\(UUID().uuidString.prefix(8).lowercased())"
+        // ACL users are each node's own: every node of the cluster gets them.
+        for port in seeds.split(separator: ",").compactMap({ $0.split(separator: ":").last.map(String.init) }) {
+            for (name, commands) in [(user, Self.clusterCommands), (user + "-mute", Self.clusterCommands.filter { $0 != "spublish" })] {
+                let made = try RedisClusterServer.cli(
+                    ["-p", port, "ACL", "SETUSER", name, "on", ">correct-horse", "resetkeys", "~parley:*", "resetchannels", "&parley:*", "-@all"]
+                        + commands.map { "+\($0)" })
+                #expect(made.output.contains("OK"), "\(made.output)")
+            }
+        }
+        let bus = RedisBus(cluster: try RedisEndpoint.cluster("redis://\(user):correct-horse@\(seeds)"), logger: Self.logger)
+        try await bus.verify(patience: .seconds(5))
+        try await Self.roundTrip(bus)
+        let mute = RedisBus(cluster: try RedisEndpoint.cluster("redis://\(user)-mute:correct-horse@\(seeds)"), logger: Self.logger)
+        let error = try await #require(throws: RedisError.self) { try await mute.verify(patience: .seconds(5)) }
+        #expect(error.isRefusal && error.description.contains("refused SPUBLISH") && error.description.contains("ACL SETUSER"), "\(error)")
     }
 
     @Test("TLS with a private CA runs the bus; a server the CA did not sign, or one asking for a certificate not given, is refused")

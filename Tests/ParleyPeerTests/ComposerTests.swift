@@ -85,7 +85,9 @@ import Testing
         for peer in [second.receiving, second.sending] { _ = await peer.close() }
         try await Task.sleep(until: started + .seconds(4))
         let duration = try #require(await composer.finish())
-        #expect(duration > .seconds(3) && duration < .seconds(5))
+        // Four seconds, or longer when a busy machine ran the steps above late: never longer than they took.
+        let took = started.duration(to: .now)
+        #expect(duration > .seconds(3) && duration < took + .seconds(1), "\(duration) recorded in \(took)")
         #expect(await composer.finish() == nil)
         for peer in [first.receiving, first.sending] { _ = await peer.close() }
         continuation.finish()
@@ -98,7 +100,7 @@ import Testing
         let times = Self.run("ffprobe", "-v", "quiet", "-select_streams", "v", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file.path)
             .output.split(separator: "\n").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         let span = (times.max() ?? 0) - (times.min() ?? 0)
-        #expect(span > 3 && span < 5, "the video spans \(span) s")
+        #expect(span > 3 && span < took / .seconds(1) + 1, "the video spans \(span) s of \(took)")
         // At 15 frames a second throughout: attendees joining and leaving stall nothing.
         #expect(Double(times.count) > span * 13 && Double(times.count) < span * 17, "\(times.count) frames in \(span) s")
         // While both attend, their pictures are side by side, each with its clock at its bottom right. The frames
@@ -114,7 +116,7 @@ import Testing
             }
             return brightest(x: 240..<315, y: 235..<260) > 128 && brightest(x: 560..<635, y: 235..<260) > 128
         }
-        let around = stride(from: together - 0.6, through: together + 0.6, by: 0.3)
+        let around = stride(from: together - 0.9, through: together + 0.9, by: 0.3)
         #expect(around.contains(where: bothClocks), "two clocks around \(together) s")
         // The senders' tones are in the mix.
         let volume = Self.run("ffmpeg", "-hide_banner", "-nostats", "-i", file.path, "-vn", "-af", "volumedetect", "-f", "null", "-").output

@@ -12,6 +12,8 @@ public enum TestServers {
     public static let postgres = TestServer(environment: "PARLEY_TEST_DATABASE_URL")
     /// `PARLEY_TEST_REDIS_URL`: a Redis the bus tests share, each on channels and keys of its own.
     public static let redis = TestServer(environment: "PARLEY_TEST_REDIS_URL")
+    /// `PARLEY_TEST_REDIS_CLUSTER`: the seeds of a Redis Cluster of 3 masters and 3 replicas the bus tests share.
+    public static let redisCluster = TestServer(environment: "PARLEY_TEST_REDIS_CLUSTER")
     /// `PARLEY_TEST_S3_URL`: an S3 server (moto's, from scripts/test), in which tests make buckets of their own.
     public static let s3 = TestServer(environment: "PARLEY_TEST_S3_URL")
     /// `PARLEY_TEST_PYTHON`: the test suite's Python, with botocore, an independent Signature V4 signer.

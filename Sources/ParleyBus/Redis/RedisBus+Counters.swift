@@ -25,7 +25,8 @@ extension RedisBus {
 
     public func reset(_ keys: [String]) async throws {
         guard !keys.isEmpty else { return }
-        try await pipeline([["DEL"] + keys])
+        // One DEL per key: on a cluster, keys in different slots cannot share a command.
+        try await pipeline(keys.map { ["DEL", $0] })
     }
 }
 

@@ -2,45 +2,27 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 
-/// The bus between nodes: Redis pub/sub. One connection carries every subscription of the node, another carries
-/// its publishes and commands, pipelined.
+/// The bus between nodes: Redis pub/sub, on one Redis (`REDIS_URL`) or on a Redis Cluster's shards (`REDIS_CLUSTER`,
+/// sharded pub/sub). The bus keeps the node's subscriptions, presence and counters; its link reaches Redis.
 ///
-/// When Redis goes away the bus reconnects with backoff, subscribes to every channel again, and tells each
-/// subscription `.resumed`, since messages published in between are lost to it.
+/// When Redis goes away, or a shard fails over, the link connects again with backoff, subscribes to every channel
+/// again, and tells each subscription `.resumed`, since messages published in between are lost to it.
 public final class RedisBus: Bus {
-    struct Subscriber {
-        var channels: Set<String> = []
-        let continuation: AsyncStream<BusDelivery>.Continuation
-        /// Where deliveries go: the subscriber's `receive`, or the stream.
-        let deliver: @Sendable (BusDelivery) -> Void
-    }
-
-    struct Confirmation {
-        var confirmed = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-
-    struct State {
-        var subscribers: [Int: Subscriber] = [:]
-        /// How many subscriptions hold each channel; the node is subscribed while the count is above zero.
-        var holders: [String: Int] = [:]
-        /// Channels subscribed on Redis and not yet confirmed. The entry is made before SUBSCRIBE goes out, so a
-        /// confirmation that comes before its waiter is kept for it.
-        var confirming: [String: Confirmation] = [:]
-        var listener: RedisConnection?
-        var commands: RedisConnection?
-        var nextId = 0
-    }
-
-    private let endpoint: RedisEndpoint
+    let subscribers = RedisSubscribers()
+    let link: any RedisLink
     let logger: Logger
-    let state = Mutex(State())
 
+    /// A bus on one Redis.
     public init(endpoint: RedisEndpoint, logger: Logger) {
-        self.endpoint = endpoint
         self.logger = logger
+        link = RedisServerLink(endpoint: endpoint, subscribers: subscribers, logger: logger)
+    }
+
+    /// A bus on a Redis Cluster, found through `seeds`, any of its nodes.
+    public init(cluster seeds: [RedisEndpoint], logger: Logger) {
+        self.logger = logger
+        link = RedisClusterLink(seeds: seeds, subscribers: subscribers, logger: logger)
     }
 
     /// - Parameter url: a `REDIS_URL` without TLS files.
@@ -56,176 +38,85 @@ public final class RedisBus: Bus {
         let deadline = ContinuousClock.now + patience
         while true {
             do {
-                return try await probe()
+                return try await link.probe()
             } catch let error as RedisError where error.isRefusal {
                 throw error
             } catch {
-                guard ContinuousClock.now < deadline else { throw RedisError(description: "cannot reach Redis at \(endpoint): \(error)") }
-                logger.warning("Redis is not there yet", metadata: ["redis": "\(endpoint)", "error": "\(error)"])
+                guard ContinuousClock.now < deadline else { throw RedisError(description: "cannot reach Redis at \(link): \(error)") }
+                logger.warning("Redis is not there yet", metadata: ["redis": "\(link)", "error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(500))
             }
         }
     }
 
-    /// The commands the bus runs, each once: a NOPERM names what the ACL user lacks.
-    private func probe() async throws {
-        let connection = try await RedisConnection.connect(endpoint)
-        defer { connection.closeNow() }
-        let key = "parley:probe:\(UUID().uuidString)"
-        let commands = [
-            ["SET", key, "1", "PX", "1000", "NX"], ["GET", key], ["PTTL", key], ["EXISTS", key], ["INCR", key + ":n"],
-            ["SADD", key + ":s", "m"], ["SMEMBERS", key + ":s"], ["SREM", key + ":s", "m"], ["DEL", key, key + ":n"],
-            ["PUBLISH", "parley:probe", "1"], ["SUBSCRIBE", "parley:probe"], ["UNSUBSCRIBE", "parley:probe"],
-        ]
-        for command in commands {
-            do {
-                try await connection.send(command.map { ByteBuffer(string: $0) })
-            } catch let error as RedisError where error.description.hasPrefix("NOPERM") || error.description.hasPrefix("NOAUTH") {
-                throw RedisError.refused(
-                    "\(endpoint) refused \(command[0]): \(error.description). The ACL user needs the commands and the key and channel "
-                        + "patterns in the README's ACL SETUSER line")
-            }
-        }
-    }
-
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown { try await self.maintainConnection() }
-        await disconnect()
-    }
-
-    /// Connects, waits for the connection to drop, and connects again, with backoff, until cancelled.
-    private func maintainConnection() async throws {
-        var connectedBefore = false
-        var backoff = Duration.milliseconds(100)
-        while !Task.isCancelled {
-            do {
-                try await connect(resumed: connectedBefore)
-                connectedBefore = true
-                backoff = .milliseconds(100)
-                logger.info("connected to Redis", metadata: ["redis": "\(endpoint)"])
-                await waitUntilDisconnected()
-                logger.warning("lost the connection to Redis; reconnecting")
-            } catch {
-                logger.warning("cannot reach Redis", metadata: ["error": "\(error)", "retry": "\(backoff)"])
-            }
-            await disconnect()
-            try await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(2))
-        }
-    }
-
-    private func connect(resumed: Bool) async throws {
-        let listener = try await RedisConnection.connect(endpoint) { [weak self] in self?.route($0) }
-        let commands: RedisConnection
-        do {
-            commands = try await RedisConnection.connect(endpoint)
-        } catch {
-            await listener.close()
-            throw error
-        }
-        let channels = state.withLock { state in
-            state.listener = listener
-            state.commands = commands
-            return Array(state.holders.keys)
-        }
-        if !channels.isEmpty { try await listener.post(["SUBSCRIBE"] + channels) }
-        if resumed {
-            state.withLock { $0.subscribers.values.map(\.deliver) }.forEach { $0(.resumed) }
-        }
-    }
-
-    private func waitUntilDisconnected() async {
-        guard let (listener, commands) = state.withLock({ state in state.listener.flatMap { l in state.commands.map { (l, $0) } } })
-        else { return }
-        // Waiting on a close is not cancellable, so cancellation closes the connections to end the wait.
-        await withTaskCancellationHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await listener.closed() }
-                group.addTask { await commands.closed() }
-                await group.next()
-                listener.closeNow()
-                commands.closeNow()
-            }
-        } onCancel: {
-            listener.closeNow()
-            commands.closeNow()
-        }
-    }
-
-    func disconnect() async {
-        let (listener, commands, waiting) = state.withLock { state in
-            defer {
-                state.listener = nil
-                state.commands = nil
-                state.confirming = [:]
-            }
-            return (state.listener, state.commands, state.confirming.values.compactMap(\.waiter))
-        }
-        // Nobody waits for a confirmation that will not come; the resubscription and `.resumed` cover them.
-        waiting.forEach { $0.resume() }
-        await listener?.close()
-        await commands?.close()
-    }
-
-    /// Routes a push from the listener: a message to the subscriptions holding its channel, or a confirmation.
-    private func route(_ push: RESPValue) {
-        guard let parts = push.array, let kind = parts.first?.string else { return }
-        switch kind {
-        case "message":
-            guard parts.count == 3, let channel = parts[1].string, case .bulk(let payload) = parts[2] else { return }
-            let message = BusMessage(channel: channel, payload: payload)
-            let receivers = state.withLock { $0.subscribers.values.filter { $0.channels.contains(channel) }.map(\.deliver) }
-            for deliver in receivers { deliver(.message(message)) }
-        case "subscribe":
-            guard let channel = parts.dropFirst().first?.string else { return }
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard let entry = state.confirming[channel] else { return nil }
-                if let waiter = entry.waiter {
-                    state.confirming.removeValue(forKey: channel)
-                    return waiter
-                }
-                state.confirming[channel]?.confirmed = true
-                return nil
-            }
-            waiter?.resume()
-        default:
-            break
-        }
+        try? await cancelWhenGracefulShutdown { try await self.link.run() }
+        await link.close()
     }
 
     @discardableResult
     public func publish(_ payload: ByteBuffer, to channel: String) async throws -> Int {
-        try await receivers(ofPublishing: payload, to: channel).get()
-    }
-
-    public func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
-        do {
-            try receivers(ofPublishing: payload, to: channel).whenComplete(then)
-        } catch {
-            then(.failure(error))
+        try await withCheckedThrowingContinuation { continuation in
+            link.publish(payload, to: channel) { continuation.resume(with: $0) }
         }
     }
 
-    /// Sends a PUBLISH on the command connection; the future gives how many subscriptions received it.
-    private func receivers(ofPublishing payload: ByteBuffer, to channel: String) throws -> EventLoopFuture<Int> {
-        try commands().replies(to: [[ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), payload]]).map { Int($0[0].integer ?? 0) }
+    public func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void) {
+        link.publish(payload, to: channel, then: then)
     }
 
-    /// A command on the command connection; throws while Redis is away.
+    /// A command, and its reply; throws while Redis is away.
     @discardableResult
     func command(_ arguments: String...) async throws -> RESPValue {
-        try await commands().send(arguments.map { ByteBuffer(string: $0) })
+        try await pipeline([arguments])[0]
     }
 
-    /// Commands on the command connection in one round trip, and their replies in order; throws while Redis is away.
+    /// Commands in one round trip (one per shard, on a cluster), and their replies in order; throws while Redis is
+    /// away, and on an error reply.
     @discardableResult
     func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
-        return try await self.commands().pipeline(commands.map { $0.map { ByteBuffer(string: $0) } })
+        return try await link.pipeline(commands.map { $0.map { ByteBuffer(string: $0) } })
     }
+}
 
-    private func commands() throws -> RedisConnection {
-        guard let commands = state.withLock({ $0.commands }) else { throw RedisError(description: "Redis is not connected") }
-        return commands
+/// How the bus reaches Redis: one server (`RedisServerLink`), or a cluster's shards (`RedisClusterLink`).
+protocol RedisLink: Sendable, CustomStringConvertible {
+    /// Signs in and runs each kind of command the bus runs once; a refusal throws `RedisError.refused`.
+    func probe() async throws
+    /// Keeps the connections up, and the subscribed channels subscribed, until cancelled.
+    func run() async throws
+    func close() async
+    /// PUBLISH, or SPUBLISH on a cluster; `then` gets how many subscriptions received it.
+    func publish(_ payload: ByteBuffer, to channel: String, then: @escaping @Sendable (Result<Int, any Error>) -> Void)
+    /// Commands whose first argument is their key; the replies in order. An error reply throws.
+    func pipeline(_ commands: [[ByteBuffer]]) async throws -> [RESPValue]
+    /// Subscribes channels no subscription held before, and returns once Redis confirms them, or once their
+    /// connection is lost (the link subscribes them again, and tells `.resumed`).
+    func subscribe(_ channels: [String]) async
+    /// Unsubscribes channels no subscription holds any more.
+    func unsubscribe(_ channels: [String]) async
+}
+
+/// A link's check at start: each of `commands` run once by `send`, and a `NOPERM` or `NOAUTH` thrown as a refusal that
+/// names the command.
+func probe(_ commands: [[String]], at place: some CustomStringConvertible, send: ([ByteBuffer]) async throws -> Void) async throws {
+    for command in commands {
+        do {
+            try await send(command.map { ByteBuffer(string: $0) })
+        } catch let error as RedisError where error.description.hasPrefix("NOPERM") || error.description.hasPrefix("NOAUTH") {
+            throw RedisError.refused(
+                "\(place) refused \(command[0]): \(error.description). The ACL user needs the commands and the key and "
+                    + "channel patterns in the README's ACL SETUSER line")
+        }
     }
+}
+
+/// The key commands the bus runs, each once, on keys of a probe's own.
+func probeKeyCommands() -> [[String]] {
+    let key = "parley:probe:\(UUID().uuidString)"
+    return [
+        ["SET", key, "1", "PX", "1000", "NX"], ["GET", key], ["PTTL", key], ["EXISTS", key], ["INCR", key + ":n"],
+        ["SADD", key + ":s", "m"], ["SMEMBERS", key + ":s"], ["SREM", key + ":s", "m"], ["DEL", key], ["DEL", key + ":n"],
+    ]
 }

@@ -76,12 +76,17 @@ final class RedisConnection: Sendable {
 
     /// `pipeline`'s replies as a future, completed on the connection's event loop.
     func replies(to commands: [[ByteBuffer]]) -> EventLoopFuture<[RESPValue]> {
-        let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
-        write(RedisRequest(commands: commands, replies: replies)).whenFailure { replies.fail($0) }
-        return replies.futureResult.flatMapThrowing { values in
+        answers(to: commands).flatMapThrowing { values in
             for case .error(let message) in values { throw RedisError(description: message) }
             return values
         }
+    }
+
+    /// The replies to commands as they come, error replies included.
+    func answers(to commands: [[ByteBuffer]]) -> EventLoopFuture<[RESPValue]> {
+        let replies = channel.eventLoop.makePromise(of: [RESPValue].self)
+        write(RedisRequest(commands: commands, replies: replies)).whenFailure { replies.fail($0) }
+        return replies.futureResult
     }
 
     /// Writes `request`; on the channel's event loop, with one flush for everything written in this turn of the loop,
@@ -102,6 +107,11 @@ final class RedisConnection: Sendable {
     /// Writes a command whose replies arrive as pushes (SUBSCRIBE, UNSUBSCRIBE).
     func post(_ arguments: [String]) async throws {
         try await channel.writeAndFlush(RedisRequest(commands: [arguments.map { ByteBuffer(string: $0) }], replies: nil))
+    }
+
+    /// Calls `body` once the connection has closed, for whatever reason.
+    func onClose(_ body: @escaping @Sendable () -> Void) {
+        channel.closeFuture.whenComplete { _ in body() }
     }
 
     /// Completes when the connection closes, for whatever reason.

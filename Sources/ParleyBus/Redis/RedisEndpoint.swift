@@ -51,6 +51,27 @@ public struct RedisEndpoint: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Reads `REDIS_CLUSTER`: seed nodes of a Redis Cluster, `host:port,host:port,...`. The first may be a URL,
+    /// `redis[s]://[user[:password]@]host:port`, whose scheme, user and password every seed then shares.
+    public static func cluster(_ seeds: String, tls files: TLS = TLS()) throws -> [RedisEndpoint] {
+        let items = seeds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let first = items.first else { throw RedisError(description: "REDIS_CLUSTER must name at least one host:port") }
+        let template = try RedisEndpoint(url: first.contains("://") ? first : "redis://\(first)", tls: files)
+        guard template.database == 0 else { throw RedisError(description: "a Redis Cluster has only database 0: REDIS_CLUSTER names none") }
+        return try items.map { item in
+            guard !item.contains("://") || item == first else {
+                throw RedisError(description: "REDIS_CLUSTER gives a URL first only; the others are host:port, not '\(item)'")
+            }
+            let address = item == first ? "\(template.host):\(template.port)" : item
+            guard let seed = RedisClusterTopology.Address(address), !seed.host.isEmpty else {
+                throw RedisError(description: "REDIS_CLUSTER's seeds are host:port, not '\(item)'")
+            }
+            var endpoint = template
+            (endpoint.host, endpoint.port) = (seed.host, seed.port)
+            return endpoint
+        }
+    }
+
     /// The endpoint without its password, for logs and errors.
     public var description: String {
         "\(tls == nil ? "redis" : "rediss")://\(user.map { "\($0)@" } ?? "")\(host):\(port)\(database == 0 ? "" : "/\(database)")"
