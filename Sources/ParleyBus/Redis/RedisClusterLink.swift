@@ -47,6 +47,8 @@ final class RedisClusterLink: RedisLink {
     static let patience = Duration.seconds(10)
     /// How often the link reads the topology when nothing prompts it.
     static let refreshEvery = Duration.seconds(5)
+    /// The longest pause before the link tries again to subscribe channels whose master is gone.
+    static let retryAtMost = Duration.milliseconds(250)
 
     private let seeds: [RedisEndpoint]
     let subscribers: RedisSubscribers
@@ -205,18 +207,19 @@ final class RedisClusterLink: RedisLink {
                 }
             }
             group.addTask { await self.sendFollowing() }
-            var pause = Duration.milliseconds(100)
+            var pause = Duration.milliseconds(50)
             for await _ in wakes {
                 do {
                     try await reconcile()
-                    pause = .milliseconds(100)
+                    pause = .milliseconds(50)
                 } catch let error as CancellationError {
                     throw error
                 } catch {
                     logger.warning("cannot follow the Redis Cluster yet", metadata: ["error": "\(error)", "retry": "\(pause)"])
                     try await Task.sleep(for: pause)
-                    // Short: asking a live node for the shards is cheap, and a failover is over as soon as they say so.
-                    pause = min(pause * 2, .seconds(1))
+                    // Short: asking a live node for the shards is cheap, and a failover is over as soon as they say
+                    // so; a longer pause would only add to the time the shard's rooms wait.
+                    pause = min(pause * 2, Self.retryAtMost)
                     wake()
                 }
             }
