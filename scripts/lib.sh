@@ -67,17 +67,18 @@ stop_postgres() {
   [ -d "$dir/data" ] && as_postgres "$(postgres_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# start_redis DIR PORT: a Redis with no persistence on 127.0.0.1:PORT.
+# start_redis DIR PORT [OPTION...]: a Redis with no persistence on 127.0.0.1:PORT, with redis-server's OPTIONs.
 start_redis() {
   local dir=$1 port=$2
+  shift 2
   mkdir -p "$dir"
   redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" "$@"
   for _ in $(seq 50); do
     redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "redis did not start"; cat "$dir/redis.log"; return 1
+  echo "redis on $port did not start"; cat "$dir/redis.log"; return 1
 }
 
 # moto's S3 server on loopback, in the background, for the files tests; stop_s3 stops it.
@@ -135,14 +136,8 @@ start_redis_cluster_node() {
   local node=$1 port=$2 bus=$3
   mkdir -p "$node"
   echo "$port $bus" > "$node/ports"
-  redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-port "$bus" \
-    --cluster-config-file "$node/nodes.conf" --cluster-node-timeout "${REDIS_CLUSTER_NODE_TIMEOUT:-2000}" --repl-diskless-sync-delay 0 \
-    --save "" --appendonly no --daemonize yes --pidfile "$node/redis.pid" --logfile "$node/redis.log" --dir "$node"
-  for _ in $(seq 50); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "redis on $port did not start"; cat "$node/redis.log"; return 1
+  start_redis "$node" "$port" --cluster-enabled yes --cluster-port "$bus" --cluster-config-file "$node/nodes.conf" \
+    --cluster-node-timeout "${REDIS_CLUSTER_NODE_TIMEOUT:-2000}" --repl-diskless-sync-delay 0
 }
 
 # wait_redis_cluster SEEDS: waits until every node of SEEDS (host:port,...) says cluster_state:ok, and every replica
