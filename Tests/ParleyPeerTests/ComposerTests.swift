@@ -78,7 +78,6 @@ import Testing
         try await Task.sleep(until: started + .seconds(1.5))
         let second = try await join("second")
         #expect(await signaling.decoded(second.receiving, within: .seconds(5)))
-        let together = (started.duration(to: .now) / .seconds(1) + 3) / 2
         try await Task.sleep(until: started + .seconds(3))
         let firstCounters = await first.sending.counters()
         #expect(firstCounters.videoPacketsOut > 0 && firstCounters.audioPacketsOut > 0)
@@ -103,8 +102,7 @@ import Testing
         #expect(span > 3 && span < took / .seconds(1) + 1, "the video spans \(span) s of \(took)")
         // At 15 frames a second throughout: attendees joining and leaving stall nothing.
         #expect(Double(times.count) > span * 13 && Double(times.count) < span * 17, "\(times.count) frames in \(span) s")
-        // While both attend, their pictures are side by side, each with its clock at its bottom right. The frames
-        // around the middle of that time are looked at: on a busy machine the file's clock and this test's drift apart.
+        // While both attend, their pictures are side by side, each with its clock at its bottom right.
         func bothClocks(at seconds: Double) -> Bool {
             let frame = Self.run(
                 "ffmpeg", "-v", "quiet", "-i", file.path, "-ss", "\(seconds)", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"
@@ -116,8 +114,9 @@ import Testing
             }
             return brightest(x: 240..<315, y: 235..<260) > 128 && brightest(x: 560..<635, y: 235..<260) > 128
         }
-        let around = stride(from: together - 0.9, through: together + 0.9, by: 0.3)
-        #expect(around.contains(where: bothClocks), "two clocks around \(together) s")
+        // Looked for in the whole file, a quarter of a second apart: on a busy machine the file's clock and this
+        // test's drift apart, and the time both attend moves within it.
+        #expect(stride(from: 0, through: span, by: 0.25).contains(where: bothClocks), "no frame with two clocks in \(span) s")
         // The senders' tones are in the mix.
         let volume = Self.run("ffmpeg", "-hide_banner", "-nostats", "-i", file.path, "-vn", "-af", "volumedetect", "-f", "null", "-").output
         let loudest = volume.split(separator: "\n").first { $0.contains("max_volume:") }
