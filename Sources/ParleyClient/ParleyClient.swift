@@ -216,6 +216,8 @@ public final class ParleyClient: Sendable {
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: timeout)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw ParleyClientUnreachable(server: baseURL, reason: error)
         }

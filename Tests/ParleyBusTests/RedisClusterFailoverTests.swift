@@ -9,7 +9,10 @@ import Testing
 
 /// The bus on a Redis Cluster of its own that changes under it: a master killed, a slot moved. Each time the bus
 /// subscribes again where the channel's slot went, tells `.resumed`, and delivers again on the same subscription.
-@Suite("Redis Cluster bus across a failover and a moved slot", .enabled(if: TestServers.redisServer.enabled, "needs redis-server: run scripts/test"))
+/// One cluster at a time: six redis-servers each, beside the rest of the tests on the same cores.
+@Suite(
+    "Redis Cluster bus across a failover and a moved slot", .serialized,
+    .enabled(if: TestServers.redisServer.enabled, "needs redis-server: run scripts/test"))
 struct RedisClusterFailoverTests {
     @Test("a master killed: its replica takes over, and the bus subscribes there, says .resumed and delivers again")
     func failover() async throws {

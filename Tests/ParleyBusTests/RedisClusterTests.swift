@@ -72,12 +72,12 @@ struct RedisClusterTests {
         #expect(throws: RedisError.self) { try RedisEndpoint.cluster("h:1,nonsense") }
     }
 
-    @Test("CLUSTER SHARDS maps every slot to one master, the one that takes a channel's SPUBLISH; another answers MOVED")
+    @Test(
+        "CLUSTER SHARDS maps every slot to one master, the one that takes a channel's SPUBLISH; another answers MOVED",
+        .enabled(if: TestServers.redisCluster.enabled, "needs PARLEY_TEST_REDIS_CLUSTER: run scripts/test"))
     func shards() async throws {
-        let cluster = try RedisClusterServer()
-        defer { cluster.stop() }
-        try await cluster.start()
-        let seed = try await RedisConnection.connect(try RedisEndpoint(url: "redis://127.0.0.1:\(cluster.servers[0].port)"))
+        let seeds = try RedisEndpoint.cluster(try TestServers.redisCluster.require())
+        let seed = try await RedisConnection.connect(seeds[0])
         defer { seed.closeNow() }
         let topology = try RedisClusterTopology(shards: try await seed.send("CLUSTER", "SHARDS"), tls: false)
         #expect(topology.shards.count == 3)

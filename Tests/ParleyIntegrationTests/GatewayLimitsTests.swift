@@ -124,20 +124,21 @@ struct GatewayLimitsTests {
         try await withLimitedNode(rateLimit: 50) { base, node in
             let session = try await ParleyClient(baseURL: base).register(username: "expiring", password: "password123", name: "E")
             let tokens = await Tokens(secret: testSigningKey)
-            // Tokens that run out two seconds from now.
+            // Tokens that run out a few seconds from now.
             let sid = try await tokens.verify(session.accessToken).session
-            let short = {
-                try await tokens.accessToken(for: session.user.id, session: sid, now: Date().addingTimeInterval(-Double(tokens.accessLifetime) + 2))
+            let short = { (seconds: Double) in
+                try await tokens.accessToken(for: session.user.id, session: sid, now: Date().addingTimeInterval(-Double(tokens.accessLifetime) + seconds))
             }
             let url = "ws://127.0.0.1:\(node.port)/ws"
 
-            let expired = try await connectRaw(url, token: try await short()) { inbound, _ in try await drain(inbound) }
+            let expired = try await connectRaw(url, token: try await short(2)) { inbound, _ in try await drain(inbound) }
             #expect(expired == CloseCode.tokenExpired)
 
-            let renewed = try await connectRaw(url, token: try await short()) { inbound, outbound in
+            // Five seconds, so that a busy machine still renews it in time.
+            let renewed = try await connectRaw(url, token: try await short(5)) { inbound, outbound in
                 try await outbound.write(.text(#"{"type":"auth","id":"a","token":"\#(session.accessToken)"}"#))
-                // The short token's two seconds are waited out: the socket must outlive them on the renewal.
-                try await Task.sleep(for: .seconds(3))
+                // The short token's seconds are waited out: the socket must outlive them on the renewal.
+                try await Task.sleep(for: .seconds(6))
                 try await outbound.write(.text(#"{"type":"ping","id":"p"}"#))
                 for try await message in inbound.messages(maxSize: 1 << 20) {
                     if case .text(let text) = message, text.contains(#""re":"p""#) { break }

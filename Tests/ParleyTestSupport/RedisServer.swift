@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// A redis-server of the test's own, on a free port, that the test can stop and start again: plain, or with more
@@ -54,17 +55,27 @@ public final class RedisServer: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// A port nothing listens on, below the kernel's ephemeral range (32768 and up here), so that no outgoing
+    /// connection of the tests running beside this one takes it before redis-server binds it; and one this process
+    /// has not handed out before.
     public static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        while true {
+            let port = Int.random(in: 20000..<32768)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(socket) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { return port }
+        }
     }
+
+    private static let handedOut = Mutex<Set<Int>>([])
 }
 
 /// Whether something answers PING on a port, through redis-cli (over TLS with the CA and the client certificate of
