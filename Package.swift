@@ -303,7 +303,7 @@ let package = Package(
         // parley-peer's media layer on GStreamer: two peer connections in one process, on loopback.
         .testTarget(
             name: "ParleyPeerTests",
-            dependencies: ["parley-peer", "ParleyCore"],
+            dependencies: ["parley-peer", "ParleyCore", "ParleyTestSupport"],
             swiftSettings: testSettings
         ),
         // Real processes: `parley` nodes as children, clusters on Postgres and Redis (PARLEY_TEST_DATABASE_URL,

@@ -104,7 +104,7 @@ import Testing
         process.arguments = ["-c", Self.script, "http://127.0.0.1:9000", "chat-files", key, "image/png", "1796644800", disposition]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try launch(process)
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

@@ -1,5 +1,6 @@
 import Foundation
 import ParleyCore
+import ParleyTestSupport
 import Synchronization
 import Testing
 
@@ -142,7 +143,7 @@ import Testing
         process.arguments = arguments
         let pipe = Pipe()
         (process.standardOutput, process.standardError) = (pipe, pipe)
-        guard (try? process.run()) != nil else { return (-1, Data(), "") }
+        guard (try? launch(process)) != nil else { return (-1, Data(), "") }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, output, String(decoding: output, as: UTF8.self))

@@ -20,7 +20,7 @@ public final class NodeProcess: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try launch(process)
     }
 
     /// Waits until the node logs that it listens, and returns its base URL.

@@ -48,7 +48,7 @@ public final class RedisClusterServer: Sendable {
         process.arguments = arguments
         let pipe = Pipe()
         (process.standardOutput, process.standardError) = (pipe, pipe)
-        try process.run()
+        try launch(process)
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, output)

@@ -34,7 +34,7 @@ public final class RedisServer: @unchecked Sendable {
             } ?? ["--port", "\(port)"]
         process.arguments = ["--bind", "127.0.0.1"] + listen + ["--save", "", "--appendonly", "no", "--dir", directory.path] + arguments
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         self.process = process
         try await waitUntil("redis-server answers on port \(port)", sourceLocation: sourceLocation) {
             (try? await RedisPing.ping(port: port, tls: tls)) == true
@@ -91,7 +91,7 @@ public enum RedisPing {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         guard await process.exited(within: 5) else {
             process.terminate()
             return false
@@ -136,7 +136,7 @@ public struct TestCertificates: Sendable {
         process.currentDirectoryURL = directory
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try launch(process)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw NodeError(description: "openssl \(arguments.joined(separator: " ")) failed") }
     }
