@@ -157,8 +157,8 @@ func buildRouter(_ parts: NodeParts, registry: PrometheusCollectorRegistry, drai
         avatars.addRoutes(to: api)
         avatars.addPublicRoutes(to: router)
     }
-    if let folder = Bundle.module.url(forResource: "Public", withExtension: nil) {
-        router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true, logger: logger))
+    if let folder = configuration.webRoot ?? Bundle.module.url(forResource: "Public", withExtension: nil)?.path {
+        router.add(middleware: FileMiddleware(folder, searchForIndexHtml: true, logger: logger))
     }
     return router
 }

@@ -84,6 +84,9 @@ public struct Configuration: Sendable {
     public var fileMaxBytes: Int64 = 25 << 20
     /// How long an uploaded file that no message carries is kept before it is swept, in seconds.
     public var fileUnsentTTL = 86_400
+    /// A folder to serve the web client from instead of the copy built into the binary (`PARLEY_WEB_ROOT`): its
+    /// files are read as they are, so that a change to them shows on the next reload.
+    public var webRoot: String?
 
     public init() {}
 
@@ -165,6 +168,7 @@ public struct Configuration: Sendable {
         s3SecretKey = value("PARLEY_S3_SECRET_KEY")
         fileMaxBytes = try integer("PARLEY_FILE_MAX_BYTES", 1...(1 << 40)).map(Int64.init) ?? fileMaxBytes
         fileUnsentTTL = try integer("PARLEY_FILE_UNSENT_TTL", 1...(365 * 86_400)) ?? fileUnsentTTL
+        webRoot = value("PARLEY_WEB_ROOT")
     }
 }
 
