@@ -77,9 +77,14 @@ public final class ParleyClient: Sendable {
     public func me() async throws -> User { try await request(.GET, "/api/me") }
 
     public func searchUsers(_ query: String) async throws -> [User] {
-        // Only the unreserved characters stay as they are: `&`, `=` and `+` in a query are the query's own.
+        try await request(.GET, "/api/users?q=\(Self.queryValue(query))")
+    }
+
+    /// A value for a URL's query: only the unreserved characters stay as they are, as `&`, `=` and `+` in it are the
+    /// query's own.
+    static func queryValue(_ value: String) -> String {
         let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        return try await request(.GET, "/api/users?q=\(query.addingPercentEncoding(withAllowedCharacters: unreserved) ?? query)")
+        return value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value
     }
 
     @discardableResult
@@ -105,17 +110,41 @@ public final class ParleyClient: Sendable {
 
     /// Sends a message: text, files announced and uploaded to the room (`announceFile`, `upload`), or both. Retrying
     /// with the same `clientId` returns the original rather than a copy.
+    /// `replyTo` is the seq of the message it answers.
     @discardableResult
-    public func send(room: String, text: String?, files: [String] = [], clientId: UUID = UUID()) async throws -> Message {
+    public func send(room: String, text: String?, files: [String] = [], replyTo: Int64? = nil, clientId: UUID = UUID()) async throws -> Message {
         struct Body: Encodable {
             let clientId: String
             let text: String?
             let files: [String]?
+            let replyTo: Int64?
         }
         // A message of files alone leaves its text out.
         let text = files.isEmpty ? text ?? "" : text.flatMap { $0.isEmpty ? nil : $0 }
-        let body = Body(clientId: clientId.uuidString.lowercased(), text: text, files: files.isEmpty ? nil : files)
+        let body = Body(clientId: clientId.uuidString.lowercased(), text: text, files: files.isEmpty ? nil : files, replyTo: replyTo)
         return try await request(.POST, "/api/rooms/\(room)/messages", body)
+    }
+
+    /// Changes the text of one of your messages.
+    @discardableResult
+    public func editMessage(room: String, seq: Int64, text: String) async throws -> Message {
+        try await request(.PATCH, "/api/rooms/\(room)/messages/\(seq)", ["text": text])
+    }
+
+    /// Adds your emoji to a message, or takes it back.
+    public func react(room: String, seq: Int64, emoji: String, on: Bool = true) async throws {
+        if on {
+            _ = try await request(.POST, "/api/rooms/\(room)/messages/\(seq)/reactions", ["emoji": emoji]) as Empty
+        } else {
+            _ = try await request(.DELETE, "/api/rooms/\(room)/messages/\(seq)/reactions/\(Self.queryValue(emoji))") as Empty
+        }
+    }
+
+    /// A page of the messages of your rooms (or of `room`) that hold every word of `query`, best match first.
+    public func search(_ query: String, room: String? = nil, limit: Int? = nil, offset: Int? = nil) async throws -> SearchPage {
+        let parameters = [("q", query), ("room", room), ("limit", limit.map(String.init)), ("offset", offset.map(String.init))]
+            .compactMap { name, value in value.map { "\(name)=\(Self.queryValue($0))" } }
+        return try await request(.GET, "/api/search?" + parameters.joined(separator: "&"))
     }
 
     public func messages(room: String, before: Int64? = nil, after: Int64? = nil, limit: Int? = nil) async throws -> [Message] {
@@ -281,4 +310,10 @@ extension ParleyError {
         let code: String
         let message: String
     }
+}
+
+/// A page of search results: the messages found, and the offset of the next page (nil after the last).
+public struct SearchPage: Decodable, Sendable {
+    public var messages: [Message]
+    public var next: Int?
 }

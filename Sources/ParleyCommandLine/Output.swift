@@ -26,11 +26,34 @@ public struct Output: Sendable {
     public func message(_ message: Message, sender username: String?) {
         let line = MessageLine(message, username: username)
         let files = (message.files ?? []).map { " [\($0.name), \(Self.size($0.size)): \($0.id)]" }.joined()
-        let text = message.text.map { $0.isEmpty && !files.isEmpty ? "" : $0 } ?? "(deleted)"
+        let text = message.call.map(Self.describe) ?? message.text.map { $0.isEmpty && !files.isEmpty ? "" : $0 } ?? "(deleted)"
+        let reply = message.replyTo.map { "(reply to #\($0)) " } ?? ""
+        let edited = message.editedAt == nil || message.isDeleted ? "" : " (edited)"
+        let reactions = (message.reactions ?? []).map { "\($0.emoji) \($0.count)" }.joined(separator: ", ")
         emit(
             line,
-            "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): \(text)\(files)"
+            "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): "
+                + "\(reply)\(text)\(files)\(edited)\(reactions.isEmpty ? "" : "  [\(reactions)]")"
         )
+    }
+
+    /// A call's entry for people, in the caller's words (the sender of the entry is the caller).
+    static func describe(_ call: CallEntry) -> String {
+        switch call.outcome {
+        case .started: "started a call"
+        case .answered: "call ended after \(duration(call.durationMs ?? 0))"
+        case .missed: "called: missed, nobody answered"
+        case .declined: "called: declined"
+        case .cancelled: "called: cancelled before anyone answered"
+        }
+    }
+
+    /// 42 s, 3:07, 1:02:03.
+    static func duration(_ milliseconds: Int64) -> String {
+        let seconds = milliseconds / 1000
+        guard seconds >= 60 else { return "\(seconds) s" }
+        let (hours, minutes, rest) = (seconds / 3600, seconds / 60 % 60, seconds % 60)
+        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, rest) : String(format: "%d:%02d", minutes, rest)
     }
 
     /// A byte count for people: 512 B, 3.4 KiB, 25.0 MiB.
@@ -72,10 +95,16 @@ public struct MessageLine: Encodable {
     public let deletedAt: Timestamp?
     /// `{id, name, size, contentType}` of each file it carries; absent when it has none.
     public let files: [FileRef]?
+    public let replyTo: Int64?
+    public let quoted: Quote?
+    public let editedAt: Timestamp?
+    public let reactions: [Reaction]?
+    public let call: CallEntry?
 
     public init(_ message: Message, username: String?) {
         (room, seq, sender, self.username) = (message.room, message.seq, message.sender, username)
         (text, sentAt, clientId, deletedAt, files) = (message.text, message.sentAt, message.clientId, message.deletedAt, message.files)
+        (replyTo, quoted, editedAt, reactions, call) = (message.replyTo, message.quoted, message.editedAt, message.reactions, message.call)
     }
 }
 

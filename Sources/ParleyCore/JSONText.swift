@@ -102,6 +102,53 @@ public struct JSONText: Sendable {
             }
             raw("]")
         }
+        details(of: message)
         raw("}")
+    }
+
+    /// The fields of replies, edits, reactions and calls, which few messages have.
+    private mutating func details(of message: Message) {
+        if let replyTo = message.replyTo {
+            raw(",\"replyTo\":")
+            integer(replyTo)
+        }
+        if let quoted = message.quoted {
+            raw(",\"quoted\":{\"sender\":")
+            string(quoted.sender)
+            if let snippet = quoted.snippet {
+                raw(",\"snippet\":")
+                string(snippet)
+            }
+            if quoted.deleted == true { raw(",\"deleted\":true") }
+            raw("}")
+        }
+        if let editedAt = message.editedAt {
+            raw(",\"editedAt\":")
+            string(editedAt.iso8601)
+        }
+        if let reactions = message.reactions {
+            raw(",\"reactions\":[")
+            for (index, reaction) in reactions.enumerated() {
+                raw(index == 0 ? "{\"emoji\":" : ",{\"emoji\":")
+                string(reaction.emoji)
+                raw(",\"count\":")
+                integer(Int64(reaction.count))
+                raw(",\"users\":")
+                value(.array(reaction.users.map(JSONValue.string)))
+                raw("}")
+            }
+            raw("]")
+        }
+        if let call = message.call {
+            raw(",\"call\":{\"meeting\":")
+            string(call.meeting)
+            raw(",\"outcome\":")
+            string(call.outcome.rawValue)
+            if let duration = call.durationMs {
+                raw(",\"durationMs\":")
+                integer(duration)
+            }
+            raw("}")
+        }
     }
 }

@@ -22,6 +22,8 @@ public enum Limits {
     public static let candidateBytes = 1024
     /// Files sent with one message.
     public static let filesPerMessage = 10
+    /// Different emoji on one message; members may add theirs to those already there.
+    public static let emojisPerMessage = 20
     /// A whole REST request body.
     public static let requestBodyBytes = 64 * 1024
 }

@@ -125,6 +125,9 @@ public struct MeetingChange: Sendable, Hashable {
     public var left: [Attendee]
     /// The recording this change stopped (the meeting ended), for `recording.stopped`.
     public var stoppedRecording: RecordingJob?
+    /// The call's entry in its room's timeline that this change wrote (it started or ended), committed to the outbox
+    /// as `message.created`.
+    public var timeline: OutboxEntry?
 
     public init(meeting: Meeting, members: [String], stateChanged: Bool, left: [Attendee] = [], stoppedRecording: RecordingJob? = nil) {
         self.meeting = meeting
@@ -132,5 +135,18 @@ public struct MeetingChange: Sendable, Hashable {
         self.stateChanged = stateChanged
         self.left = left
         self.stoppedRecording = stoppedRecording
+    }
+}
+
+/// An event committed to the outbox with the change it tells of, waiting to be published on `channel`.
+public struct OutboxEntry: Sendable, Hashable {
+    public var id: Int64
+    public var channel: String
+    public var payload: String
+
+    public init(id: Int64, channel: String, payload: String) {
+        self.id = id
+        self.channel = channel
+        self.payload = payload
     }
 }

@@ -11,10 +11,21 @@ public struct Message: Codable, Hashable, Sendable {
     public var deletedAt: Timestamp?
     /// The files sent with it; nil when it has none (and once it is deleted).
     public var files: [FileRef]?
+    /// The `seq` of the message this one answers, in the same room.
+    public var replyTo: Int64?
+    /// The message it answers, as it reads now: set wherever `replyTo` is.
+    public var quoted: Quote?
+    /// When its sender last changed its text.
+    public var editedAt: Timestamp?
+    /// Its reactions, one entry per emoji, in the order each was first given; nil when it has none.
+    public var reactions: [Reaction]?
+    /// Set on a call's entry in the timeline, which has no text: the call started, or how it ended.
+    public var call: CallEntry?
 
     public init(
         room: String, seq: Int64, clientId: String, sender: String, text: String?, sentAt: Timestamp,
-        deletedAt: Timestamp? = nil, files: [FileRef]? = nil
+        deletedAt: Timestamp? = nil, files: [FileRef]? = nil, replyTo: Int64? = nil, editedAt: Timestamp? = nil,
+        call: CallEntry? = nil
     ) {
         self.room = room
         self.seq = seq
@@ -24,6 +35,9 @@ public struct Message: Codable, Hashable, Sendable {
         self.sentAt = sentAt
         self.deletedAt = deletedAt
         self.files = files
+        self.replyTo = replyTo
+        self.editedAt = editedAt
+        self.call = call
     }
 
     public var isDeleted: Bool { deletedAt != nil }
@@ -38,6 +52,99 @@ public struct Message: Codable, Hashable, Sendable {
         try container.encode(sentAt, forKey: .sentAt)
         try container.encodeIfPresent(deletedAt, forKey: .deletedAt)
         try container.encodeIfPresent(files, forKey: .files)
+        try container.encodeIfPresent(replyTo, forKey: .replyTo)
+        try container.encodeIfPresent(quoted, forKey: .quoted)
+        try container.encodeIfPresent(editedAt, forKey: .editedAt)
+        try container.encodeIfPresent(reactions, forKey: .reactions)
+        try container.encodeIfPresent(call, forKey: .call)
+    }
+}
+
+/// What a reply shows of the message it answers: who sent it and the start of its text, or that it is gone.
+public struct Quote: Codable, Hashable, Sendable {
+    public var sender: String
+    /// The first `Quote.snippetLength` characters of its text; nil once it is deleted, or for a message of files only.
+    public var snippet: String?
+    /// True once the answered message is deleted.
+    public var deleted: Bool?
+
+    public static let snippetLength = 140
+
+    public init(sender: String, text: String?, deleted: Bool) {
+        self.sender = sender
+        self.snippet = deleted ? nil : text.flatMap { $0.isEmpty ? nil : String($0.prefix(Self.snippetLength)) }
+        self.deleted = deleted ? true : nil
+    }
+}
+
+/// The reactions with one emoji: how many members gave it, and who (`users`, in the order they reacted).
+public struct Reaction: Codable, Hashable, Sendable {
+    public var emoji: String
+    public var count: Int
+    public var users: [String]
+
+    public init(emoji: String, users: [String]) {
+        self.emoji = emoji
+        self.count = users.count
+        self.users = users
+    }
+}
+
+/// `reaction.added` and `reaction.removed`: one member's emoji on one message.
+public struct ReactionChange: Codable, Hashable, Sendable {
+    public var room: String
+    public var seq: Int64
+    public var user: String
+    public var emoji: String
+
+    public init(room: String, seq: Int64, user: String, emoji: String) {
+        self.room = room
+        self.seq = seq
+        self.user = user
+        self.emoji = emoji
+    }
+}
+
+/// A call's entry in its room's timeline. A meeting writes two: `started` when it begins ringing, and one of the
+/// others when it ends. Clients word it for the reader: the caller's "No answer" is the callee's "Missed call".
+public struct CallEntry: Codable, Hashable, Sendable {
+    public enum Outcome: String, Codable, Sendable, CaseIterable {
+        case started
+        /// Someone answered; `durationMs` runs from the answer to the end.
+        case answered
+        /// Nobody answered before the ring ran out.
+        case missed
+        /// Everyone called declined.
+        case declined
+        /// The caller hung up before anyone answered.
+        case cancelled
+    }
+
+    public var meeting: String
+    public var outcome: Outcome
+    public var durationMs: Int64?
+
+    public init(meeting: String, outcome: Outcome, durationMs: Int64? = nil) {
+        self.meeting = meeting
+        self.outcome = outcome
+        self.durationMs = durationMs
+    }
+}
+
+/// A mention of a user in a message: sent to the mentioned user's channel (`mention`), so that each of their
+/// devices can notify, whichever rooms it subscribes to.
+public struct Mention: Codable, Hashable, Sendable {
+    public var room: String
+    public var seq: Int64
+    public var sender: String
+    /// The start of the message's text, as a notification shows it.
+    public var snippet: String
+
+    public init(room: String, seq: Int64, sender: String, text: String) {
+        self.room = room
+        self.seq = seq
+        self.sender = sender
+        self.snippet = String(text.prefix(Quote.snippetLength))
     }
 }
 

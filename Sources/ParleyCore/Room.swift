@@ -47,8 +47,13 @@ public struct RoomSummary: Codable, Hashable, Sendable {
     /// The `seq` of the room's newest message, 0 when it has none.
     public var lastSeq: Int64
     public var lastMessage: Message?
-    /// Messages from others, not deleted, after the caller's read mark.
+    /// Messages from others, not deleted, after the caller's read mark; of calls' entries, only the missed calls count.
     public var unread: Int64
+    /// The caller's read mark: the `seq` of the last message they read here, shared by all their devices.
+    public var lastRead: Int64
+    /// Calls from others that nobody answered (missed, or given up by the caller), after the caller's read mark.
+    public var missedCalls: Int64
+    public var memberCount: Int
     /// The room's ringing or active meeting, with its attendees.
     public var meeting: Meeting?
     /// Whether its meetings may be recorded: a group's owner and admins decide; always true for a direct room.
@@ -57,8 +62,12 @@ public struct RoomSummary: Codable, Hashable, Sendable {
 
     public init(
         id: String, kind: RoomKind, name: String, peer: User?, role: Role, lastSeq: Int64,
-        lastMessage: Message?, unread: Int64, meeting: Meeting? = nil, recordingAllowed: Bool = true, createdAt: Timestamp
+        lastMessage: Message?, unread: Int64, lastRead: Int64 = 0, missedCalls: Int64 = 0, memberCount: Int = 0, meeting: Meeting? = nil,
+        recordingAllowed: Bool = true, createdAt: Timestamp
     ) {
+        self.lastRead = lastRead
+        self.missedCalls = missedCalls
+        self.memberCount = memberCount
         self.recordingAllowed = recordingAllowed
         self.id = id
         self.kind = kind
@@ -83,6 +92,9 @@ public struct RoomSummary: Codable, Hashable, Sendable {
         try container.encode(lastSeq, forKey: .lastSeq)
         try container.encode(lastMessage, forKey: .lastMessage)
         try container.encode(unread, forKey: .unread)
+        try container.encode(lastRead, forKey: .lastRead)
+        try container.encode(missedCalls, forKey: .missedCalls)
+        try container.encode(memberCount, forKey: .memberCount)
         try container.encode(meeting, forKey: .meeting)
         try container.encode(recordingAllowed, forKey: .recordingAllowed)
         try container.encode(createdAt, forKey: .createdAt)

@@ -4,6 +4,8 @@ import Foundation
 public enum Validate {
     private static let usernameCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
+    public static func isUsernameCharacter(_ character: Character) -> Bool { usernameCharacters.contains(character) }
+
     public static func username(_ raw: String) throws -> String {
         let value = raw.lowercased()
         guard Limits.username.contains(value.count) else {
@@ -87,6 +89,20 @@ public enum Validate {
         guard let value else { return nil }
         guard value >= 0 else { throw ParleyError.invalid(field, "must not be negative") }
         return value
+    }
+
+    /// A reaction: one emoji, which may be a sequence (a skin tone, a flag, a family joined by zero-width joiners).
+    public static func emoji(_ raw: String) throws -> String {
+        let invalid = ParleyError.invalid("emoji", "must be one emoji")
+        guard raw.count == 1, raw.utf8.count <= 64 else { throw invalid }
+        let scalars = raw.unicodeScalars
+        let pictographic = scalars.contains { $0.properties.isEmojiPresentation || $0.value == 0xFE0F }
+        let emojiOnly = scalars.allSatisfy { scalar in
+            scalar.properties.isEmoji || scalar.properties.isEmojiModifier || scalar.value == 0x200D || scalar.value == 0xFE0F
+                || (0xE0020...0xE007F).contains(scalar.value)
+        }
+        guard pictographic, emojiOnly else { throw invalid }
+        return raw
     }
 
     public static func query(_ raw: String) throws -> String {

@@ -40,6 +40,8 @@ public struct ClientLimits: Sendable {
     public var sendsPerSecond = 40
     /// Files announced and avatars set per user per minute: each may bring megabytes.
     public var uploads = 60
+    /// Searches of messages per user per minute: each reads an index across all the user's rooms.
+    public var searches = 60
 
     public init() {}
 }

@@ -163,6 +163,7 @@ public struct Configuration: Sendable {
         limits.creations = try integer("PARLEY_CREATE_LIMIT", 1...100_000_000) ?? limits.creations
         limits.sendsPerSecond = try integer("PARLEY_SEND_LIMIT", 1...100_000_000) ?? limits.sendsPerSecond
         limits.uploads = try integer("PARLEY_UPLOAD_LIMIT", 1...100_000_000) ?? limits.uploads
+        limits.searches = try integer("PARLEY_SEARCH_LIMIT", 1...100_000_000) ?? limits.searches
         files = value("PARLEY_FILES")
         s3AccessKey = value("PARLEY_S3_ACCESS_KEY")
         s3SecretKey = value("PARLEY_S3_SECRET_KEY")

@@ -13,11 +13,19 @@ struct RoomEvents: Sendable {
     let store: any Store
     let logger: Logger
 
-    /// The room appears in each user's list, as that user sees it.
-    func roomAdded(_ room: String, for users: [String]) async {
+    /// The room appears in each user's list, as that user sees it; `by` made them members.
+    func roomAdded(_ room: String, for users: [String], by actor: String) async {
         for user in users {
             guard let detail = try? await store.room(room, viewer: user) else { continue }
-            await publish(.roomAdded(detail.room), to: Channel.user(user))
+            await publish(.roomAdded(detail.room, by: actor), to: Channel.user(user))
+        }
+    }
+
+    /// A group changed (its name, whether it may be recorded): each member's list shows it as it is now.
+    func roomUpdated(_ room: String, for users: [String]) async {
+        for user in users {
+            guard let detail = try? await store.room(room, viewer: user) else { continue }
+            await publish(.roomUpdated(detail.room), to: Channel.user(user))
         }
     }
 
@@ -25,9 +33,9 @@ struct RoomEvents: Sendable {
         for user in users { await publish(.roomRemoved(room: room), to: Channel.user(user)) }
     }
 
-    func memberAdded(_ member: Member, to room: String) async {
+    func memberAdded(_ member: Member, to room: String, by actor: String) async {
         await publish(.memberAdded(room: room, member: member), to: Channel.room(room))
-        await roomAdded(room, for: [member.user.id])
+        await roomAdded(room, for: [member.user.id], by: actor)
     }
 
     func memberRemoved(_ user: String, from room: String) async {

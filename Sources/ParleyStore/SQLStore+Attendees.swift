@@ -24,10 +24,7 @@ extension SQLStore {
                     + [.int(attendee.joinedAt.milliseconds)])
             // Anyone but the caller (or the recorder) joining answers the call.
             let answers = meeting.state == .ringing && attendee.user != meeting.host && !attendee.isRecorder
-            if answers {
-                meeting.state = .active
-                try await sql.execute("UPDATE meetings SET state = 'active' WHERE id = ?", [.text(id)])
-            }
+            if answers { try await Self.answer(&meeting, sql) }
             return try await Self.change(meeting, stateChanged: answers, left: replaced, sql)
         }
     }

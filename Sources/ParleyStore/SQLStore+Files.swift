@@ -60,10 +60,10 @@ extension SQLStore {
     }
 }
 
-/// Messages with files.
+/// Messages with files or in reply to another: one transaction each, beside the batched sends of plain messages.
 extension SQLStore {
-    public func send(room: String, sender: String, clientId: String, text: String, files ids: [String]) async throws -> Sent {
-        guard !ids.isEmpty else { return try await send(room: room, sender: sender, clientId: clientId, text: text) }
+    public func send(room: String, sender: String, clientId: String, text: String, files ids: [String], replyTo: Int64?) async throws -> Sent {
+        guard !ids.isEmpty || replyTo != nil else { return try await send(room: room, sender: sender, clientId: clientId, text: text) }
         return try await transaction { sql in
             // The room's lock first, as every send takes it: its seqs go out in order and none is skipped.
             guard let last = try await sql.first("SELECT last_seq FROM rooms WHERE id = ?" + dialect.forUpdate, [.text(room)])?.int(0) else {
@@ -74,31 +74,49 @@ extension SQLStore {
                 "SELECT \(Self.messageColumns) FROM messages m WHERE m.room_id = ? AND m.sender_id = ? AND m.client_id = ?",
                 [.text(room), .text(sender), .text(clientId)])
             {
-                let original = try await Self.withFiles([try Self.message(from: row)], sql)[0]
+                let original = try await Self.withDetails([try Self.message(from: row)], sql)[0]
                 return Sent(message: original, created: false, outbox: nil)
             }
-            let found = try await sql.query(
-                "SELECT \(Self.fileColumns) FROM files f WHERE f.id IN (\(Self.placeholders(ids.count)))", ids.map { .text($0) }
-            ).map { try Self.file(from: $0) }
-            let byId = Dictionary(found.map { ($0.ref.id, $0) }) { first, _ in first }
-            let refs = try ids.map { id in
-                guard let file = byId[id], file.room == room, file.uploader == sender, file.storedAt != nil, file.messageSeq == nil else {
-                    throw ParleyError.invalid("files", "must be files you uploaded to this room, whole, and not sent before")
-                }
-                return file.ref
+            if let replyTo {
+                guard
+                    try await sql.first(
+                        "SELECT 1 FROM messages WHERE room_id = ? AND seq = ? AND deleted_at IS NULL", [.text(room), .int(replyTo)]) != nil
+                else { throw ParleyError.invalid("replyTo", "must be the seq of a message of this room that is not deleted") }
             }
+            let refs = try await Self.takeUp(ids, room: room, sender: sender, sql)
             let now = Timestamp.now
-            let message = Message(room: room, seq: last + 1, clientId: clientId, sender: sender, text: text, sentAt: now, files: refs)
+            var message = Message(
+                room: room, seq: last + 1, clientId: clientId, sender: sender, text: text, sentAt: now, files: refs.isEmpty ? nil : refs,
+                replyTo: replyTo)
             try await sql.execute(
-                "INSERT INTO messages (room_id, seq, client_id, sender_id, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(room), .int(message.seq), .text(clientId), .text(sender), .text(text), .int(now.milliseconds)])
-            try await sql.execute(
-                "UPDATE files SET message_seq = ? WHERE id IN (\(Self.placeholders(ids.count)))", [.int(message.seq)] + ids.map { .text($0) })
+                "INSERT INTO messages (room_id, seq, client_id, sender_id, text, sent_at, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [.text(room), .int(message.seq), .text(clientId), .text(sender), .text(text), .int(now.milliseconds), SQLValue(replyTo)])
+            if !ids.isEmpty {
+                try await sql.execute(
+                    "UPDATE files SET message_seq = ? WHERE id IN (\(Self.placeholders(ids.count)))", [.int(message.seq)] + ids.map { .text($0) })
+            }
             try await sql.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", [.int(message.seq), .text(room)])
             try await sql.execute(
                 "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ?", [.int(message.seq), .text(room), .text(sender)])
+            message = try await Self.withQuotes([message], sql)[0]
             let outbox = try await sql.enqueue(.messageCreated(message), on: Channel.room(room), now: now)
             return Sent(message: message, created: true, outbox: outbox)
+        }
+    }
+
+    /// The files a message takes up, in the order named: each must be the sender's, announced for this room, whole,
+    /// and not sent before.
+    private static func takeUp(_ ids: [String], room: String, sender: String, _ sql: any SQLExecutor) async throws -> [FileRef] {
+        guard !ids.isEmpty else { return [] }
+        let found = try await sql.query(
+            "SELECT \(fileColumns) FROM files f WHERE f.id IN (\(placeholders(ids.count)))", ids.map { .text($0) }
+        ).map { try file(from: $0) }
+        let byId = Dictionary(found.map { ($0.ref.id, $0) }) { first, _ in first }
+        return try ids.map { id in
+            guard let file = byId[id], file.room == room, file.uploader == sender, file.storedAt != nil, file.messageSeq == nil else {
+                throw ParleyError.invalid("files", "must be files you uploaded to this room, whole, and not sent before")
+            }
+            return file.ref
         }
     }
 

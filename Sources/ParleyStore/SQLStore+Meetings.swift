@@ -1,3 +1,4 @@
+import Foundation
 import ParleyCore
 
 extension SQLStore {
@@ -31,7 +32,9 @@ extension SQLStore {
             try await sql.execute(
                 "INSERT INTO meetings (id, room_id, host_id, state, started_at, rings_until) VALUES (?, ?, ?, 'ringing', ?, ?)",
                 [.text(meeting.id), .text(room), .text(host), .int(now.milliseconds), .int(meeting.ringsUntil.milliseconds)])
-            return (try await Self.change(meeting, stateChanged: true, sql), true)
+            var change = try await Self.change(meeting, stateChanged: true, sql)
+            change.timeline = try await Self.appendCall(meeting, CallEntry(meeting: meeting.id, outcome: .started), now: now, sql)
+            return (change, true)
         }
     }
 
@@ -70,8 +73,7 @@ extension SQLStore {
             var meeting = try await Self.meeting(id, viewer: user, lock: dialect.forUpdate, sql)
             guard meeting.state.isOpen else { throw ParleyError(.meetingEnded, "the meeting has ended") }
             guard meeting.state == .ringing, user != meeting.host else { return try await Self.change(meeting, stateChanged: false, sql) }
-            meeting.state = .active
-            try await sql.execute("UPDATE meetings SET state = 'active' WHERE id = ?", [.text(id)])
+            try await Self.answer(&meeting, sql)
             return try await Self.change(meeting, stateChanged: true, sql)
         }
     }
@@ -113,9 +115,10 @@ extension SQLStore {
             let due = try await sql.query(
                 "SELECT \(Self.meetingColumns) FROM meetings mt WHERE mt.state = 'ringing' AND mt.rings_until <= ? ORDER BY mt.rings_until LIMIT 100"
                     + dialect.forUpdateSkipLocked, [.int(now.milliseconds)])
+            // Each ends in its room's timeline, which locks the room: in room order, as a batch of sends locks them.
             var changes: [MeetingChange] = []
-            for row in due {
-                changes.append(try await Self.finish(try Self.meeting(from: row), as: .missed, reason: .missed, sql))
+            for meeting in try due.map({ try Self.meeting(from: $0) }).sorted(by: { $0.room < $1.room }) {
+                changes.append(try await Self.finish(meeting, as: .missed, reason: .missed, sql))
             }
             return changes
         }
@@ -148,7 +151,52 @@ extension SQLStore {
         return change
     }
 
-    /// Ends a meeting: its attendees are gone with it, and its recording stops.
+    /// A ringing meeting is answered: it becomes active, and its call's duration runs from now.
+    static func answer(_ meeting: inout Meeting, _ sql: any SQLExecutor) async throws {
+        meeting.state = .active
+        try await sql.execute(
+            "UPDATE meetings SET state = 'active', answered_at = ? WHERE id = ?", [.int(Timestamp.now.milliseconds), .text(meeting.id)])
+    }
+
+    /// Writes a call's entry into its room's timeline: a message of the host's with the room's next seq, which the
+    /// host has read. Taking the seq locks the room, as a send does.
+    static func appendCall(_ meeting: Meeting, _ entry: CallEntry, now: Timestamp, _ sql: any SQLExecutor) async throws -> OutboxEntry {
+        guard
+            let seq = try await sql.first("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq", [.text(meeting.room)])?
+                .int(0)
+        else { throw ParleyError.notFound("room") }
+        let message = Message(
+            room: meeting.room, seq: seq, clientId: UUID().uuidString.lowercased(), sender: meeting.host, text: nil, sentAt: now, call: entry)
+        try await sql.execute(
+            """
+            INSERT INTO messages (room_id, seq, client_id, sender_id, text, sent_at, call_meeting, call_outcome, call_duration)
+            VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
+            """,
+            [
+                .text(message.room), .int(seq), .text(message.clientId), .text(message.sender), .int(now.milliseconds), .text(entry.meeting),
+                .text(entry.outcome.rawValue), SQLValue(entry.durationMs),
+            ])
+        try await sql.execute(
+            "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ? AND last_read_seq < ?",
+            [.int(seq), .text(message.room), .text(message.sender), .int(seq)])
+        return try await sql.enqueue(.messageCreated(message), on: Channel.room(message.room), now: now)
+    }
+
+    /// How a meeting that ends now ends in its room's timeline: answered if anyone answered, else as it ended.
+    static func callOutcome(of meeting: Meeting, reason: MeetingEndReason, now: Timestamp, _ sql: any SQLExecutor) async throws -> CallEntry {
+        if let answeredAt = try await sql.first("SELECT answered_at FROM meetings WHERE id = ?", [.text(meeting.id)])?.optionalInt(0) {
+            return CallEntry(meeting: meeting.id, outcome: .answered, durationMs: max(0, now.milliseconds - answeredAt))
+        }
+        let outcome: CallEntry.Outcome =
+            switch reason {
+            case .missed: .missed
+            case .declined: .declined
+            case .ended, .empty, .cancelled: .cancelled
+            }
+        return CallEntry(meeting: meeting.id, outcome: outcome)
+    }
+
+    /// Ends a meeting: its attendees are gone with it, its recording stops, and its end goes into the timeline.
     static func finish(_ meeting: Meeting, as state: MeetingState, reason: MeetingEndReason, _ sql: any SQLExecutor) async throws
         -> MeetingChange
     {
@@ -162,8 +210,10 @@ extension SQLStore {
             [.text(state.rawValue), .int(now.milliseconds), .text(reason.rawValue), .text(meeting.id)])
         let left = try await removeAttendees("meeting_id = ?", [.text(meeting.id)], sql)
         let stopped = try await stopRecording(of: meeting.id, reason: .ended, sql)
+        let entry = try await callOutcome(of: meeting, reason: reason, now: now, sql)
         var change = try await change(meeting, stateChanged: true, left: left, sql)
         change.stoppedRecording = stopped
+        change.timeline = try await appendCall(meeting, entry, now: now, sql)
         return change
     }
 

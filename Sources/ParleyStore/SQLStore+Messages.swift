@@ -2,17 +2,27 @@ import Foundation
 import ParleyCore
 
 extension SQLStore {
-    static let messageColumns = "m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at"
+    static let messageColumns =
+        "m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at, m.reply_to, m.edited_at, m.call_meeting, m.call_outcome, m.call_duration"
+    static let messageColumnCount = 12
 
     static func message(from row: SQLRow, at column: Int = 0) throws -> Message {
-        Message(
+        let call = try row.optionalText(column + 9).map { meeting in
+            CallEntry(
+                meeting: meeting, outcome: CallEntry.Outcome(rawValue: try row.text(column + 10)) ?? .started,
+                durationMs: try row.optionalInt(column + 11))
+        }
+        return Message(
             room: try row.text(column),
             seq: try row.int(column + 1),
             clientId: try row.text(column + 2),
             sender: try row.text(column + 3),
             text: try row.optionalText(column + 4),
             sentAt: Timestamp(milliseconds: try row.int(column + 5)),
-            deletedAt: try row.optionalInt(column + 6).map(Timestamp.init(milliseconds:)))
+            deletedAt: try row.optionalInt(column + 6).map(Timestamp.init(milliseconds:)),
+            replyTo: try row.optionalInt(column + 7),
+            editedAt: try row.optionalInt(column + 8).map(Timestamp.init(milliseconds:)),
+            call: call)
     }
 
     public func messages(room: String, viewer: String, page: Page) async throws -> [Message] {
@@ -56,7 +66,7 @@ extension SQLStore {
             }
         }
         for (page, messages) in read {
-            read[page] = try await withFiles(messages.sorted { $0.seq < $1.seq }, sql)
+            read[page] = try await withDetails(messages.sorted { $0.seq < $1.seq }, sql)
         }
         return read
     }
@@ -81,12 +91,14 @@ extension SQLStore {
             message.text = nil
             message.deletedAt = now
             let removed = try await Self.removeFiles(room: room, seq: seq, sql)
+            try await sql.execute("DELETE FROM reactions WHERE room_id = ? AND seq = ?", [.text(room), .int(seq)])
             let outbox = try await sql.enqueue(.messageDeleted(message), on: Channel.room(room), now: now)
             return Sent(message: message, created: true, outbox: outbox, removedFiles: removed)
         }
     }
 
-    public func markRead(room: String, user: String, seq: Int64) async throws {
+    @discardableResult
+    public func markRead(room: String, user: String, seq: Int64) async throws -> Int64 {
         try await transaction { sql in
             _ = try await sql.role(of: user, in: room)
             let lastSeq = try await sql.first("SELECT last_seq FROM rooms WHERE id = ?", [.text(room)])!.int(0)
@@ -94,8 +106,21 @@ extension SQLStore {
             try await sql.execute(
                 "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ? AND last_read_seq < ?",
                 [.int(seq), .text(room), .text(user), .int(seq)])
+            return try await sql.first(
+                "SELECT \(Self.unreadCount) FROM room_members rm WHERE rm.room_id = ? AND rm.user_id = ?", [.text(room), .text(user)]
+            )!.int(0)
         }
     }
+
+    /// How many messages of the room `rm` the member has not read: others' messages after their read mark, not
+    /// deleted; of calls' entries, only the calls nobody answered (`missedCalls`).
+    static let unreadCount = """
+        (SELECT COUNT(*) FROM messages x WHERE x.room_id = rm.room_id AND x.seq > rm.last_read_seq AND x.sender_id <> rm.user_id
+            AND x.deleted_at IS NULL AND (x.call_outcome IS NULL OR x.call_outcome IN \(missedOutcomes)))
+        """
+
+    /// The ends of calls that went unanswered: to whoever was called, a call the caller gave up on is missed too.
+    static let missedOutcomes = "('missed', 'cancelled')"
 }
 
 /// One page of a room, as `messages` asks for it.

@@ -100,12 +100,12 @@ extension SQLStore {
     static func summaries(of viewer: String, only room: String? = nil, _ sql: any SQLExecutor) async throws -> [RoomSummary] {
         let rows = try await sql.query(
             """
-            SELECT r.id, r.kind, r.name, r.last_seq, r.created_at, rm.role,
-                (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.last_read_seq
-                    AND x.sender_id <> rm.user_id AND x.deleted_at IS NULL),
+            SELECT r.id, r.kind, r.name, r.last_seq, r.created_at, rm.role, \(unreadCount), rm.last_read_seq,
+                (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > rm.last_read_seq AND x.sender_id <> rm.user_id
+                    AND x.call_outcome IN \(missedOutcomes)),
+                (SELECT COUNT(*) FROM room_members c WHERE c.room_id = r.id), r.recording_allowed,
                 p.id, p.username, p.name, p.avatar,
-                m.room_id, m.seq, m.client_id, m.sender_id, m.text, m.sent_at, m.deleted_at,
-                \(meetingColumns), r.recording_allowed
+                \(messageColumns), \(meetingColumns)
             FROM room_members rm
             JOIN rooms r ON r.id = rm.room_id
             LEFT JOIN room_members pm ON r.kind = 'direct' AND pm.room_id = r.id AND pm.user_id <> rm.user_id
@@ -115,10 +115,12 @@ extension SQLStore {
             WHERE rm.user_id = ?\(room == nil ? "" : " AND r.id = ?")
             ORDER BY COALESCE(m.sent_at, r.created_at) DESC, r.id
             """, [.text(viewer)] + (room.map { [.text($0)] } ?? []))
+        let messageAt = 15
+        let meetingAt = messageAt + messageColumnCount
         var summaries: [RoomSummary] = []
         for row in rows {
-            let peer = row.isNull(7) ? nil : try user(from: row, at: 7)
-            let openMeeting = row.isNull(18) ? nil : try await withAttendees(try Self.meeting(from: row, at: 18), sql)
+            let peer = row.isNull(11) ? nil : try user(from: row, at: 11)
+            let openMeeting = row.isNull(meetingAt) ? nil : try await withAttendees(try Self.meeting(from: row, at: meetingAt), sql)
             summaries.append(
                 RoomSummary(
                     id: try row.text(0),
@@ -127,10 +129,13 @@ extension SQLStore {
                     peer: peer,
                     role: Role(rawValue: try row.text(5)) ?? .member,
                     lastSeq: try row.int(3),
-                    lastMessage: row.isNull(11) ? nil : try message(from: row, at: 11),
+                    lastMessage: row.isNull(messageAt) ? nil : try message(from: row, at: messageAt),
                     unread: try row.int(6),
+                    lastRead: try row.int(7),
+                    missedCalls: try row.int(8),
+                    memberCount: Int(try row.int(9)),
                     meeting: openMeeting,
-                    recordingAllowed: try row.int(26) != 0,
+                    recordingAllowed: try row.int(10) != 0,
                     createdAt: Timestamp(milliseconds: try row.int(4))))
         }
         return summaries

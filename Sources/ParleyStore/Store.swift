@@ -68,9 +68,10 @@ public protocol Store: Service {
     /// Takes up to `limit` keys of bytes whose files went with a deleted room, for them to be removed.
     func takeTrash(limit: Int) async throws -> [String]
 
-    /// Stores a message with files as `send` does, in one transaction with the files taken up: each must be the
-    /// sender's, announced for this room, with its bytes in, and not sent before (`invalid_field` otherwise).
-    func send(room: String, sender: String, clientId: String, text: String, files: [String]) async throws -> Sent
+    /// Stores a message as `send` does, with files or as a reply, in one transaction: each file must be the
+    /// sender's, announced for this room, with its bytes in, and not sent before; `replyTo` must be a message of the
+    /// room that is not deleted (`invalid_field` otherwise).
+    func send(room: String, sender: String, clientId: String, text: String, files: [String], replyTo: Int64?) async throws -> Sent
 
     // MARK: Messages
     /// Stores a message with the room's next `seq` and an outbox row, in one transaction. A retried `clientId`
@@ -79,8 +80,20 @@ public protocol Store: Service {
     func messages(room: String, viewer: String, page: Page) async throws -> [Message]
     /// Blanks a message's text, keeping its `seq`, and writes an outbox row.
     func deleteMessage(room: String, seq: Int64, actor: String) async throws -> Sent
-    /// Moves the reader's read mark forward to `seq` (never back).
-    func markRead(room: String, user: String, seq: Int64) async throws
+    /// Moves the reader's read mark forward to `seq` (never back), and returns what is left unread (as
+    /// `RoomSummary.unread` counts it).
+    func markRead(room: String, user: String, seq: Int64) async throws -> Int64
+    /// Changes the text of one's own message, keeping its `seq`, and writes `message.edited` to the outbox. The
+    /// same text again changes nothing (`created` false).
+    func editMessage(room: String, seq: Int64, actor: String, text: String) async throws -> Sent
+    /// Adds (`on`) or takes back a member's emoji on a message, with a `reaction.*` outbox row; nil when it changed
+    /// nothing (given twice, or taken back when not given).
+    func react(room: String, seq: Int64, user: String, emoji: String, on: Bool) async throws -> OutboxEntry?
+    /// The members of the room, other than the sender, whose usernames are among `usernames`.
+    func mentioned(_ usernames: Set<String>, in room: String, by sender: String) async throws -> [String]
+    /// Messages of the viewer's rooms (or of one of them) holding every word of `query` (each as a prefix), best
+    /// match first; deleted messages are never found.
+    func search(_ query: SearchQuery, viewer: String) async throws -> [Message]
 
     // MARK: Meetings
     /// Starts a ringing meeting in a room, ringing for `ringSeconds`, or returns the room's open one with
@@ -176,13 +189,6 @@ public struct MemberRemoval: Sendable, Hashable {
     public var newOwner: String?
     /// True when the group had no members left and is gone.
     public var roomDeleted: Bool
-}
-
-/// An event committed to the outbox, waiting to be published on `channel`.
-public struct OutboxEntry: Sendable, Hashable {
-    public var id: Int64
-    public var channel: String
-    public var payload: String
 }
 
 /// Errors of the store itself, as opposed to the `ParleyError`s it gives users.

@@ -16,7 +16,7 @@ struct Parley: AsyncParsableCommand {
         abstract: "Chat and peer-to-peer video meetings.",
         subcommands: [
             Serve.self, Migrate.self, Register.self, Login.self, Logout.self, Whoami.self, Users.self, Contacts.self, Rooms.self,
-            Group.self, Send.self, Download.self, History.self, Tail.self, Chat.self,
+            Group.self, Send.self, Edit.self, React.self, Download.self, History.self, Search.self, Tail.self, Chat.self,
         ],
         defaultSubcommand: Serve.self)
 

@@ -21,8 +21,17 @@ struct ProtocolTests {
         .hello(Hello(conn: "ws-1~a.1", user: "u_1", node: "ws-1", heartbeatMs: 30000)),
         .messageCreated(message),
         .messageDeleted(Message(room: "r_1", seq: 7, clientId: "c_2", sender: "u_1", text: nil, sentAt: message.sentAt, deletedAt: message.sentAt)),
+        .messageEdited(Message(room: "r_1", seq: 8, clientId: "c_3", sender: "u_1", text: "fixed", sentAt: message.sentAt, editedAt: message.sentAt)),
+        .messageCreated(Message(room: "r_1", seq: 9, clientId: "c_4", sender: "u_2", text: "yes", sentAt: message.sentAt, replyTo: 8)),
+        .messageCreated(
+            Message(room: "r_1", seq: 10, clientId: "c_5", sender: "u_1", text: nil, sentAt: message.sentAt,
+                call: CallEntry(meeting: "m_1", outcome: .answered, durationMs: 61_000))),
+        .reactionAdded(ReactionChange(room: "r_1", seq: 8, user: "u_2", emoji: "👍🏽")),
+        .reactionRemoved(ReactionChange(room: "r_1", seq: 8, user: "u_2", emoji: "👍🏽")),
+        .mention(Mention(room: "r_1", seq: 9, sender: "u_2", text: "@alice yes")),
+        .roomRead(room: "r_1", seq: 9, unread: 0),
         .replayDone(room: "r_1", truncated: true),
-        .roomAdded(room), .roomRemoved(room: "r_1"),
+        .roomAdded(room, by: "u_2"), .roomUpdated(room), .roomRemoved(room: "r_1"),
         .memberAdded(room: "r_1", member: Member(user: user, role: .admin, lastReadSeq: 3)), .memberRemoved(room: "r_1", user: "u_2"),
         .presence(room: "r_1", user: "u_2", online: false), .typing(room: "r_1", user: "u_2"), .read(room: "r_1", user: "u_2", seq: 41),
         .meetingRinging(meeting), .meetingActive(meeting), .meetingEnded(meeting, reason: .declined),
@@ -41,10 +50,24 @@ struct ProtocolTests {
         .sessionClosed(session: "f_1"), .sessionClosed(session: nil), .sessionsRevoked(["f_1", "f_2"]),
     ]
 
+    /// A reply that was edited, to a message since deleted, with reactions: every field a message may have but files.
+    static let reply: Message = {
+        var reply = Message(
+            room: "r_1", seq: 9, clientId: "c_9", sender: "u_2", text: "yes, \"noon\"", sentAt: message.sentAt, replyTo: 8, editedAt: message.sentAt)
+        reply.quoted = Quote(sender: "u_1", text: nil, deleted: true)
+        reply.reactions = [Reaction(emoji: "👍🏽", users: ["u_1", "u_2"]), Reaction(emoji: "🎉", users: ["u_2"])]
+        return reply
+    }()
+
+    static let call = Message(
+        room: "r_1", seq: 10, clientId: "c_10", sender: "u_1", text: nil, sentAt: message.sentAt,
+        call: CallEntry(meeting: "m_1", outcome: .answered, durationMs: 61_000))
+
     /// One frame of every kind.
     static let frames: [ClientFrame.Body] = [
         .subscribe([.init(room: "r_1", since: 41), .init(room: "r_2")]), .unsubscribe(["r_1"]),
-        .send(room: "r_1", clientId: "c_1", text: "hi"), .typing(room: "r_1"), .read(room: "r_1", seq: 42), .auth(token: "a.b.c"), .ping,
+        .send(room: "r_1", clientId: "c_1", text: "hi"), .send(room: "r_1", clientId: "c_2", text: "yes", replyTo: 41),
+        .edit(room: "r_1", seq: 41, text: "fixed"), .react(room: "r_1", seq: 41, emoji: "🎉"), .react(room: "r_1", seq: 41, emoji: "🎉", remove: true), .typing(room: "r_1"), .read(room: "r_1", seq: 42), .auth(token: "a.b.c"), .ping,
         .meetingStart(room: "r_1"), .meetingAccept(meeting: "m_1"), .meetingDecline(meeting: "m_1"), .meetingEnd(meeting: "m_1"),
         .meetingJoin(meeting: "m_1", media: .init(audio: true, video: false)), .meetingLeave(meeting: "m_1"),
         .media(meeting: "m_1", .init(screen: true)),
@@ -67,6 +90,7 @@ struct ProtocolTests {
     func replies() throws {
         for reply in [
             Reply(re: "1"), Reply(re: "2", message: Self.message), Reply(re: "3", meeting: Self.meeting), Reply(re: "4", attendee: Self.attendee),
+            Reply(re: "5", message: Self.reply), Reply(re: "6", message: Self.call),
         ] {
             #expect(try JSONDecoder().decode(ServerFrame.self, from: JSONEncoder().encode(reply)) == .reply(reply))
             var json = JSONText()

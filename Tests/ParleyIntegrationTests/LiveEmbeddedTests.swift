@@ -183,7 +183,7 @@ struct LiveEmbeddedTests {
 
             let group = try await pair.alice.rest.createGroup(name: "Plans", members: [bob.id]).room.id
             let added = try await pair.bob.next { event -> RoomSummary? in
-                if case .event(.roomAdded(let room)) = event, room.id == group { return room }
+                if case .event(.roomAdded(let room, _)) = event, room.id == group { return room }
                 return nil
             }
             #expect(added.name == "Plans")

@@ -28,9 +28,9 @@ struct FileStoreTests {
             #expect(try await store.markFileStored(first.ref.id, at: .now) == false)
 
             let clientId = UUID().uuidString
-            let sent = try await store.send(room: room, sender: alice.id, clientId: clientId, text: "", files: [second.ref.id, first.ref.id])
+            let sent = try await store.send(room: room, sender: alice.id, clientId: clientId, text: "", files: [second.ref.id, first.ref.id], replyTo: nil)
             #expect(sent.created && sent.message.files == [second.ref, first.ref] && sent.outbox != nil)
-            let retried = try await store.send(room: room, sender: alice.id, clientId: clientId, text: "", files: [second.ref.id, first.ref.id])
+            let retried = try await store.send(room: room, sender: alice.id, clientId: clientId, text: "", files: [second.ref.id, first.ref.id], replyTo: nil)
             #expect(!retried.created && retried.message.seq == sent.message.seq && Set(retried.message.files ?? []) == [first.ref, second.ref])
 
             // Once only, only by its uploader, only when whole.
@@ -38,10 +38,10 @@ struct FileStoreTests {
             let bobs = try await announce(store, room, by: bob.id)
             for (sender, files) in [(alice.id, [first.ref.id]), (alice.id, [pending.ref.id]), (alice.id, [bobs.ref.id]), (alice.id, ["f_nothing"])] {
                 await #expect(throws: ParleyError.self) {
-                    try await store.send(room: room, sender: sender, clientId: UUID().uuidString, text: "again", files: files)
+                    try await store.send(room: room, sender: sender, clientId: UUID().uuidString, text: "again", files: files, replyTo: nil)
                 }
             }
-            let plain = try await store.send(room: room, sender: bob.id, clientId: UUID().uuidString, text: "nice", files: [])
+            let plain = try await store.send(room: room, sender: bob.id, clientId: UUID().uuidString, text: "nice", files: [], replyTo: nil)
             #expect(plain.message.files == nil && plain.message.seq == sent.message.seq + 1)
 
             let history = try await store.messages(room: room, viewer: bob.id, page: Page(limit: 50))
@@ -65,7 +65,7 @@ struct FileStoreTests {
             let forgotten = try await announce(store, room, by: alice.id, at: old)
             let sentOld = try await announce(store, room, by: alice.id, at: old)
             let fresh = try await announce(store, room, by: alice.id)
-            _ = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "", files: [sentOld.ref.id])
+            _ = try await store.send(room: room, sender: alice.id, clientId: UUID().uuidString, text: "", files: [sentOld.ref.id], replyTo: nil)
             let cutoff = Timestamp(milliseconds: Timestamp.now.milliseconds - 60_000)
             #expect(try await store.sweepUnsentFiles(before: cutoff, limit: 10).map(\.ref) == [forgotten.ref])
             let kept = [try await store.file(fresh.ref.id, viewer: nil), try await store.file(sentOld.ref.id, viewer: nil)]
@@ -80,7 +80,7 @@ struct FileStoreTests {
             let bob = try await store.makeUser("Bob")
             let group = try await store.createGroup(owner: alice.id, name: "Photos", members: [bob.id]).room.id
             let sent = try await announce(store, group, by: alice.id)
-            _ = try await store.send(room: group, sender: alice.id, clientId: UUID().uuidString, text: "", files: [sent.ref.id])
+            _ = try await store.send(room: group, sender: alice.id, clientId: UUID().uuidString, text: "", files: [sent.ref.id], replyTo: nil)
             let unsent = try await announce(store, group, by: bob.id)
             _ = try await store.deleteRoom(group, actor: alice.id)
             let trashed = Set(try await store.takeTrash(limit: 100))

@@ -60,6 +60,9 @@ extension ClientFrame {
         }
         for file in files ?? [] { try clean(file, "files") }
         let seq = try field("seq", \.integer)
+        let replyTo = try field("replyTo", \.integer)
+        let emoji = try string("emoji")
+        let remove = try field("remove", \.bool)
         let token = try string("token")
         let meeting = try string("meeting")
         let to = try string("to")
@@ -80,7 +83,10 @@ extension ClientFrame {
             let files = files ?? []
             body = .send(
                 room: try require(room, "room"), clientId: try require(clientId, "clientId"),
-                text: files.isEmpty ? try require(text, "text") : text ?? "", files: files)
+                text: files.isEmpty ? try require(text, "text") : text ?? "", files: files, replyTo: replyTo)
+        case .edit: body = .edit(room: try require(room, "room"), seq: try require(seq, "seq"), text: try require(text, "text"))
+        case .react:
+            body = .react(room: try require(room, "room"), seq: try require(seq, "seq"), emoji: try require(emoji, "emoji"), remove: remove ?? false)
         case .typing: body = .typing(room: try require(room, "room"))
         case .read: body = .read(room: try require(room, "room"), seq: try require(seq, "seq"))
         case .auth: body = .auth(token: try require(token, "token"))
@@ -109,7 +115,7 @@ extension ClientFrame.RoomCursor {
 
 extension ClientFrame: Encodable {
     private enum CodingKeys: String, CodingKey {
-        case id, type, rooms, room, clientId, text, files, seq, token, meeting, to, kind, payload
+        case id, type, rooms, room, clientId, text, files, replyTo, seq, emoji, remove, token, meeting, to, kind, payload
     }
 
     /// The frame as a client sends it, fields flat beside `type`.
@@ -122,11 +128,21 @@ extension ClientFrame: Encodable {
             try container.encode(rooms, forKey: .rooms)
         case .unsubscribe(let rooms):
             try container.encode(rooms.map { RoomCursor(room: $0) }, forKey: .rooms)
-        case .send(let room, let clientId, let text, let files):
+        case .send(let room, let clientId, let text, let files, let replyTo):
             try container.encode(room, forKey: .room)
             try container.encode(clientId, forKey: .clientId)
             if !text.isEmpty || files.isEmpty { try container.encode(text, forKey: .text) }
             if !files.isEmpty { try container.encode(files, forKey: .files) }
+            try container.encodeIfPresent(replyTo, forKey: .replyTo)
+        case .edit(let room, let seq, let text):
+            try container.encode(room, forKey: .room)
+            try container.encode(seq, forKey: .seq)
+            try container.encode(text, forKey: .text)
+        case .react(let room, let seq, let emoji, let remove):
+            try container.encode(room, forKey: .room)
+            try container.encode(seq, forKey: .seq)
+            try container.encode(emoji, forKey: .emoji)
+            if remove { try container.encode(true, forKey: .remove) }
         case .typing(let room), .meetingStart(let room):
             try container.encode(room, forKey: .room)
         case .read(let room, let seq):

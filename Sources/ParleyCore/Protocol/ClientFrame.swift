@@ -15,8 +15,13 @@ public struct ClientFrame: Hashable, Sendable {
         /// Each room with the last `seq` the client holds: what came after is replayed, then live events follow.
         case subscribe([RoomCursor])
         case unsubscribe([String])
-        /// `text` is empty when only `files` (up to 10 ids of files the sender uploaded to the room) are sent.
-        case send(room: String, clientId: String, text: String, files: [String] = [])
+        /// `text` is empty when only `files` (up to 10 ids of files the sender uploaded to the room) are sent;
+        /// `replyTo` is the seq of the message it answers.
+        case send(room: String, clientId: String, text: String, files: [String] = [], replyTo: Int64? = nil)
+        /// Changes the text of one of the sender's messages; the reply carries the message as it is now.
+        case edit(room: String, seq: Int64, text: String)
+        /// Adds the sender's emoji to a message, or takes it back (`remove`).
+        case react(room: String, seq: Int64, emoji: String, remove: Bool = false)
         case typing(room: String)
         case read(room: String, seq: Int64)
         /// Renews the socket's access token.
@@ -36,7 +41,7 @@ public struct ClientFrame: Hashable, Sendable {
 
     /// The value of `type` on the wire, one for each kind of frame.
     public enum Kind: String, Sendable, CaseIterable {
-        case subscribe, unsubscribe, send, typing, read, auth, ping
+        case subscribe, unsubscribe, send, edit, react, typing, read, auth, ping
         case meetingStart = "meeting.start"
         case meetingAccept = "meeting.accept"
         case meetingDecline = "meeting.decline"
@@ -52,6 +57,8 @@ public struct ClientFrame: Hashable, Sendable {
         case .subscribe: .subscribe
         case .unsubscribe: .unsubscribe
         case .send: .send
+        case .edit: .edit
+        case .react: .react
         case .typing: .typing
         case .read: .read
         case .auth: .auth

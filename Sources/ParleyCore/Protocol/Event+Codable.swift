@@ -1,6 +1,6 @@
 extension Event: Codable {
     private enum CodingKeys: String, CodingKey {
-        case type, room, user, member, seq, online, truncated, meeting, reason, re, ok, error, to, peer, session, sessions
+        case type, room, by, user, member, seq, unread, online, truncated, meeting, reason, re, ok, error, to, peer, session, sessions
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -9,12 +9,23 @@ extension Event: Codable {
         switch self {
         case .hello(let hello):
             try hello.encode(to: encoder)
-        case .messageCreated(let message), .messageDeleted(let message):
+        case .messageCreated(let message), .messageDeleted(let message), .messageEdited(let message):
             try message.encode(to: encoder)
+        case .reactionAdded(let change), .reactionRemoved(let change):
+            try change.encode(to: encoder)
+        case .mention(let mention):
+            try mention.encode(to: encoder)
+        case .roomRead(let room, let seq, let unread):
+            try container.encode(room, forKey: .room)
+            try container.encode(seq, forKey: .seq)
+            try container.encode(unread, forKey: .unread)
         case .replayDone(let room, let truncated):
             try container.encode(room, forKey: .room)
             try container.encode(truncated, forKey: .truncated)
-        case .roomAdded(let room):
+        case .roomAdded(let room, let by):
+            try container.encode(room, forKey: .room)
+            try container.encodeIfPresent(by, forKey: .by)
+        case .roomUpdated(let room):
             try container.encode(room, forKey: .room)
         case .roomRemoved(let room):
             try container.encode(room, forKey: .room)
@@ -72,8 +83,17 @@ extension Event: Codable {
         case .hello: self = .hello(try Hello(from: decoder))
         case .messageCreated: self = .messageCreated(try Message(from: decoder))
         case .messageDeleted: self = .messageDeleted(try Message(from: decoder))
+        case .messageEdited: self = .messageEdited(try Message(from: decoder))
+        case .reactionAdded: self = .reactionAdded(try ReactionChange(from: decoder))
+        case .reactionRemoved: self = .reactionRemoved(try ReactionChange(from: decoder))
+        case .mention: self = .mention(try Mention(from: decoder))
+        case .roomRead:
+            self = .roomRead(
+                room: try room(), seq: try container.decode(Int64.self, forKey: .seq), unread: try container.decode(Int64.self, forKey: .unread))
         case .replayDone: self = .replayDone(room: try room(), truncated: try container.decode(Bool.self, forKey: .truncated))
-        case .roomAdded: self = .roomAdded(try container.decode(RoomSummary.self, forKey: .room))
+        case .roomAdded:
+            self = .roomAdded(try container.decode(RoomSummary.self, forKey: .room), by: try container.decodeIfPresent(String.self, forKey: .by))
+        case .roomUpdated: self = .roomUpdated(try container.decode(RoomSummary.self, forKey: .room))
         case .roomRemoved: self = .roomRemoved(room: try room())
         case .memberAdded: self = .memberAdded(room: try room(), member: try container.decode(Member.self, forKey: .member))
         case .memberRemoved: self = .memberRemoved(room: try room(), user: try user())

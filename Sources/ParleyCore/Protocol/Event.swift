@@ -6,8 +6,19 @@ public enum Event: Hashable, Sendable {
     case hello(Hello)
     case messageCreated(Message)
     case messageDeleted(Message)
+    /// Its sender changed its text: the message as it is now.
+    case messageEdited(Message)
+    case reactionAdded(ReactionChange)
+    case reactionRemoved(ReactionChange)
+    /// On the mentioned user's channel: a message names them.
+    case mention(Mention)
+    /// On the reader's own channel: their read mark in a room moved (on any of their devices), leaving `unread`.
+    case roomRead(room: String, seq: Int64, unread: Int64)
     case replayDone(room: String, truncated: Bool)
-    case roomAdded(RoomSummary)
+    /// The room appears in the recipient's list; `by` is who made them a member (or created it).
+    case roomAdded(RoomSummary, by: String?)
+    /// A group's name or settings changed: the room as the recipient sees it now.
+    case roomUpdated(RoomSummary)
     case roomRemoved(room: String)
     case memberAdded(room: String, member: Member)
     case memberRemoved(room: String, user: String)
@@ -41,8 +52,14 @@ public enum Event: Hashable, Sendable {
         case hello
         case messageCreated = "message.created"
         case messageDeleted = "message.deleted"
+        case messageEdited = "message.edited"
+        case reactionAdded = "reaction.added"
+        case reactionRemoved = "reaction.removed"
+        case mention
+        case roomRead = "room.read"
         case replayDone = "replay.done"
         case roomAdded = "room.added"
+        case roomUpdated = "room.updated"
         case roomRemoved = "room.removed"
         case memberAdded = "member.added"
         case memberRemoved = "member.removed"
@@ -66,7 +83,9 @@ public enum Event: Hashable, Sendable {
         /// Events of a room's channel that reach a connection only while it subscribes to the room.
         public var isRoomEvent: Bool {
             switch self {
-            case .messageCreated, .messageDeleted, .typing, .read, .memberAdded, .memberRemoved, .presence: true
+            case .messageCreated, .messageDeleted, .messageEdited, .reactionAdded, .reactionRemoved, .typing, .read, .memberAdded,
+                .memberRemoved, .presence:
+                true
             default: false
             }
         }
@@ -85,8 +104,14 @@ public enum Event: Hashable, Sendable {
         case .hello: .hello
         case .messageCreated: .messageCreated
         case .messageDeleted: .messageDeleted
+        case .messageEdited: .messageEdited
+        case .reactionAdded: .reactionAdded
+        case .reactionRemoved: .reactionRemoved
+        case .mention: .mention
+        case .roomRead: .roomRead
         case .replayDone: .replayDone
         case .roomAdded: .roomAdded
+        case .roomUpdated: .roomUpdated
         case .roomRemoved: .roomRemoved
         case .memberAdded: .memberAdded
         case .memberRemoved: .memberRemoved

@@ -22,6 +22,8 @@ struct Throttles: Sendable {
         case send
         /// Files announced and avatars set, per user, a minute.
         case upload
+        /// Searches of messages, per user, a minute.
+        case search
     }
 
     /// Spends one of `rate` for `subject`, or throws `rate_limited` with when to come back.
@@ -33,6 +35,7 @@ struct Throttles: Sendable {
             case .creation: (limits.creations, .seconds(60))
             case .send: (limits.sendsPerSecond, .seconds(1))
             case .upload: (limits.uploads, .seconds(60))
+            case .search: (limits.searches, .seconds(60))
             }
         guard let counted = await tolerant({ try await bus.count(["parley:throttle:\(rate.rawValue):\(subject)"], window: window) })?.first,
             counted.count > limit

@@ -28,7 +28,7 @@ struct ContactController {
         let caller = try context.caller()
         try await throttles.spend(.creation, by: caller)
         let result = try await store.addContact(owner: caller, username: username)
-        if result.created { await events.roomAdded(result.contact.room, for: [caller, result.contact.user.id]) }
+        if result.created { await events.roomAdded(result.contact.room, for: [caller, result.contact.user.id], by: caller) }
         return JSONBody(result.contact, status: result.created ? .created : .ok)
     }
 }

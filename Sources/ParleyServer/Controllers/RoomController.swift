@@ -49,7 +49,7 @@ struct RoomController {
         let name = try Validate.name(body.name)
         try await throttles.spend(.creation, by: try context.caller())
         let room = try await store.createGroup(owner: try context.caller(), name: name, members: body.members ?? [])
-        await events.roomAdded(room.room.id, for: room.members.map(\.user.id))
+        await events.roomAdded(room.room.id, for: room.members.map(\.user.id), by: try context.caller())
         return JSONBody(room, status: .created)
     }
 
@@ -63,8 +63,10 @@ struct RoomController {
         guard body.name != nil || body.recordingAllowed != nil else { throw ParleyError(.badRequest, "give name, recordingAllowed, or both") }
         let name = try body.name.map { try Validate.name($0) }
         if let allowed = body.recordingAllowed { try await store.setRecordingAllowed(room: room, allowed: allowed, actor: caller) }
-        guard let name else { return JSONBody(try await store.room(room, viewer: caller)) }
-        return JSONBody(try await store.renameRoom(room, name: name, actor: caller))
+        let detail =
+            if let name { try await store.renameRoom(room, name: name, actor: caller) } else { try await store.room(room, viewer: caller) }
+        await events.roomUpdated(room, for: detail.members.map(\.user.id))
+        return JSONBody(detail)
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -78,7 +80,7 @@ struct RoomController {
         let body = try await request.json(AddMember.self, context: context)
         let room = try context.parameters.require("room")
         let member = try await store.addMember(room: room, user: body.userId, role: body.role ?? .member, actor: try context.caller())
-        await events.memberAdded(member, to: room)
+        await events.memberAdded(member, to: room, by: try context.caller())
         return JSONBody(member, status: .created)
     }
 

@@ -8,10 +8,10 @@ struct FileAttachments: Sendable {
     let store: any Store
     let blobs: any BlobStore
 
-    /// Sends a message, with its files once they are ready; one without files takes the store's batched send.
-    func send(room: String, sender: String, clientId: String, text: String, files: [String]) async throws -> Sent {
+    /// Sends a message, with its files once they are ready; one without files or a reply takes the store's batched send.
+    func send(room: String, sender: String, clientId: String, text: String, files: [String], replyTo: Int64? = nil) async throws -> Sent {
         for id in files { try await checkUpload(id, room: room, sender: sender) }
-        return try await store.send(room: room, sender: sender, clientId: clientId, text: text, files: files)
+        return try await store.send(room: room, sender: sender, clientId: clientId, text: text, files: files, replyTo: replyTo)
     }
 
     /// Marks as stored a file the sender uploaded to the bucket, once its bytes are there and agree with what was

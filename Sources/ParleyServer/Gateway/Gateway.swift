@@ -195,22 +195,32 @@ final class Gateway: Sendable {
                 connection.enqueue(.unsubscribe(room: room))
             }
             if let reply { connection.enqueue(.frame(reply)) }
-        case .send(let room, let clientId, let text, let files):
+        case .send(let room, let clientId, let text, let files, let replyTo):
             let clientId = try Validate.clientId(clientId)
             let message = try Validate.message(text: text, files: files)
             let sent = try await attachments.send(
-                room: room, sender: connection.userId, clientId: clientId, text: message.text, files: message.files)
+                room: room, sender: connection.userId, clientId: clientId, text: message.text, files: message.files,
+                replyTo: try Validate.seq(replyTo, field: "replyTo"))
             // The reply is the acknowledgement, and the row is committed by now.
             if let id = frame.id { connection.enqueue(.frame(Frames.reply(re: id, message: sent.message))) }
             events.publish(sent.outbox)
+            await events.mention(sent)
+        case .edit(let room, let seq, let text):
+            let sent = try await store.editMessage(room: room, seq: seq, actor: connection.userId, text: try Validate.text(text))
+            if let id = frame.id { connection.enqueue(.frame(Frames.reply(re: id, message: sent.message))) }
+            events.publish(sent.outbox)
+        case .react(let room, let seq, let emoji, let remove):
+            let outbox = try await store.react(room: room, seq: seq, user: connection.userId, emoji: try Validate.emoji(emoji), on: !remove)
+            if let reply { connection.enqueue(.frame(reply)) }
+            events.publish(outbox)
         case .typing(let room):
             try await requireMember(connection.userId, room)
             try await bus.publish(try Frames.encode(.typing(room: room, user: connection.userId)), to: Channel.room(room))
             if let reply { connection.enqueue(.frame(reply)) }
         case .read(let room, let seq):
-            try await store.markRead(room: room, user: connection.userId, seq: seq)
+            let unread = try await store.markRead(room: room, user: connection.userId, seq: seq)
             if let reply { connection.enqueue(.frame(reply)) }
-            try await bus.publish(try Frames.encode(.read(room: room, user: connection.userId, seq: seq)), to: Channel.room(room))
+            try await events.read(room: room, user: connection.userId, seq: seq, unread: unread)
         case .auth(let token):
             let access = try await tokens.verify(token)
             // A socket lives in one session: signing out of it closes the socket, whatever token renewed it.

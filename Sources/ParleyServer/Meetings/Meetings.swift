@@ -117,6 +117,7 @@ struct Meetings: Sendable {
     /// Publishes what a committed change means to the people it concerns.
     func announce(_ change: MeetingChange) async {
         let meeting = change.meeting
+        EventPublisher(bus: bus, store: store, logger: logger).publish(change.timeline)
         for attendee in change.left {
             await publish(.attendeeLeft(AttendeeChange(room: meeting.room, meeting: meeting.id, attendee: attendee)), to: Channel.room(meeting.room))
         }

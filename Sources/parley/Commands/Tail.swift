@@ -7,7 +7,7 @@ import ParleyCore
 /// `parley tail ROOM...`: prints rooms' messages as they arrive, every one once and in order. It starts after the
 /// last seq a tail of this profile printed (or `--since`, or the room's newest), and LiveClient resumes from the last
 /// seq it holds after every reconnect, to whichever WS node takes it. A server that cannot be reached at the start is
-/// waited for, as a dropped socket is.
+/// waited for, as a dropped socket is. A mention of you in any room is told on standard error.
 struct Tail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Follow rooms: print their messages as they arrive.")
 
@@ -52,6 +52,9 @@ struct Tail: AsyncParsableCommand {
                     throw CLIError("the session was signed out: run `parley login USERNAME` again", code: "unauthorized")
                 case .disconnected:
                     Output.error("disconnected; reconnecting")
+                case .event(.mention(let mention)):
+                    // From any room of yours, followed or not; on standard error, beside the messages' stream.
+                    Output.error("\(names[mention.sender] ?? mention.sender) mentioned you in \(mention.room) #\(mention.seq): \(mention.snippet)")
                 case .event:
                     break
                 }
