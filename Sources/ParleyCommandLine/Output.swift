@@ -24,17 +24,19 @@ public struct Output: Sendable {
     }
 
     public func message(_ message: Message, sender username: String?) {
-        let line = MessageLine(message, username: username)
-        let files = (message.files ?? []).map { " [\($0.name), \(Self.size($0.size)): \($0.id)]" }.joined()
-        let text = message.call.map(Self.describe) ?? message.text.map { $0.isEmpty && !files.isEmpty ? "" : $0 } ?? "(deleted)"
+        emit(MessageLine(message, username: username), Self.describe(message, sender: username))
+    }
+
+    /// A message on one line for people: `#seq time sender: ` and what it says, with the seq it answers, its files,
+    /// whether it was edited, and its reactions.
+    public static func describe(_ message: Message, sender username: String?) -> String {
+        let files = (message.files ?? []).map { " [\($0.name), \(size($0.size)): \($0.id)]" }.joined()
+        let text = message.call.map(describe) ?? message.text.map { $0.isEmpty && !files.isEmpty ? "" : $0 } ?? "(deleted)"
         let reply = message.replyTo.map { "(reply to #\($0)) " } ?? ""
         let edited = message.editedAt == nil || message.isDeleted ? "" : " (edited)"
         let reactions = (message.reactions ?? []).map { "\($0.emoji) \($0.count)" }.joined(separator: ", ")
-        emit(
-            line,
-            "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): "
-                + "\(reply)\(text)\(files)\(edited)\(reactions.isEmpty ? "" : "  [\(reactions)]")"
-        )
+        return "#\(message.seq) \(message.sentAt.date.formatted(date: .omitted, time: .shortened)) \(username ?? message.sender): "
+            + "\(reply)\(text)\(files)\(edited)\(reactions.isEmpty ? "" : "  [\(reactions)]")"
     }
 
     /// A call's entry for people, in the caller's words (the sender of the entry is the caller).

@@ -46,3 +46,33 @@ def test_chat_shows_messages_typing_and_read_marks_both_ways(pair):
 def test_chat_with_a_room_that_is_not_yours_says_so(alice):
     result = alice.run("chat", "r_doesnotexist")
     assert result.returncode == 1 and "not_found" in result.stderr
+
+
+def test_chat_replies_edits_and_reacts_with_slash_commands(pair):
+    alice, bob, room = pair
+    alice_chat = TerminalSession(alice, "chat", "@" + bob.username)
+    bob_chat = TerminalSession(bob, "chat", "@" + alice.username)
+    try:
+        alice_chat.expect("· in ")
+        bob_chat.expect("· in ")
+        alice_chat.type("lunch at noon?\r")
+        bob_chat.expect("#1 ")
+        bob_chat.type("/reply 1 yes please\r")
+        alice_chat.expect(f"{bob.username}: (reply to #1) yes please")
+        alice_chat.type("/edit 1 lunch at one?\r")
+        bob_chat.expect(f"· {alice.username} edited #1: lunch at one?")
+        bob_chat.type("/react 1 👍\r")
+        alice_chat.expect(f"· {bob.username} reacted 👍 to #1")
+        bob_chat.type("/edit 1 not mine\r")
+        bob_chat.expect("! forbidden: only its sender edits a message")
+        # The history holds what they did.
+        history = {m["seq"]: m for m in map(json.loads, alice.ok("history", room, "--json").splitlines())}
+        assert history[1]["text"] == "lunch at one?" and history[1]["reactions"][0]["emoji"] == "👍"
+        assert history[2]["replyTo"] == 1
+        for chat in (alice_chat, bob_chat):
+            chat.type("/quit\r")
+            assert chat.exit_status() == 0
+    finally:
+        for chat in (alice_chat, bob_chat):
+            if chat.process.poll() is None:
+                chat.process.kill()

@@ -5,7 +5,8 @@ import ParleyCommandLine
 import ParleyCore
 
 /// `parley chat ROOM`: talk in a room. Messages print as they come, above the line being typed; the others see that
-/// the user types, and what the user has read; the user sees the same of them. `/quit` or Ctrl-D leaves.
+/// the user types, and what the user has read; the user sees the same of them, and their edits and reactions.
+/// `/reply SEQ TEXT`, `/edit SEQ TEXT` and `/react SEQ EMOJI` act on a message; `/quit` or Ctrl-D leaves.
 struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk in a room: its messages as they come, typing and read marks both ways; /quit leaves.")
@@ -54,7 +55,11 @@ struct Chat: AsyncParsableCommand {
                 case .line(let text):
                     typedAt = nil
                     do {
-                        try await live.send(room: room, text: text)
+                        if let command = ChatCommand(text) {
+                            _ = try await live.request(command.frame(in: room))
+                        } else {
+                            try await live.send(room: room, text: text)
+                        }
                     } catch let error as ParleyError {
                         terminal.show("! \(error.code): \(error.message)")
                     }
@@ -77,9 +82,14 @@ struct Chat: AsyncParsableCommand {
         for await event in events {
             switch event {
             case .message(let message) where message.room == room:
-                let time = message.sentAt.date.formatted(date: .omitted, time: .shortened)
-                terminal.show("#\(message.seq) \(time) \(name(message.sender)): \(message.text ?? "(deleted)")")
+                terminal.show(Output.describe(message, sender: name(message.sender)))
                 if message.sender != me { await read(message.seq) }
+            case .event(.messageEdited(let message)) where message.room == room:
+                terminal.show("· \(name(message.sender)) edited #\(message.seq): \(message.text ?? "")")
+            case .event(.reactionAdded(let change)) where change.room == room:
+                terminal.show("· \(name(change.user)) reacted \(change.emoji) to #\(change.seq)")
+            case .event(.mention(let mention)) where mention.room != room:
+                terminal.show("· \(name(mention.sender)) mentioned you in \(mention.room): \(mention.snippet)")
             case .event(.replayDone(room, _)):
                 // Subscribed, and caught up: from here on the others hear this user type.
                 terminal.show("· in \(title)")
@@ -94,6 +104,34 @@ struct Chat: AsyncParsableCommand {
             default:
                 break
             }
+        }
+    }
+}
+
+/// A line of `parley chat` that acts on a message instead of sending one: `/reply SEQ TEXT`, `/edit SEQ TEXT` or
+/// `/react SEQ EMOJI`. Any other line, slashes and all, is a message.
+enum ChatCommand: Equatable {
+    case reply(Int64, String)
+    case edit(Int64, String)
+    case react(Int64, String)
+
+    init?(_ line: String) {
+        let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        guard parts.count == 3, let seq = Int64(parts[1]), seq > 0 else { return nil }
+        let rest = String(parts[2])
+        switch parts[0] {
+        case "/reply": self = .reply(seq, rest)
+        case "/edit": self = .edit(seq, rest)
+        case "/react": self = .react(seq, rest.trimmingCharacters(in: .whitespaces))
+        default: return nil
+        }
+    }
+
+    func frame(in room: String) -> ClientFrame.Body {
+        switch self {
+        case .reply(let seq, let text): .send(room: room, clientId: UUID().uuidString.lowercased(), text: text, replyTo: seq)
+        case .edit(let seq, let text): .edit(room: room, seq: seq, text: text)
+        case .react(let seq, let emoji): .react(room: room, seq: seq, emoji: emoji)
         }
     }
 }
