@@ -91,18 +91,20 @@ public enum Validate {
         return value
     }
 
-    /// A reaction: one emoji, which may be a sequence (a skin tone, a flag, a family joined by zero-width joiners).
+    /// A reaction: one emoji, as Unicode's emoji sequences build them (UTS #51): emoji joined by zero-width joiners,
+    /// each one emoji shown as an emoji (by its own presentation or a single U+FE0F after it), with at most one skin
+    /// tone; or a flag (two regional indicators, or the black flag with its tags); or a keycap. Anything else,
+    /// invisible selectors and joiners alone or repeated included, is refused, so that one emoji has one spelling.
     public static func emoji(_ raw: String) throws -> String {
         let invalid = ParleyError.invalid("emoji", "must be one emoji")
         guard raw.count == 1, raw.utf8.count <= 64 else { throw invalid }
-        let scalars = raw.unicodeScalars
-        let pictographic = scalars.contains { $0.properties.isEmojiPresentation || $0.value == 0xFE0F }
-        let emojiOnly = scalars.allSatisfy { scalar in
-            scalar.properties.isEmoji || scalar.properties.isEmojiModifier || scalar.value == 0x200D || scalar.value == 0xFE0F
-                || (0xE0020...0xE007F).contains(scalar.value)
+        var scalars = Array(raw.unicodeScalars)[...]
+        while true {
+            guard EmojiElement.take(&scalars) else { throw invalid }
+            guard let next = scalars.first else { return raw }
+            guard next == EmojiElement.joiner, scalars.count > 1 else { throw invalid }
+            scalars.removeFirst()
         }
-        guard pictographic, emojiOnly else { throw invalid }
-        return raw
     }
 
     public static func query(_ raw: String) throws -> String {
@@ -112,5 +114,44 @@ public enum Validate {
             throw ParleyError.invalid("q", "must be \(Limits.query.lowerBound) to \(Limits.query.upperBound) characters")
         }
         return value
+    }
+}
+
+/// One element of an emoji sequence, read off the front of a reaction's scalars (`Validate.emoji`).
+enum EmojiElement {
+    static let joiner: Unicode.Scalar = "\u{200D}"
+    static let presentation: Unicode.Scalar = "\u{FE0F}"
+    static let keycap: Unicode.Scalar = "\u{20E3}"
+    static let blackFlag: Unicode.Scalar = "\u{1F3F4}"
+    static let regionalIndicators: ClosedRange<UInt32> = 0x1F1E6...0x1F1FF
+    static let tags: ClosedRange<UInt32> = 0xE0020...0xE007E
+    static let cancelTag: UInt32 = 0xE007F
+
+    /// Takes one element off the front of `scalars`: false when what is there is none.
+    static func take(_ scalars: inout ArraySlice<Unicode.Scalar>) -> Bool {
+        guard let base = scalars.popFirst() else { return false }
+        if regionalIndicators.contains(base.value) {
+            guard let second = scalars.popFirst() else { return false }
+            return regionalIndicators.contains(second.value)
+        }
+        if "0123456789#*".unicodeScalars.contains(base) {
+            return scalars.popFirst() == presentation && scalars.popFirst() == keycap
+        }
+        guard base.properties.isEmoji, !base.properties.isEmojiModifier else { return false }
+        var shown = base.properties.isEmojiPresentation
+        if scalars.first?.properties.isEmojiModifier == true {
+            guard base.properties.isEmojiModifierBase else { return false }
+            scalars.removeFirst()
+            shown = true
+        }
+        if scalars.first == presentation {
+            scalars.removeFirst()
+            shown = true
+        }
+        if base == blackFlag, let first = scalars.first, tags.contains(first.value) {
+            while let tag = scalars.first, tags.contains(tag.value) { scalars.removeFirst() }
+            guard scalars.popFirst()?.value == cancelTag else { return false }
+        }
+        return shown
     }
 }

@@ -76,7 +76,8 @@ extension SQLStore {
         try await transaction { sql in
             _ = try await sql.role(of: user, in: room)
             let message = try await lockedMessage(room: room, seq: seq, sql)
-            guard !message.isDeleted else { throw ParleyError.invalid("seq", "the message is deleted") }
+            // A deleted message took its reactions with it: none is added, and taking one back changes nothing.
+            guard !(on && message.isDeleted) else { throw ParleyError.invalid("seq", "the message is deleted") }
             let key: [SQLValue] = [.text(room), .int(seq), .text(user), .text(emoji)]
             let given = try await sql.first("SELECT 1 FROM reactions WHERE room_id = ? AND seq = ? AND user_id = ? AND emoji = ?", key) != nil
             guard given != on else { return nil }

@@ -51,8 +51,7 @@ extension SQLStore {
                 "SELECT user_id, role FROM room_members WHERE room_id = ? ORDER BY joined_at, user_id", [.text(room)]
             ).map { (userId: try $0.text(0), role: Role(rawValue: try $0.text(1)) ?? .member) }
             guard !remaining.isEmpty else {
-                try await Self.trashFiles(ofRoom: room, sql)
-                try await sql.execute("DELETE FROM rooms WHERE id = ?", [.text(room)])
+                try await removeRoom(room, sql)
                 return MemberRemoval(newOwner: nil, roomDeleted: true)
             }
             guard targetRole == .owner, let next = RoomPolicy.nextOwner(among: remaining) else {

@@ -85,11 +85,17 @@ extension SQLStore {
                 throw ParleyError.forbidden("only the sender or an admin deletes a message")
             }
             let now = Timestamp.now
+            // Nothing of it stays but its seq, its sender and when: not what it answered, nor which call it was.
             try await sql.execute(
-                "UPDATE messages SET text = NULL, deleted_at = ? WHERE room_id = ? AND seq = ?",
+                """
+                UPDATE messages SET text = NULL, deleted_at = ?, reply_to = NULL, call_meeting = NULL, call_outcome = NULL, call_duration = NULL
+                WHERE room_id = ? AND seq = ?
+                """,
                 [.int(now.milliseconds), .text(room), .int(seq)])
             message.text = nil
             message.deletedAt = now
+            message.replyTo = nil
+            message.call = nil
             let removed = try await Self.removeFiles(room: room, seq: seq, sql)
             try await sql.execute("DELETE FROM reactions WHERE room_id = ? AND seq = ?", [.text(room), .int(seq)])
             let outbox = try await sql.enqueue(.messageDeleted(message), on: Channel.room(room), now: now)
@@ -98,11 +104,14 @@ extension SQLStore {
     }
 
     @discardableResult
-    public func markRead(room: String, user: String, seq: Int64) async throws -> Int64 {
+    public func markRead(room: String, user: String, seq: Int64) async throws -> Int64? {
         try await transaction { sql in
             _ = try await sql.role(of: user, in: room)
             let lastSeq = try await sql.first("SELECT last_seq FROM rooms WHERE id = ?", [.text(room)])!.int(0)
             guard seq <= lastSeq else { throw ParleyError.invalid("seq", "is beyond the room's last message (\(lastSeq))") }
+            let mark = try await sql.first(
+                "SELECT last_read_seq FROM room_members WHERE room_id = ? AND user_id = ?" + dialect.forUpdate, [.text(room), .text(user)])!.int(0)
+            guard mark < seq else { return nil }
             try await sql.execute(
                 "UPDATE room_members SET last_read_seq = ? WHERE room_id = ? AND user_id = ? AND last_read_seq < ?",
                 [.int(seq), .text(room), .text(user), .int(seq)])

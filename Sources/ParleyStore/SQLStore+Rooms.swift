@@ -63,10 +63,19 @@ extension SQLStore {
             let role = try await Self.groupRole(of: actor, in: id, sql)
             guard RoomPolicy.canDelete(role) else { throw ParleyError.forbidden("only the owner deletes a group") }
             let members = try await Self.memberIds(of: id, sql)
-            try await Self.trashFiles(ofRoom: id, sql)
-            try await sql.execute("DELETE FROM rooms WHERE id = ?", [.text(id)])
+            try await removeRoom(id, sql)
             return members
         }
+    }
+
+    /// Deletes a room with all it holds, its files' bytes put in the trash. Its open meetings are locked first, as a
+    /// meeting that ends locks its meeting and then its room (for the end's entry in the timeline): taken in the same
+    /// order here, the two never wait for each other.
+    func removeRoom(_ room: String, _ sql: any SQLExecutor) async throws {
+        _ = try await sql.query(
+            "SELECT id FROM meetings WHERE room_id = ? AND state IN ('ringing', 'active') ORDER BY id" + dialect.forUpdate, [.text(room)])
+        try await Self.trashFiles(ofRoom: room, sql)
+        try await sql.execute("DELETE FROM rooms WHERE id = ?", [.text(room)])
     }
 
     /// The actor's role in a group. Direct rooms have no roles to act with, so any change to one is forbidden.

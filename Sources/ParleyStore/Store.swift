@@ -81,8 +81,8 @@ public protocol Store: Service {
     /// Blanks a message's text, keeping its `seq`, and writes an outbox row.
     func deleteMessage(room: String, seq: Int64, actor: String) async throws -> Sent
     /// Moves the reader's read mark forward to `seq` (never back), and returns what is left unread (as
-    /// `RoomSummary.unread` counts it).
-    func markRead(room: String, user: String, seq: Int64) async throws -> Int64
+    /// `RoomSummary.unread` counts it); nil when the mark was at `seq` or beyond already, and did not move.
+    func markRead(room: String, user: String, seq: Int64) async throws -> Int64?
     /// Changes the text of one's own message, keeping its `seq`, and writes `message.edited` to the outbox. The
     /// same text again changes nothing (`created` false).
     func editMessage(room: String, seq: Int64, actor: String, text: String) async throws -> Sent

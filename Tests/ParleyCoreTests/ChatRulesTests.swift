@@ -13,8 +13,12 @@ struct ChatRulesTests {
 
     @Test("a reaction is one emoji, with its modifiers and joiners, and nothing else")
     func emoji() throws {
-        for good in ["👍", "👍🏽", "❤️", "🇫🇷", "👨‍👩‍👧‍👦", "🏳️‍🌈"] { #expect(try Validate.emoji(good) == good) }
-        for bad in ["", "a", "1", "#", "👍👍", "ok👍", "©", "<script>"] {
+        let scotland = "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}"
+        for good in ["👍", "👍🏽", "❤️", "🇫🇷", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🧑🏽‍🚀", "1️⃣", "#️⃣", "©️", "👁️‍🗨️", scotland] {
+            #expect(try Validate.emoji(good) == good)
+        }
+        let invisible = ["\u{FE0F}", "\u{200D}\u{FE0F}", "😀" + String(repeating: "\u{FE0F}", count: 20), "😀\u{FE0F}\u{FE0F}", "1\u{FE0F}", "😀\u{200D}"]
+        for bad in ["", "a", "1", "#", "❤", "👍👍", "ok👍", "©", "<script>", "🏽", "🇫", "😀🏽"] + invisible {
             #expect(throws: ParleyError.self, "\(bad)") { try Validate.emoji(bad) }
         }
     }

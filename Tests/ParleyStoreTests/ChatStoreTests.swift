@@ -100,6 +100,7 @@ struct ChatStoreTests {
             stored = try await store.messages(room: people.room, viewer: people.alice.id, page: Page())[0]
             #expect(stored.reactions == nil)
             await expectError(.invalidField) { try await react(people.bob, "🎉", true) }
+            #expect(try await react(people.alice, "👍🏽", false) == nil)
         }
     }
 
@@ -197,8 +198,15 @@ struct ChatStoreTests {
             #expect(alices.lastMessage?.call?.outcome == .missed)
             // Reading up to the cancelled call leaves the missed one.
             #expect(try await store.markRead(room: room, user: bob, seq: 6) == 1)
+            #expect(try await store.markRead(room: room, user: bob, seq: 6) == nil)
+            #expect(try await store.markRead(room: room, user: bob, seq: 2) == nil)
             let read = try await store.rooms(of: bob)[0]
             #expect(read.unread == 1 && read.missedCalls == 1 && read.lastRead == 6)
+            // A deleted entry says nothing of its call any more, and the missed call it told of is no longer counted.
+            _ = try await store.deleteMessage(room: room, seq: 8, actor: alice)
+            let gone = try await store.messages(room: room, viewer: bob, page: Page(after: 7))
+            #expect(gone.count == 1 && gone[0].isDeleted && gone[0].call == nil)
+            #expect(try await store.rooms(of: bob)[0].missedCalls == 0)
         }
     }
 }

@@ -106,7 +106,9 @@ struct MessageController {
         let user = try context.caller()
         try await throttles.spend(.search, by: user)
         let found = try await store.search(query, viewer: user)
-        return JSONBody(SearchResults(messages: found, next: found.count == query.limit ? query.offset + query.limit : nil))
+        // A full page has a next one, up to the last offset served.
+        let next = query.offset + query.limit
+        return JSONBody(SearchResults(messages: found, next: found.count == query.limit && next <= SearchQuery.maxOffset ? next : nil))
     }
 
     struct SearchResults: Encodable {
@@ -140,8 +142,10 @@ struct MessageController {
         guard body.seq >= 0 else { throw ParleyError.invalid("seq", "must not be negative") }
         let room = try context.parameters.require("room")
         let user = try context.caller()
-        let unread = try await store.markRead(room: room, user: user, seq: body.seq)
-        try? await events.read(room: room, user: user, seq: body.seq, unread: unread)
+        try await throttles.spend(.send, by: user)
+        if let unread = try await store.markRead(room: room, user: user, seq: body.seq) {
+            try? await events.read(room: room, user: user, seq: body.seq, unread: unread)
+        }
         return Response(status: .noContent)
     }
 }

@@ -220,7 +220,7 @@ final class Gateway: Sendable {
         case .read(let room, let seq):
             let unread = try await store.markRead(room: room, user: connection.userId, seq: seq)
             if let reply { connection.enqueue(.frame(reply)) }
-            try await events.read(room: room, user: connection.userId, seq: seq, unread: unread)
+            if let unread { try await events.read(room: room, user: connection.userId, seq: seq, unread: unread) }
         case .auth(let token):
             let access = try await tokens.verify(token)
             // A socket lives in one session: signing out of it closes the socket, whatever token renewed it.
