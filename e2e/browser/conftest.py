@@ -34,6 +34,8 @@ def cluster(request):
     cluster = Cluster(prefix="parley-browser-")
     # Files in the cluster's own folder, which every node shares.
     cluster.environment["PARLEY_FILES"] = f"dir:{os.path.join(cluster.folder, 'files')}"
+    # Every story signs up people of its own, all from 127.0.0.1: more than the 20 an hour one address may register.
+    cluster.environment["PARLEY_REGISTER_LIMIT"] = "1000"
     with cluster.running(request, "--api", "1", "--ws", "2", before_down=keep_logs):
         yield cluster
 

@@ -53,10 +53,12 @@ def console_errors(browser, since=0):
 def sign_up(browser, url, username, name):
     browser.get(url)
     wait(browser, lambda: browser.find_element(By.ID, "auth").is_displayed())
-    form = browser.find_element(By.ID, "auth-form")
+    click(browser, lambda: browser.find_element(By.ID, "to-sign-up"))
+    form = browser.find_element(By.ID, "sign-up-form")
+    wait(browser, lambda: form.is_displayed())
     form.find_element(By.NAME, "username").send_keys(username)
-    form.find_element(By.NAME, "password").send_keys("password123")
     form.find_element(By.NAME, "name").send_keys(name)
+    form.find_element(By.NAME, "password").send_keys("password123")
     browser.find_element(By.ID, "sign-up").click()
     wait(browser, lambda: browser.find_element(By.ID, "app").is_displayed())
     wait(browser, lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-node"), message="no hello")
@@ -75,6 +77,8 @@ def open_room(browser, name):
 
 def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
     alice, bob = browsers
+    # The console's entries of this story, not of those before it in the session.
+    since = [len(console(browser)) for browser in browsers]
     suffix = uuid.uuid4().hex[:6]
     story["alice"], story["bob"] = f"alice{suffix}", f"bob{suffix}"
     sign_up(alice, cluster.url("ws-1"), story["alice"], "Alice")
@@ -82,8 +86,8 @@ def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
     assert alice.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-1"
     assert bob.find_element(By.TAG_NAME, "body").get_attribute("data-node") == "ws-2"
     # Loading the page and signing up logs no error, and the favicon is there.
-    for browser in browsers:
-        assert console_errors(browser) == []
+    for browser, first in zip(browsers, since):
+        assert console_errors(browser, first) == []
     favicon = alice.execute_async_script(
         """const done = arguments[arguments.length - 1];
         fetch("/favicon.ico").then((r) => done([r.status, r.headers.get("content-type")]), (e) => done([0, e.message]));"""
@@ -107,8 +111,9 @@ def test_alice_signs_up_adds_bob_and_they_chat_both_ways(cluster, browsers):
     send(alice, "Shall we call?")
     wait(bob, lambda: texts(bob)[-1:] == ["Shall we call?"])
     assert texts(alice) == texts(bob) == ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?"]
-    # Bob read everything: Alice's last message shows it.
-    wait(alice, lambda: alice.find_elements(By.CSS_SELECTOR, "[data-state='sent']")[-1].text == "seen")
+    # Bob read everything: Alice's last message shows it, and it alone says how far it got.
+    wait(alice, lambda: alice.find_element(By.CSS_SELECTOR, "#messages li.message:last-of-type .state").text == "Seen")
+    assert len(alice.find_elements(By.CSS_SELECTOR, "#messages .state")) == 1
     alice.save_screenshot(os.path.join(SCREENSHOTS, "chat.png"))
 
 
@@ -169,8 +174,10 @@ def test_alices_node_dies_and_her_page_catches_up_on_the_other_node(cluster, bro
     wait(alice, lambda: texts(alice)[-len(sent):] == sent, timeout=30, message=f"Alice has {texts(alice)}")
     expected = ["Hello Bob, this is Alice.", "Hi Alice! Bob here.", "Shall we call?", *sent]
     assert texts(alice) == expected
-    seqs = alice.execute_script("return [...document.querySelectorAll('#messages li.message')].map((e) => Number(e.dataset.seq))")
-    assert seqs == list(range(1, len(expected) + 1))
+    # Every seq once and in order: the messages, and the two lines of the call before (its start and its end).
+    seqs = alice.execute_script("return [...document.querySelectorAll('#messages > li[data-seq]')].map((e) => Number(e.dataset.seq))")
+    assert seqs == list(range(1, len(expected) + 3))
+    assert len(alice.find_elements(By.CSS_SELECTOR, "#messages > li.call-entry")) == 2
 
     # And she can still talk: her message goes through the surviving node.
     send(alice, "Back again.")

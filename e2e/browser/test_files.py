@@ -60,6 +60,8 @@ def fresh(browser, cluster):
     browser.execute_script("localStorage.clear(); sessionStorage.clear()")
     browser.get("about:blank")
     browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    # And storage once more: the page may have finished renewing its session, and said so there, as it left.
+    browser.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": cluster.base_url, "storageTypes": "local_storage"})
 
 
 def sent(browser):

@@ -10,11 +10,20 @@ const signedInKey = "parley.signedIn";
 const legacyKey = "parley.session";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  /** `field` names the request's field at fault, for an `invalid_field` error, or is null. */
+  constructor(status, code, message, field = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field;
   }
+}
+
+/** The field an error is about: the one it names, or for `invalid_field` the first word of its message ("username must…"). */
+function faultyField(error) {
+  if (typeof error?.field === "string") return error.field;
+  if (error?.code !== "invalid_field" || typeof error.message !== "string") return null;
+  return error.message.split(" ")[0] || null;
 }
 
 export class Api extends EventTarget {
@@ -172,7 +181,8 @@ export class Api extends EventTarget {
       if (response.ok) throw error;
     }
     if (!response.ok) {
-      throw new ApiError(response.status, answer?.error?.code ?? "internal", answer?.error?.message ?? `The server answered ${response.status}.`);
+      const error = answer?.error;
+      throw new ApiError(response.status, error?.code ?? "internal", error?.message ?? `The server answered ${response.status}.`, faultyField(error));
     }
     return answer;
   }

@@ -6,26 +6,35 @@
 import { Api } from "./api.js";
 import { Files } from "./files.js";
 import { Live } from "./live.js";
+import { Memory } from "./memory.js";
 import { Store } from "./store.js";
 import { Sync } from "./sync.js";
 import { exposeForTests } from "./testhook.js";
 import { mountAuth } from "./views/auth.js";
 import { mountCall } from "./views/call.js";
+import { countsUnread, missedCall } from "./views/callEntry.js";
+import { missedHere, outcome } from "./views/callOutcome.js";
+import { mountCallPrompts } from "./views/callPrompts.js";
 import { mountComposer } from "./views/composer.js";
 import { mountFeedback, toast } from "./views/feedback.js";
 import { mountMessages } from "./views/messages.js";
+import { mountNotifications } from "./views/notify.js";
 import { mountPeople } from "./views/people.js";
 import { mountProfile } from "./views/profile.js";
 import { mountRooms } from "./views/rooms.js";
+import { mountSearch } from "./views/search.js";
 import { stopTone } from "./views/tone.js";
 
 const api = new Api();
 const live = new Live(api, { node: new URLSearchParams(location.search).get("node") });
 const store = new Store();
 const files = new Files(api);
-const sync = new Sync({ api, live, store, files });
-const app = { api, live, store, sync, files };
-for (const mount of [mountFeedback, mountAuth, mountRooms, mountMessages, mountComposer, mountPeople, mountProfile, mountCall]) mount(app);
+const memory = new Memory();
+const sync = new Sync({ api, live, store, files, memory });
+const app = { api, live, store, sync, files, memory };
+for (const mount of [mountFeedback, mountAuth, mountRooms, mountMessages, mountComposer, mountPeople, mountProfile, mountNotifications, mountSearch]) mount(app);
+const calls = mountCall(app);
+const prompts = mountCallPrompts({ ...app, calls });
 exposeForTests(app);
 
 api.addEventListener("signedout", () => {
@@ -72,17 +81,27 @@ on("message", (message) => {
   const room = store.room(message.room);
   if (room) {
     const read = !mine && message.room === store.current && !document.hidden;
-    const unread = room.unread + (mine || read ? 0 : 1);
-    store.updateRoom(room.id, { lastMessage: message, lastSeq: Math.max(room.lastSeq, message.seq), unread });
+    // Counted as the server counts: messages and missed calls from others, not a call's start, answer or decline.
+    const counted = !mine && !read && countsUnread(store, message);
+    const changes = { lastMessage: message, lastSeq: Math.max(room.lastSeq, message.seq), unread: room.unread + (counted ? 1 : 0) };
+    if (counted && missedCall(store, message)) changes.missedCalls = (room.missedCalls ?? 0) + 1;
+    store.updateRoom(room.id, changes);
     if (read) sync.markRead(room.id);
   }
   stopTyping(message.room, message.sender);
 });
 
-on("message.deleted", (message) => {
-  store.addMessages(message.room, [message]);
-  if (store.room(message.room)?.lastMessage?.seq === message.seq) store.updateRoom(message.room, { lastMessage: message });
-});
+// A message deleted or edited: its node, what replies quote of it, and the room's preview when it is the last.
+for (const type of ["message.deleted", "message.edited"]) {
+  on(type, (message) => {
+    store.addMessages(message.room, [message]);
+    store.requote(message);
+    if (store.room(message.room)?.lastMessage?.seq === message.seq) store.updateRoom(message.room, { lastMessage: message });
+  });
+}
+
+on("reaction.added", ({ room, seq, user, emoji }) => store.react(room, seq, user, emoji, true));
+on("reaction.removed", ({ room, seq, user, emoji }) => store.react(room, seq, user, emoji, false));
 
 // Someone types for 4 seconds after each typing event of theirs, or until their message comes.
 on("typing", ({ room, user }) => {
@@ -94,11 +113,28 @@ on("typing", ({ room, user }) => {
 
 on("read", ({ room, user, seq }) => store.markRead(room, user, seq));
 
+// This user read the room on another device (or this one): its badge follows.
+on("room.read", ({ room, seq, unread }) => {
+  const changes = { lastRead: seq, unread };
+  // Read to its end, the room has no call left unseen either.
+  if (unread === 0) Object.assign(changes, { missedCalls: 0, missedCall: null });
+  store.updateRoom(room, changes);
+});
+
 // MARK: Rooms and people
 
 on("presence", ({ user, online }) => store.setPresence([{ user, online }]));
 
-on("room.added", ({ room }) => {
+on("room.added", (event) => {
+  const room = event.room;
+  // Someone else made it: the user is told who added them. The event names the adder where the server says.
+  if (sync.isNews(room.id)) {
+    // The adder of a direct room is its peer, whom this page may not know yet.
+    const adder = event.by ?? room.peer?.id;
+    const by = adder === room.peer?.id ? room.peer?.name : store.user(adder)?.name;
+    if (room.kind === "direct") toast(`${by ?? "Someone"} added you as a contact.`);
+    else toast(by ? `${by} added you to ${room.name}.` : `You were added to ${room.name}.`);
+  }
   sync.addRoom(room);
   // A new contact's presence was announced to rooms this user was not in yet.
   sync
@@ -106,6 +142,9 @@ on("room.added", ({ room }) => {
     .then(() => sync.refreshPresence())
     .catch(() => {});
 });
+
+// A room renamed, or otherwise changed, by someone: its summary anew.
+on("room.updated", ({ room }) => room?.id && store.room(room.id) && store.putRoom(room));
 
 on("room.removed", ({ room }) => {
   store.removeRoom(room);
@@ -144,19 +183,16 @@ on("meeting.active", ({ meeting }) => {
   if (store.room(meeting.room)?.kind === "direct" && store.incoming?.id === meeting.id) store.setIncoming(null);
 });
 
-const endings = {
-  declined: "The call was declined.",
-  missed: "Nobody answered the call.",
-  cancelled: "The caller hung up.",
-  empty: "The call ended.",
-  ended: "The call was ended.",
-};
-
 on("meeting.ended", ({ meeting, reason }) => {
   meetingChanged(meeting);
   const mine = store.call?.id === meeting.id;
+  const attended = calls.attended(meeting.id);
   const ringing = store.incoming?.id === meeting.id;
-  if (mine || ringing) toast(endings[reason] ?? "The call ended.");
+  const was = prompts.declined.has(meeting.id) ? "declined" : attended ? "in" : ringing ? "ringing" : null;
+  const words = outcome(store, meeting, reason, was, attended?.length ?? null);
+  if (words) toast(words);
+  if (missedHere(reason, was)) store.updateRoom(meeting.room, { missedCall: { from: meeting.host, at: new Date().toISOString() } });
+  prompts.declined.delete(meeting.id);
   if (ringing) store.setIncoming(null);
   if (mine) store.call.close();
 });

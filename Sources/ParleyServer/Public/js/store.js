@@ -37,6 +37,8 @@ export class Store {
   #connection = Object.freeze({ online: false, node: null });
   #call = null;
   #incoming = null;
+  // What the composer is doing besides writing a new message: {room, seq, kind: "reply" | "edit"}, or null.
+  #composing = null;
 
   /** Calls `listener(detail)` after every change of `topic`. */
   on(topic, listener) {
@@ -123,6 +125,10 @@ export class Store {
   get incoming() {
     return this.#incoming;
   }
+  /** The message the composer answers or edits, {room, seq, kind: "reply" | "edit"}, or null. */
+  get composing() {
+    return this.#composing;
+  }
 
   // MARK: Changing
 
@@ -199,6 +205,40 @@ export class Store {
     for (const message of messages) held.set(message.seq, frozen(message));
     if (exhausted) this.#exhausted.add(room);
     this.#emit("messages", { room, seqs: messages.map((message) => message.seq) });
+  }
+
+  /**
+   * One member's reaction given (`on`) or taken back, on a message held: topic "messages". Each emoji's count is
+   * that of its set of users, so an event heard twice changes nothing the second time.
+   */
+  react(room, seq, user, emoji, on) {
+    const message = this.message(room, seq);
+    if (!message) return;
+    const reactions = (message.reactions ?? []).map((reaction) => ({ emoji: reaction.emoji, users: [...(reaction.users ?? [])] }));
+    let reaction = reactions.find((held) => held.emoji === emoji);
+    if (on && !reaction) reactions.push((reaction = { emoji, users: [] }));
+    if (!reaction || reaction.users.includes(user) === on) return;
+    reaction.users = on ? [...reaction.users, user] : reaction.users.filter((id) => id !== user);
+    const kept = reactions.filter((held) => held.users.length).map((held) => ({ ...held, count: held.users.length }));
+    this.addMessages(room, [{ ...message, reactions: kept }]);
+  }
+
+  /** Replaces what held messages quote of `message`, edited or deleted since: topic "messages". */
+  requote(message) {
+    const quoted = message.deletedAt ? { sender: message.sender, deleted: true } : { sender: message.sender, snippet: (message.text ?? "").slice(0, 140) };
+    const replies = this.messages(message.room).filter((held) => held.replyTo === message.seq && held.quoted);
+    if (replies.length) this.addMessages(message.room, replies.map((reply) => ({ ...reply, quoted })));
+  }
+
+  /** Asks the conversation to show a message of the open room, and to mark it a moment: topic "reveal". */
+  reveal(room, seq) {
+    this.#emit("reveal", { room, seq });
+  }
+
+  /** Answers or edits a message in the composer, or neither (null): topic "composing". */
+  setComposing(composing) {
+    this.#composing = composing === null ? null : Object.freeze({ ...composing });
+    this.#emit("composing", { composing: this.#composing });
   }
 
   /** Adds or changes a pending message: topic "pending". */

@@ -17,7 +17,7 @@ export function initials(name) {
 }
 
 /** One of the palette's colours for an id, by a string hash: deterministic, and spread over the palette. */
-function hueOf(id) {
+export function hueOf(id) {
   let hash = 0;
   for (const char of String(id)) hash = (Math.imul(hash, 31) + char.codePointAt(0)) >>> 0;
   return hash % hues;

@@ -1,9 +1,11 @@
 // People: finding users and adding them as contacts, making a group of contacts, and a group's members with their
-// roles (an owner sets roles; an owner or admin adds and removes members below their own rank).
+// roles (an owner sets roles; an owner or admin adds and removes members below their own rank). The members dialog
+// also renames the group (its owner and admins) and deletes it (its owner, after asking), as RoomPolicy allows.
 
 import { $, h } from "../dom.js";
 import { avatarNode } from "./avatar.js";
-import { act } from "./feedback.js";
+import { confirmAction } from "./confirm.js";
+import { act, toast } from "./feedback.js";
 
 const rank = { owner: 2, admin: 1, member: 0 };
 
@@ -31,7 +33,11 @@ export function mountPeople({ api, store, sync }) {
   }
 
   async function addContact(user) {
-    const contact = await api.request("POST", "/api/contacts", { username: user.username });
+    let contact;
+    await sync.make(async () => {
+      contact = await api.request("POST", "/api/contacts", { username: user.username });
+      return contact.room;
+    });
     store.addUsers([user]);
     await Promise.all([sync.loadContacts(), sync.loadRooms()]);
     await sync.refreshPresence();
@@ -68,7 +74,11 @@ export function mountPeople({ api, store, sync }) {
     act(async () => {
       if ($("#group-dialog").returnValue !== "create") return;
       const form = new FormData($("#group-form"));
-      const detail = await api.request("POST", "/api/rooms", { name: form.get("name"), members: form.getAll("member") });
+      let detail;
+      await sync.make(async () => {
+        detail = await api.request("POST", "/api/rooms", { name: form.get("name"), members: form.getAll("member") });
+        return detail.room.id;
+      });
       $("#group-form").reset();
       sync.addRoom(detail.room);
       store.setMembers(detail.room.id, detail.members);
@@ -100,6 +110,11 @@ export function mountPeople({ api, store, sync }) {
         ),
       ),
     );
+    const summary = store.room(room);
+    $("#members-dialog-title").textContent = `${summary?.name ?? "Group"}: ${members.length} member${members.length === 1 ? "" : "s"}`;
+    $("#group-settings").hidden = rank[myRole] < rank.admin;
+    if (document.activeElement !== $("#group-name")) $("#group-name").value = summary?.name ?? "";
+    $("#delete-group").hidden = myRole !== "owner";
     const inRoom = new Set(members.map((m) => m.user.id));
     const candidates = store.contacts.filter((c) => !inRoom.has(c.user.id));
     $("#member-add").replaceChildren(...candidates.map((c) => h("option", { value: c.user.id }, c.user.name)));
@@ -121,6 +136,51 @@ export function mountPeople({ api, store, sync }) {
   $("#member-add-button").addEventListener(
     "click",
     act(() => api.request("POST", `/api/rooms/${store.current}/members`, { userId: $("#member-add").value, role: "member" })),
+  );
+
+  /** Shows a problem with the new name beside its field, or clears it. */
+  function nameProblem(words) {
+    $("#group-name-error").textContent = words ?? "";
+    $("#group-name-error").hidden = !words;
+    if (words) $("#group-name").setAttribute("aria-invalid", "true");
+    else $("#group-name").removeAttribute("aria-invalid");
+  }
+
+  $("#rename-group").addEventListener(
+    "click",
+    act(async () => {
+      const room = store.current;
+      const name = $("#group-name").value.trim();
+      if (!name) return nameProblem("Give the group a name.");
+      try {
+        const detail = await api.request("PATCH", `/api/rooms/${room}`, { name });
+        nameProblem(null);
+        store.updateRoom(room, { name: detail.room?.name ?? name });
+        drawMembers();
+        toast(`The group is now called ${detail.room?.name ?? name}.`);
+      } catch (error) {
+        if (error.field === "name" || error.code === "forbidden") return nameProblem(error.message);
+        throw error;
+      }
+    }),
+  );
+
+  $("#delete-group").addEventListener(
+    "click",
+    act(async () => {
+      const room = store.room(store.current);
+      if (!room) return;
+      $("#members-dialog").close();
+      const sure = await confirmAction({
+        title: `Delete ${room.name}?`,
+        text: "The group, its messages and its files go for every member. This cannot be undone.",
+        action: "Delete group",
+      });
+      if (!sure) return;
+      await api.request("DELETE", `/api/rooms/${room.id}`);
+      store.removeRoom(room.id);
+      toast(`${room.name} was deleted.`);
+    }),
   );
 
   $("#leave-group").addEventListener(

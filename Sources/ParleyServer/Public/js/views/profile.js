@@ -27,7 +27,7 @@ export function mountProfile({ api, store }) {
     const user = store.user(store.me);
     if (!user) return;
     refreshAvatar(button.querySelector(".avatar"), user);
-    button.setAttribute("aria-label", `${user.name}: change your picture`);
+    button.setAttribute("aria-label", `${user.name}, @${user.username}: change your picture`);
     $("#avatar-remove").hidden = !user.avatar;
   }
 

@@ -1,16 +1,21 @@
 // The room list, newest activity first, and the open room's header. Each room is one list item, keyed by the room's
-// id: a change to a room redraws that item and moves it to its place, and leaves the others be.
+// id: a change to a room redraws that item and moves it to its place, and leaves the others be. A list with no room
+// says how to start one; a room with a call this user missed says so until it is opened.
 
 import { $, h } from "../dom.js";
 import { avatarNode, personOf } from "./avatar.js";
+import { callWords } from "./callEntry.js";
 import { act } from "./feedback.js";
 
 const activity = (room) => room.lastMessage?.sentAt ?? room.createdAt;
 
+/** Whether the room has a call this user missed: one the server counts, or one that rang in this page. */
+const missed = (room) => Boolean(room.missedCall) || room.missedCalls > 0;
+
 /** A message of files alone, in a line: their names. */
 const filesPreview = (message) => `📎 ${message.files?.map((file) => file.name).join(", ") || "a file"}`;
 
-export function mountRooms({ store, sync }) {
+export function mountRooms({ memory, store, sync }) {
   const list = $("#rooms");
   const items = new Map();
   // The room whose name the header shows; it stays there after "back" (on phones the header is then hidden).
@@ -28,16 +33,20 @@ export function mountRooms({ store, sync }) {
   function roomButton(room) {
     const online = room.peer ? store.online(room.peer.id) === true : null;
     const last = room.lastMessage;
-    const preview = !last ? "No messages yet" : last.text === null ? "message deleted" : last.text || filesPreview(last);
-    const label = `${room.name}${online === null ? "" : online ? ", online" : ", offline"}${room.unread ? `, ${room.unread} unread` : ""}${room.meeting ? ", call in progress" : ""}`;
+    const preview = !last ? "No messages yet" : last.call ? callWords(store, last) : last.text === null ? "message deleted" : last.text || filesPreview(last);
+    const label = `${room.name}${online === null ? "" : online ? ", online" : ", offline"}${room.unread ? `, ${room.unread} unread` : ""}${room.meeting ? ", call in progress" : missed(room) ? ", missed call" : ""}`;
     return h(
       "button",
       { class: `room${room.id === store.current ? " current" : ""}`, dataset: { room: room.id }, "aria-label": label },
       face(room, online),
       h("span", { class: "name" }, room.name),
-      room.meeting ? h("span", { class: "badge-meeting", title: "Call in progress" }, "● call") : null,
+      room.meeting
+        ? h("span", { class: "badge-meeting", title: "Call in progress" }, "● call")
+        : missed(room)
+          ? h("span", { class: "badge-missed", title: "Missed call" }, "Missed call")
+          : null,
       room.unread ? h("span", { class: "unread" }, String(room.unread)) : null,
-      h("span", { class: "last" }, last && room.kind === "group" ? `${store.nameOf(last.sender)}: ${preview}` : preview),
+      h("span", { class: "last" }, last && room.kind === "group" && !last.call ? `${store.nameOf(last.sender)}: ${preview}` : preview),
     );
   }
 
@@ -65,12 +74,17 @@ export function mountRooms({ store, sync }) {
     $("#room-title").textContent = room.name;
     $("#composer").hidden = false;
     $("#call-button").hidden = false;
+    const count = store.members(room.id)?.length ?? (room.memberCount > 0 ? room.memberCount : undefined);
+    const members = count === undefined ? "Members" : `${count} member${count === 1 ? "" : "s"}`;
     $("#members").hidden = room.kind !== "group";
-    $("#room-status").textContent = room.peer
-      ? store.online(room.peer.id)
-        ? "online"
-        : "offline"
-      : `${store.members(room.id)?.length ?? ""} members`;
+    $("#members").textContent = members;
+    $("#members").setAttribute("aria-label", `${members} of ${room.name}: see and manage them`);
+    $("#room-status").textContent = room.peer ? (store.online(room.peer.id) ? "online" : "offline") : "";
+  }
+
+  /** No rooms: the list says how to get one. */
+  function drawEmpty() {
+    $("#rooms-empty").hidden = store.rooms.length > 0 || store.me === null;
   }
 
   list.addEventListener("click", (event) => {
@@ -82,22 +96,33 @@ export function mountRooms({ store, sync }) {
 
   store.on("room", ({ id }) => {
     draw(id);
+    drawEmpty();
     if (id === store.current) drawHeader();
   });
+
+  store.on("me", drawEmpty);
 
   store.on("room.removed", ({ id }) => {
     items.get(id)?.remove();
     items.delete(id);
+    drawEmpty();
+    memory.forgetRoom(id);
     if (headed !== id) return;
     headed = null;
     $("#room-title").textContent = "Pick a room";
+    $("#room-status").textContent = "";
     $("#composer").hidden = $("#call-button").hidden = $("#members").hidden = true;
+    document.body.classList.remove("in-room");
   });
 
   store.on("current", ({ id, previous }) => {
     document.body.classList.toggle("in-room", id !== null);
+    memory.room = id;
     for (const changed of [previous, id]) if (changed !== null) draw(changed);
     if (id === null) return;
+    // Opening the room is seeing its missed call.
+    const opened = store.room(id);
+    if (opened?.missedCall || opened?.missedCalls > 0) store.updateRoom(id, { missedCall: null, missedCalls: 0 });
     headed = id;
     drawHeader();
   });
