@@ -1,7 +1,7 @@
 /// An error a user of Parley can act on: a stable machine-readable `code` and a human-readable `message`.
 ///
-/// Every boundary speaks it: REST answers `{"error": {"code", "message"}}` with the status that fits the code,
-/// and the WebSocket gateway sends it in an `error` frame or a reply.
+/// Every boundary speaks it: REST answers `{"error": {"code", "message", "field"?}}` with the status that fits the
+/// code, and the WebSocket gateway sends it in an `error` frame or a reply.
 public struct ParleyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable error code, documented in `docs/protocol.md`.
     public struct Code: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
@@ -50,11 +50,14 @@ public struct ParleyError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Seconds after which trying again may succeed; REST sends it as `Retry-After`.
     public var retryAfter: Int?
+    /// The request's field at fault, for `invalid_field`: a form shows the error beside it.
+    public var field: String?
 
-    public init(_ code: Code, _ message: String, retryAfter: Int? = nil) {
+    public init(_ code: Code, _ message: String, retryAfter: Int? = nil, field: String? = nil) {
         self.code = code
         self.message = message
         self.retryAfter = retryAfter
+        self.field = field
     }
 
     public var description: String { "\(code): \(message)" }
@@ -66,6 +69,6 @@ public struct ParleyError: Error, Sendable, Hashable, CustomStringConvertible {
         ParleyError(.rateLimited, message, retryAfter: max(seconds, 1))
     }
     public static func invalid(_ field: String, _ rule: String) -> ParleyError {
-        ParleyError(.invalidField, "\(field) \(rule)")
+        ParleyError(.invalidField, "\(field) \(rule)", field: field)
     }
 }

@@ -45,7 +45,7 @@ struct ProtocolTests {
         ),
         .signal(
             RelayedSignal(meeting: "m_1", from: "ws-1~a.1", fromUser: "u_1", to: "ws-2~b.2", kind: .offer, payload: .object(["sdp": .string("v=0")]))),
-        .error(ErrorFrame(re: "7", ParleyError(.notFound, "room not found"))),
+        .error(ErrorFrame(re: "7", ParleyError(.notFound, "room not found"))), .error(ErrorFrame(re: "8", ParleyError.invalid("text", "must not be blank"))),
         .error(ErrorFrame(ParleyError(.peerGone, "gone"), to: "ws-1~a.1", peer: "ws-2~b.2", meeting: "m_1")),
         .sessionClosed(session: "f_1"), .sessionClosed(session: nil), .sessionsRevoked(["f_1", "f_2"]),
     ]

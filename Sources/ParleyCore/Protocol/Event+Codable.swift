@@ -125,15 +125,17 @@ extension Event: Codable {
     }
 }
 
-/// An error as frames and REST bodies carry it: `{code, message}`.
+/// An error as frames and REST bodies carry it: `{code, message, field?}`.
 struct ErrorBody: Codable {
     var code: ParleyError.Code
     var message: String
+    var field: String?
 
     init(_ error: ParleyError) {
         code = error.code
         message = error.message
+        field = error.field
     }
 
-    var error: ParleyError { ParleyError(code, message) }
+    var error: ParleyError { ParleyError(code, message, field: field) }
 }

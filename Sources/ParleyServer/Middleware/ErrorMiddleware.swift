@@ -25,16 +25,17 @@ struct ErrorMiddleware: RouterMiddleware {
         }
     }
 
-    /// `{"error": {"code", "message"}}`.
+    /// `{"error": {"code", "message", "field"?}}`.
     struct Envelope: Encodable {
         struct Body: Encodable {
             let code: String
             let message: String
+            let field: String?
         }
         let error: Body
 
         init(_ error: ParleyError) {
-            self.error = Body(code: error.code.rawValue, message: error.message)
+            self.error = Body(code: error.code.rawValue, message: error.message, field: error.field)
         }
     }
 
