@@ -5,7 +5,7 @@ import Testing
 
 @testable import ParleyStore
 
-@Suite("Replies, edits, reactions, mentions, search and calls in the timeline, on every store")
+@Suite("Replies, edits, reactions, mentions, search and calls in the timeline, on every store", .serialized)
 struct ChatStoreTests {
     /// Alice and Bob with their direct room.
     struct Pair {

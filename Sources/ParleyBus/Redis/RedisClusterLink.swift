@@ -18,6 +18,9 @@ final class RedisClusterLink: RedisLink {
         var refreshing: Task<RedisClusterTopology, any Error>?
         var commands: [Address: RedisConnection] = [:]
         var listeners: [Address: RedisConnection] = [:]
+        /// Connections being opened: who asks for one meanwhile waits for it, so that a burst of subscribes or
+        /// publishes to a master opens one connection, not one each.
+        var dialing: [Dialing: Task<RedisConnection, any Error>] = [:]
         /// Where each channel is subscribed, by Parley's name; absent while it is not.
         var placed: [String: Address] = [:]
         /// Channels a subscribe is placing: `run` leaves them to it, rather than subscribe them twice and tell every
@@ -36,6 +39,17 @@ final class RedisClusterLink: RedisLink {
 
     enum Pool {
         case commands, listeners
+    }
+
+    struct Dialing: Hashable {
+        let pool: Pool
+        let address: Address
+    }
+
+    /// A pool's connection to a master: open, or being opened.
+    private enum Found {
+        case open(RedisConnection)
+        case dialing(Task<RedisConnection, any Error>)
     }
 
     struct Publish {
@@ -152,20 +166,37 @@ final class RedisClusterLink: RedisLink {
         }
     }
 
-    private func connection(_ address: Address, _ pool: Pool, connect: () async throws -> RedisConnection) async throws -> RedisConnection {
-        if let connection = state.withLock({ $0[pool][address] }) { return connection }
-        let connection = try await connect()
-        let kept = state.withLock { state in
-            if let existing = state[pool][address] { return existing }
-            state[pool][address] = connection
-            return connection
+    /// The pool's connection to `address`, opened by `connect` when there is none; one opening serves every caller
+    /// that asks while it runs.
+    private func connection(
+        _ address: Address, _ pool: Pool, connect: @escaping @Sendable () async throws -> RedisConnection
+    ) async throws -> RedisConnection {
+        let key = Dialing(pool: pool, address: address)
+        let found = state.withLock { state -> Found in
+            if let connection = state[pool][address] { return .open(connection) }
+            if let dialing = state.dialing[key] { return .dialing(dialing) }
+            let dialing = Task {
+                defer { self.state.withLock { $0.dialing[key] = nil } }
+                let connection = try await connect()
+                let kept = self.state.withLock { state in
+                    guard !state.closed else { return false }
+                    state[pool][address] = connection
+                    return true
+                }
+                guard kept else {
+                    connection.closeNow()
+                    throw RedisError(description: "the bus stopped")
+                }
+                connection.onClose { [weak self] in self?.lost(connection, at: address, from: pool) }
+                return connection
+            }
+            state.dialing[key] = dialing
+            return .dialing(dialing)
         }
-        guard kept === connection else {
-            connection.closeNow()
-            return kept
+        switch found {
+        case .open(let connection): return connection
+        case .dialing(let dialing): return try await dialing.value
         }
-        connection.onClose { [weak self] in self?.lost(connection, at: address, from: pool) }
-        return connection
     }
 
     /// A connection closed: forgotten, and for a listener, its channels left to `run` to subscribe again.
