@@ -476,11 +476,13 @@ def sign_up(browser, url, username, name):
     from selenium.webdriver.common.by import By
 
     browser.get(url)
-    until(lambda: browser.find_element(By.ID, "auth").is_displayed(), 30, "sign-up form")
-    form = browser.find_element(By.ID, "auth-form")
+    until(lambda: browser.find_element(By.ID, "auth").is_displayed(), 30, "sign-in form")
+    browser.find_element(By.ID, "to-sign-up").click()
+    form = browser.find_element(By.ID, "sign-up-form")
+    until(form.is_displayed, 30, "sign-up form")
     form.find_element(By.NAME, "username").send_keys(username)
-    form.find_element(By.NAME, "password").send_keys("password123")
     form.find_element(By.NAME, "name").send_keys(name)
+    form.find_element(By.NAME, "password").send_keys("password123")
     browser.find_element(By.ID, "sign-up").click()
     until(lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-node"), 30, f"hello for {username}")
 
