@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 
 from pair import PHONE, fresh_afterwards, pair, shot, toast_text, visible  # noqa: F401
 from test_browser import click, open_room, send, texts, wait
-from test_notifications import NOTIFIED, STAND_INS
+from test_notifications import NOTIFIED, STAND_INS, away_on_the_room_list
 
 
 def unread_badge(browser):
@@ -22,10 +22,7 @@ def test_a_mention_notifies_once_and_is_marked(cluster, browsers):
     alice.execute_script("window.Notification.permission = 'granted'")
 
     # Alice on her room list, the tab hidden: Bob names her. One notification says so, with a chime.
-    alice.set_window_size(*PHONE)
-    click(alice, lambda: alice.find_element(By.ID, "back"))
-    wait(alice, lambda: visible(alice, "rooms"))
-    alice.execute_script("window.away = true")
+    away_on_the_room_list(alice)
     before = alice.execute_script("return window.oscillators")
     send(bob, f"Can you check this, @{alice_name}?")
     wait(alice, lambda: alice.execute_script(NOTIFIED) == [["Bob mentioned you", f"Can you check this, @{alice_name}?"]], message=f"notified: {alice.execute_script(NOTIFIED)}")

@@ -40,6 +40,14 @@ AudioContext.prototype.createOscillator = function () { window.oscillators += 1;
 NOTIFIED = "return window.notified.map((n) => [n.title, n.body])"
 
 
+
+def away_on_the_room_list(browser):
+    """At phone size, back on the room list, with the tab hidden (the stand-ins' `window.away`)."""
+    browser.set_window_size(*PHONE)
+    click(browser, lambda: browser.find_element(By.ID, "back"))
+    wait(browser, lambda: visible(browser, "rooms"))
+    browser.execute_script("window.away = true")
+
 def test_title_notifications_sound_and_permission_at_a_sensible_moment(cluster, browsers):
     alice, bob = browsers
     script = alice.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_ASKS})["identifier"]
@@ -62,10 +70,7 @@ def test_title_notifications_sound_and_permission_at_a_sensible_moment(cluster, 
 
     # Granted, on a phone, Alice goes back to her rooms and hides the tab; Bob writes.
     alice.execute_script("window.Notification.permission = 'granted'")
-    alice.set_window_size(*PHONE)
-    click(alice, lambda: alice.find_element(By.ID, "back"))
-    wait(alice, lambda: visible(alice, "rooms"))
-    alice.execute_script("window.away = true")
+    away_on_the_room_list(alice)
     before = alice.execute_script("return window.oscillators")
     send(bob, "Ping while you are away")
     wait(alice, lambda: alice.execute_script(NOTIFIED) == [["Bob", "Ping while you are away"]], message="no notification for the message")

@@ -1,6 +1,7 @@
 """`parley chat` at a terminal: a pseudo-terminal each for Alice and Bob, keys typed into it, and what it draws read
 back."""
 
+import contextlib
 import json
 
 from conftest import TerminalSession
@@ -11,14 +12,24 @@ def unread(user, room):
     return next(entry["unread"] for entry in rooms if entry["id"] == room)
 
 
+@contextlib.contextmanager
+def chatting(alice, bob):
+    """`parley chat` for each of the two, in each other's direct room, both in it before the body runs; killed
+    afterwards if still running."""
+    chats = (TerminalSession(alice, "chat", "@" + bob.username), TerminalSession(bob, "chat", "@" + alice.username))
+    try:
+        for chat in chats:
+            chat.expect("· in ")
+        yield chats
+    finally:
+        for chat in chats:
+            if chat.process.poll() is None:
+                chat.process.kill()
+
+
 def test_chat_shows_messages_typing_and_read_marks_both_ways(pair):
     alice, bob, room = pair
-    alice_chat = TerminalSession(alice, "chat", "@" + bob.username)
-    bob_chat = TerminalSession(bob, "chat", "@" + alice.username)
-    try:
-        alice_chat.expect("· in ")
-        bob_chat.expect("· in ")
-
+    with chatting(alice, bob) as (alice_chat, bob_chat):
         alice_chat.type("hel")
         bob_chat.expect(f"· {alice.username} is typing")
         alice_chat.type("lo\r")
@@ -37,10 +48,6 @@ def test_chat_shows_messages_typing_and_read_marks_both_ways(pair):
         assert bob_chat.exit_status() == 0
         alice_chat.type("\x04")
         assert alice_chat.exit_status() == 0
-    finally:
-        for chat in (alice_chat, bob_chat):
-            if chat.process.poll() is None:
-                chat.process.kill()
 
 
 def test_chat_with_a_room_that_is_not_yours_says_so(alice):
@@ -50,11 +57,7 @@ def test_chat_with_a_room_that_is_not_yours_says_so(alice):
 
 def test_chat_replies_edits_and_reacts_with_slash_commands(pair):
     alice, bob, room = pair
-    alice_chat = TerminalSession(alice, "chat", "@" + bob.username)
-    bob_chat = TerminalSession(bob, "chat", "@" + alice.username)
-    try:
-        alice_chat.expect("· in ")
-        bob_chat.expect("· in ")
+    with chatting(alice, bob) as (alice_chat, bob_chat):
         alice_chat.type("lunch at noon?\r")
         bob_chat.expect("#1 ")
         bob_chat.type("/reply 1 yes please\r")
@@ -72,7 +75,3 @@ def test_chat_replies_edits_and_reacts_with_slash_commands(pair):
         for chat in (alice_chat, bob_chat):
             chat.type("/quit\r")
             assert chat.exit_status() == 0
-    finally:
-        for chat in (alice_chat, bob_chat):
-            if chat.process.poll() is None:
-                chat.process.kill()
