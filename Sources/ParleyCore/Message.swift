@@ -162,3 +162,30 @@ public struct Page: Hashable, Sendable {
         self.limit = limit
     }
 }
+
+extension Mention {
+    /// The most users one message notifies.
+    public static let maxPerMessage = 20
+
+    /// The usernames that `@username` names in `text`, lowercased: an `@` at the start of a word, then a username's
+    /// characters (a trailing '.', '-' or '_' is punctuation, not part of the name).
+    public static func usernames(in text: String) -> Set<String> {
+        var names: Set<String> = []
+        var previous: Character = " "
+        var index = text.startIndex
+        while index < text.endIndex, names.count < maxPerMessage {
+            let character = text[index]
+            defer { previous = character }
+            index = text.index(after: index)
+            guard character == "@", !(previous.isLetter || previous.isNumber || previous == "@") else { continue }
+            var name = ""
+            while index < text.endIndex, let lower = text[index].lowercased().first, Validate.isUsernameCharacter(lower), name.count <= Limits.username.upperBound {
+                name.append(lower)
+                index = text.index(after: index)
+            }
+            while let last = name.last, ".-_".contains(last) { name.removeLast() }
+            if Limits.username.contains(name.count) { names.insert(name) }
+        }
+        return names
+    }
+}
